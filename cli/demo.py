@@ -1,0 +1,217 @@
+"""`riskwire demo`: the whole engine on embedded services, with a live summary.
+
+Simulates history, trains on it, backfills the feature store, starts the
+worker and the API as child processes, streams the next days of simulated
+payments into ``transactions`` and shows what comes out of ``scores``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+
+from cli.demo_summary import ScoreReader, ScoreTally
+from contracts.settings import Settings, get_settings
+
+HISTORY_DAYS = 21
+STREAM_DAYS = 14
+
+
+class DemoError(click.ClickException):
+    pass
+
+
+def _child(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    out = log.open("wb")
+    return subprocess.Popen(
+        [sys.executable, "-m", *args], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+
+def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise DemoError(f"the API exited early:\n{_tail(log)}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise DemoError(f"the API did not answer at {url}:\n{_tail(log)}")
+
+
+def _print_example(record: dict[str, Any], api_url: str) -> None:
+    click.echo(
+        f"\nriskiest decision: {record['event_id']}  score {record['risk_score']} "
+        f"({record['risk_level']}, {record['decision']})"
+    )
+    for reason in record["reasons"]:
+        click.echo(f"  + {reason['text']}  [{reason['feature']}, {reason['contribution']:+.2f}]")
+    click.echo(f"\nfetch it:  curl -s {api_url}/v1/decisions/{record['event_id']}")
+
+
+@click.command()
+@click.option(
+    "--seconds",
+    type=float,
+    default=None,
+    envvar="DEMO_SECONDS",
+    help="Stop by itself after this long (env DEMO_SECONDS); default: until Ctrl-C.",
+)
+@click.option("--rate", type=float, default=1000.0, show_default=True, help="Payments published per second.")
+@click.option("--cards", type=int, default=2000, show_default=True)
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None)
+def demo(seconds: float | None, rate: float, cards: int, workdir: Path | None) -> None:
+    """Run everything on embedded services and show live decisions (Ctrl-C ends it)."""
+    from cli.backfill import backfill
+    from cli.train import train_model
+    from embedded import EmbeddedServices
+    from simulator import SimulationConfig, publish, simulate, write_jsonl
+    from stream.topics import ensure_topics
+
+    started = time.monotonic()
+    base = get_settings()
+    work = (workdir or base.var_dir / "demo").resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    with ExitStack() as cleanup:
+        env = dict(os.environ)
+        if base.kafka_bootstrap and base.redis_url:
+            click.echo(f"using Kafka at {base.kafka_bootstrap} and Redis at {base.redis_url}")
+            bootstrap, redis_url = base.kafka_bootstrap, base.redis_url
+        else:
+            click.echo("starting the embedded Kafka broker (Tansu) and Redis (Valkey) ...")
+            services = EmbeddedServices(workdir=work / "services").start()
+            cleanup.callback(services.stop)
+            bootstrap = base.kafka_bootstrap or services.kafka_bootstrap
+            redis_url = base.redis_url or services.redis_url
+        api_port = _free_port()
+        env.update(
+            RISKWIRE_KAFKA_BOOTSTRAP=bootstrap,
+            RISKWIRE_REDIS_URL=redis_url,
+            RISKWIRE_MODEL_DIR=str(work / "models"),
+            RISKWIRE_VAR_DIR=str(work),
+        )
+        settings = Settings(
+            kafka_bootstrap=bootstrap, redis_url=redis_url, model_dir=work / "models", var_dir=work
+        )
+
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        config = SimulationConfig(
+            start=today - timedelta(days=HISTORY_DAYS + STREAM_DAYS + 1),
+            days=HISTORY_DAYS + STREAM_DAYS,
+            cards=cards,
+        )
+        click.echo(
+            f"simulating {HISTORY_DAYS} days of history, {STREAM_DAYS} more to stream ({cards:,} cards)"
+        )
+        sim = simulate(config)
+        cut = config.start + timedelta(days=HISTORY_DAYS)
+        history = [t for t in sim.transactions if datetime.fromisoformat(t["occurred_at"]) < cut]
+        live = sim.transactions[len(history) :]
+        # The demo trains with every chargeback its history will ever get, as if it
+        # had waited for them; label-delay-aware training is the models issue's job.
+        history_ids = {t["event_id"] for t in history}
+        known = [lab for lab in sim.labels if lab["event_id"] in history_ids]
+        write_jsonl(work / "history_transactions.jsonl", history)
+        write_jsonl(work / "history_labels.jsonl", known)
+        click.echo(f"history: {len(history):,} payments with {len(known):,} chargebacks")
+
+        train_model(
+            work / "history_transactions.jsonl", work / "history_labels.jsonl", work / "models", seed=7
+        )
+        ensure_topics(settings)
+        backfill(work / "history_transactions.jsonl", redis_url)
+
+        worker_log, api_log = work / "worker.log", work / "api.log"
+        worker = _child(["cli", "worker"], env, worker_log)
+        cleanup.callback(_stop, worker)
+        api = _child(["cli", "api", "--port", str(api_port)], env, api_log)
+        cleanup.callback(_stop, api)
+        api_url = f"http://127.0.0.1:{api_port}"
+        _wait_http(f"{api_url}/healthz", api, api_log)
+
+        reader = ScoreReader(bootstrap, settings.topic_scores, settings.topic_partitions)
+        cleanup.callback(reader.close)
+        tally = ScoreTally()
+        reader.poll_into(tally, 0.5)
+        publisher = threading.Thread(
+            target=_publish_until,
+            args=(publish, live, bootstrap, settings.topic_transactions, rate, stop),
+            daemon=True,
+        )
+        publisher.start()
+        click.echo(f"streaming {len(live):,} payments at {rate:,.0f}/s; worker log: {worker_log}\n")
+        try:
+            while not stop.is_set():
+                reader.poll_into(tally, 2.0)
+                click.echo(tally.line())
+                if worker.poll() is not None:
+                    raise DemoError(f"the worker exited:\n{_tail(worker_log)}")
+                if seconds is not None and time.monotonic() - started >= seconds:
+                    break
+        except KeyboardInterrupt:
+            click.echo("\nstopping ...")
+        stop.set()
+        if tally.example is None:
+            raise DemoError(f"no decisions arrived on {settings.topic_scores}:\n{_tail(worker_log)}")
+        fetched = httpx.get(f"{api_url}/v1/decisions/{tally.example['event_id']}", timeout=5)
+        if fetched.status_code != 200:
+            raise DemoError(f"the API answered {fetched.status_code} for the example decision")
+        _print_example(tally.example, api_url)
+        click.echo(f"\nsummary: {tally.line()}; {len(tally.event_ids):,} distinct events")
+        lat = sorted(tally.latencies)
+        p50, p99 = lat[len(lat) // 2], lat[int(len(lat) * 0.99)]
+        click.echo(f"pipeline latency in the worker: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+
+
+def _publish_until(
+    publish: Any,
+    records: list[dict[str, Any]],
+    bootstrap: str,
+    topic: str,
+    rate: float,
+    stop: threading.Event,
+) -> None:
+    def until_stopped() -> Any:
+        for r in records:
+            if stop.is_set():
+                return
+            yield r
+
+    publish(until_stopped(), bootstrap=bootstrap, topic=topic, key_field="card_id", rate=rate)
+
+
+def _free_port() -> int:
+    from embedded import free_port
+
+    return free_port()

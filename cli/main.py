@@ -1,0 +1,31 @@
+"""The `riskwire` command line: one verb per module in this package."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from cli.backfill import backfill_cmd
+from cli.bench import bench
+from cli.demo import demo
+from cli.services import services
+from cli.simulate import simulate
+from cli.train import train_cmd
+from cli.worker import api, worker
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """riskwire: streaming fraud and risk scoring on Kafka, Redis, XGBoost and SHAP."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+main.add_command(services)
+main.add_command(simulate)
+main.add_command(train_cmd, "train")
+main.add_command(backfill_cmd, "backfill")
+main.add_command(worker)
+main.add_command(api)
+main.add_command(demo)
+main.add_command(bench)

@@ -1,0 +1,32 @@
+"""Shared contracts of riskwire: the record schemas every stage exchanges
+(transactions, labels, decision records, as ``../shared/DESIGN.md`` defines
+them) and the one settings class, read from ``RISKWIRE_*`` environment
+variables. Nothing here talks to a service; every other package imports it.
+"""
+
+from contracts.records import (
+    Channel,
+    Decision,
+    DecisionKind,
+    FeatureValue,
+    Label,
+    ModelVersions,
+    Reason,
+    RiskLevel,
+    Transaction,
+)
+from contracts.settings import Settings, get_settings
+
+__all__ = [
+    "Channel",
+    "Decision",
+    "DecisionKind",
+    "FeatureValue",
+    "Label",
+    "ModelVersions",
+    "Reason",
+    "RiskLevel",
+    "Settings",
+    "Transaction",
+    "get_settings",
+]

@@ -1,0 +1,138 @@
+"""Record schemas of DESIGN.md: Transaction, Label and the Decision record.
+
+Transactions are validated strictly (wrong JSON types are errors, not
+coerced) because a payment scored on a misread amount is worse than one sent
+to the dead-letter topic with its reason. Unknown top-level fields are kept.
+
+>>> t = Transaction.model_validate_json(
+...     b'{"event_id":"e1","occurred_at":"2026-01-01T10:00:00+01:00",'
+...     b'"amount":12.5,"currency":"EUR","card_id":"c1","merchant_id":"m1",'
+...     b'"loyalty_tier":"gold"}'
+... )
+>>> t.amount, t.model_extra
+(12.5, {'loyalty_tier': 'gold'})
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=256), Field(strict=True)]
+Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), Field(strict=True)]
+Amount = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
+Scalar = str | int | float | bool | None
+
+
+class Channel(StrEnum):
+    ECOM = "ecom"
+    POS = "pos"
+    ATM = "atm"
+    P2P = "p2p"
+
+
+class RiskLevel(StrEnum):
+    NORMAL = "normal"
+    ELEVATED = "elevated"
+    HIGHEST = "highest"
+
+
+class DecisionKind(StrEnum):
+    ALLOW = "allow"
+    REVIEW = "review"
+    BLOCK = "block"
+
+
+class Transaction(BaseModel):
+    """A payment event as producers publish it on ``transactions``."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    event_id: NonEmpty
+    occurred_at: AwareDatetime
+    amount: Amount
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(strict=True)]
+    card_id: NonEmpty
+    merchant_id: NonEmpty
+    account_id: NonEmpty | None = None
+    customer_id: NonEmpty | None = None
+    channel: Channel | None = None
+    card_country: Country | None = None
+    merchant_country: Country | None = None
+    ip_country: Country | None = None
+    mcc: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$"), Field(strict=True)] | None = None
+    device_id: NonEmpty | None = None
+    ip: NonEmpty | None = None
+    email: NonEmpty | None = None
+    attributes: dict[str, Scalar] | None = None
+
+    @property
+    def occurred_ms(self) -> int:
+        """Event time in epoch milliseconds, the unit of every feature window."""
+        return int(self.occurred_at.timestamp() * 1000)
+
+
+class LabelKind(StrEnum):
+    FRAUD = "fraud"
+    LEGIT = "legit"
+
+
+class Label(BaseModel):
+    """The truth about a transaction, known at ``reported_at``."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    event_id: NonEmpty
+    label: LabelKind
+    reported_at: AwareDatetime
+    source: NonEmpty
+
+
+class Reason(BaseModel):
+    """One contributor to a decision, in the analyst's words."""
+
+    feature: str
+    value: float | str | None
+    contribution: float = Field(description="Signed SHAP contribution, in log-odds")
+    text: str
+
+
+class FeatureValue(BaseModel):
+    """A feature as used for the decision, and whether its history was complete."""
+
+    value: float | str | None
+    complete: bool = Field(description="False when the window reaches before the store's history")
+
+
+class ModelVersions(BaseModel):
+    """Which models made the probability, and with which blend weights."""
+
+    batch_version: str
+    batch_weight: float
+    online_version: str | None = None
+    online_weight: float = 0.0
+
+
+class Decision(BaseModel):
+    """The decision record, published on ``scores``/``alerts`` and served by the API."""
+
+    event_id: str
+    occurred_at: datetime
+    scored_at: datetime
+    risk_score: int = Field(ge=0, le=100)
+    risk_level: RiskLevel
+    decision: DecisionKind
+    probability: float = Field(ge=0.0, le=1.0)
+    model: ModelVersions
+    reasons: list[Reason]
+    rules: list[str]
+    features: dict[str, FeatureValue]
+    latency_ms: float
+
+
+def transaction_json_schema() -> dict[str, Any]:
+    """JSON Schema of the Transaction, for docs and integrators."""
+    return Transaction.model_json_schema()

@@ -1,0 +1,84 @@
+"""The one configuration class of riskwire (environment prefix ``RISKWIRE_``).
+
+When ``RISKWIRE_KAFKA_BOOTSTRAP`` / ``RISKWIRE_REDIS_URL`` are unset, every
+command talks to the embedded services at their default loopback ports, which
+is where ``riskwire services`` starts them.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything configurable, with the defaults of DESIGN.md.
+
+    >>> Settings(kafka_bootstrap="127.0.0.1:9999").bootstrap
+    '127.0.0.1:9999'
+    >>> Settings(kafka_bootstrap=None, embedded_kafka_port=19092).bootstrap
+    '127.0.0.1:19092'
+    """
+
+    model_config = SettingsConfigDict(env_prefix="RISKWIRE_", extra="ignore")
+
+    # Services. Unset means "the embedded ones at their default ports".
+    kafka_bootstrap: str | None = None
+    redis_url: str | None = None
+    embedded_kafka_port: int = 19092
+    embedded_redis_port: int = 16379
+
+    # Topics.
+    topic_transactions: str = "transactions"
+    topic_labels: str = "labels"
+    topic_scores: str = "scores"
+    topic_alerts: str = "alerts"
+    topic_dlq: str = "dlq"
+    topic_partitions: int = Field(default=4, ge=1)
+
+    # Worker.
+    app_id: str = "riskwire"
+    batch_max_events: int = Field(default=500, ge=1)
+    batch_max_ms: float = Field(default=20.0, gt=0)
+    max_message_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_future_skew_s: float = Field(default=24 * 3600.0, ge=0)
+    late_grace_s: int = Field(default=3600, ge=0)
+    # Tansu makes a joining member wait about half the session timeout (DESIGN.md),
+    # and a dead worker's partitions move after it: keep it short.
+    consumer_session_timeout_s: float = Field(default=10.0, gt=1.0)
+    worker_web_host: str = "127.0.0.1"
+    worker_web_port: int = 6066
+
+    # Stores.
+    var_dir: Path = Path("var")
+    model_dir: Path = Path("var/models")
+    decision_ttl_s: int = Field(default=90 * 24 * 3600, ge=60)
+    event_dedupe_ttl_s: int = Field(default=35 * 24 * 3600, ge=60)
+
+    # Decisions (Radar's defaults: elevated at 65, highest at 75).
+    elevated_threshold: int = Field(default=65, ge=0, le=100)
+    highest_threshold: int = Field(default=75, ge=0, le=100)
+    top_reasons: int = Field(default=3, ge=1)
+
+    # API.
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    @property
+    def bootstrap(self) -> str:
+        """The Kafka bootstrap address in use."""
+        return self.kafka_bootstrap or f"127.0.0.1:{self.embedded_kafka_port}"
+
+    @property
+    def redis(self) -> str:
+        """The Redis URL in use."""
+        return self.redis_url or f"redis://127.0.0.1:{self.embedded_redis_port}/0"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,7 @@
+"""The one exception every embedded-services failure raises, so callers catch a single type."""
+
+from __future__ import annotations
+
+
+class EmbeddedServiceError(RuntimeError):
+    """An embedded broker or Redis could not be found, started, reached or stopped."""

@@ -1,0 +1,34 @@
+"""Checks that a Kafka broker or Redis really answers, not merely that a port is open.
+
+The client libraries are imported on first use: importing them costs ~0.1 s, which
+every `riskwire --help` would otherwise pay.
+"""
+
+from __future__ import annotations
+
+from embedded.errors import EmbeddedServiceError
+
+
+def ping_kafka(bootstrap: str, timeout: float = 5.0) -> None:
+    """Raise unless the broker at bootstrap answers a metadata request within timeout."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    try:
+        admin.list_topics(timeout=timeout)
+    except KafkaException as exc:
+        raise EmbeddedServiceError(f"Kafka at {bootstrap} does not answer: {exc}") from exc
+
+
+def ping_redis(url: str, timeout: float = 5.0) -> None:
+    """Raise unless the Redis at url answers PING within timeout."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise EmbeddedServiceError(f"Redis at {url} does not answer: {exc}") from exc
+    finally:
+        client.close()

@@ -1,0 +1,9 @@
+"""Explanations: exact TreeSHAP contributions of the batch model, turned into
+plain-language reasons, and the 0–100 risk score with its level and default
+decision.
+"""
+
+from explain.reasons import TEMPLATES, reason_text, top_reasons
+from explain.risk_score import RiskPolicy, risk_score
+
+__all__ = ["TEMPLATES", "RiskPolicy", "reason_text", "risk_score", "top_reasons"]

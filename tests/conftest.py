@@ -1,0 +1,117 @@
+"""Session fixtures: private embedded Kafka (Tansu) and Redis, a trained model,
+and a running worker, all on loopback ports picked per test session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from contracts.records import Label, Transaction
+from contracts.settings import Settings
+from embedded import EmbeddedServices
+from models.registry import ModelRegistry
+from models.training import build_training_set, train
+from simulator import SimulationConfig, simulate
+from stream.topics import ensure_topics
+from tests.kafka_io import wait_until
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServices]:
+    with EmbeddedServices(workdir=tmp_path_factory.mktemp("services")) as running:
+        yield running
+
+
+@pytest.fixture()
+def redis_client(services: EmbeddedServices) -> Iterator[redis.Redis]:
+    """A clean Redis for each test (the session's private server, flushed)."""
+    client = redis.Redis.from_url(services.redis_url)
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def small_history() -> tuple[list[Transaction], list[Label], set[str]]:
+    sim = simulate(SimulationConfig(seed=11, days=10, cards=600, merchants=80))
+    txs = [Transaction.model_validate(t) for t in sim.transactions]
+    labels = [Label.model_validate(lab) for lab in sim.labels]
+    return txs, labels, sim.fraud_event_ids
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory, small_history) -> Path:
+    txs, labels, _ = small_history
+    result = train(build_training_set(txs, labels), seed=3)
+    root = tmp_path_factory.mktemp("models")
+    ModelRegistry(root).save(result.version, result.model_bytes, result.manifest)
+    return root
+
+
+@pytest.fixture(scope="session")
+def worker_settings(services: EmbeddedServices, model_dir: Path, tmp_path_factory) -> Settings:
+    return Settings(
+        kafka_bootstrap=services.kafka_bootstrap,
+        redis_url=services.redis_url.replace("/0", "/1"),  # its own Redis db: other tests flush db 0
+        model_dir=model_dir,
+        var_dir=tmp_path_factory.mktemp("worker"),
+        topic_partitions=2,
+        max_message_bytes=64 * 1024,
+    )
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        RISKWIRE_KAFKA_BOOTSTRAP=settings.bootstrap,
+        RISKWIRE_REDIS_URL=settings.redis,
+        RISKWIRE_MODEL_DIR=str(settings.model_dir),
+        RISKWIRE_VAR_DIR=str(settings.var_dir),
+        RISKWIRE_TOPIC_PARTITIONS=str(settings.topic_partitions),
+        RISKWIRE_MAX_MESSAGE_BYTES=str(settings.max_message_bytes),
+    )
+    return env
+
+
+@pytest.fixture(scope="session")
+def worker(worker_settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
+    """`riskwire worker` as a real child process against the session's services."""
+    ensure_topics(worker_settings)
+    log = worker_settings.var_dir / "worker.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cli", "worker"],
+            env=settings_env(worker_settings),
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(lambda: b"scoring with model" in log.read_bytes() or proc.poll() is not None, 60)
+        assert proc.poll() is None, log.read_text()
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def worker_log(settings: Settings) -> str:
+    return (settings.var_dir / "worker.log").read_text(errors="replace")
+
+
+def pytest_report_header() -> str:
+    version = sys.version.split()[0]
+    return f"riskwire tests: embedded services per session (python {version}, {time.strftime('%F')})"
