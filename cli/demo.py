@@ -67,6 +67,14 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: floa
     raise DemoError(f"the API did not answer at {url}:\n{_tail(log)}")
 
 
+def _wait_log(log: Path, marker: bytes, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not (log.exists() and marker in log.read_bytes()):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise DemoError(f"the worker did not become ready:\n{_tail(log)}")
+        time.sleep(0.2)
+
+
 def _print_example(record: dict[str, Any], api_url: str) -> None:
     click.echo(
         f"\nriskiest decision: {record['event_id']}  score {record['risk_score']} "
@@ -160,6 +168,7 @@ def demo(seconds: float | None, rate: float, cards: int, workdir: Path | None) -
         api_url = f"http://127.0.0.1:{api_port}"
         _wait_http(f"{api_url}/healthz", api, api_log)
 
+        _wait_log(worker_log, b"Worker]: Ready", worker, timeout=60)
         reader = ScoreReader(bootstrap, settings.topic_scores, settings.topic_partitions)
         cleanup.callback(reader.close)
         tally = ScoreTally()
@@ -188,7 +197,12 @@ def demo(seconds: float | None, rate: float, cards: int, workdir: Path | None) -
         if fetched.status_code != 200:
             raise DemoError(f"the API answered {fetched.status_code} for the example decision")
         _print_example(tally.example, api_url)
-        click.echo(f"\nsummary: {tally.line()}; {len(tally.event_ids):,} distinct events")
+        lv = tally.levels
+        click.echo(
+            f"\nsummary: {tally.total:,} decisions for {len(tally.event_ids):,} distinct payments in "
+            f"{time.monotonic() - tally.started:.0f} s ({tally.mean_rate():,.0f} events/s); "
+            f"normal {lv['normal']:,}, elevated {lv['elevated']:,}, highest {lv['highest']:,}"
+        )
         lat = sorted(tally.latencies)
         p50, p99 = lat[len(lat) // 2], lat[int(len(lat) * 0.99)]
         click.echo(f"pipeline latency in the worker: p50 {p50:.1f} ms, p99 {p99:.1f} ms")

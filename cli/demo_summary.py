@@ -22,6 +22,10 @@ class ScoreTally:
     decisions: Counter[str] = field(default_factory=Counter)
     example: dict[str, Any] | None = None
     latencies: list[float] = field(default_factory=list)
+    _mark: tuple[float, int] = (0.0, 0)
+
+    def mean_rate(self) -> float:
+        return self.total / max(time.monotonic() - self.started, 1e-9)
 
     def add(self, record: dict[str, Any]) -> None:
         self.total += 1
@@ -33,10 +37,14 @@ class ScoreTally:
             self.example = record
 
     def line(self) -> str:
-        elapsed = max(time.monotonic() - self.started, 1e-9)
+        """Totals, the rate since the previous line, and decisions by level."""
+        now = time.monotonic()
+        since, before = self._mark
+        rate = (self.total - before) / max(now - max(since, self.started), 1e-9)
+        self._mark = (now, self.total)
         lv = self.levels
         return (
-            f"{self.total:>8,} scored  {self.total / elapsed:>7,.0f} events/s   "
+            f"{self.total:>8,} scored  {rate:>7,.0f} events/s   "
             f"normal {lv['normal']:,}  elevated {lv['elevated']:,}  highest {lv['highest']:,}   "
             f"review {self.decisions['review']:,}  block {self.decisions['block']:,}"
         )

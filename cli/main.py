@@ -19,6 +19,7 @@ from cli.worker import api, worker
 def main() -> None:
     """riskwire: streaming fraud and risk scoring on Kafka, Redis, XGBoost and SHAP."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
 
 
 main.add_command(services)

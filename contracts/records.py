@@ -15,11 +15,28 @@ to the dead-letter topic with its reason. Unknown top-level fields are kept.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def _require_rfc3339(value: Any) -> Any:
+    # Pydantic would also read epoch numbers and naive times; the contract is RFC 3339.
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError(
+            "must be an RFC 3339 timestamp with a timezone offset, e.g. 2026-01-01T10:00:00+01:00"
+        )
+    return value
+
+
+Rfc3339 = Annotated[AwareDatetime, BeforeValidator(_require_rfc3339)]
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=256), Field(strict=True)]
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), Field(strict=True)]
@@ -52,7 +69,7 @@ class Transaction(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     event_id: NonEmpty
-    occurred_at: AwareDatetime
+    occurred_at: Rfc3339
     amount: Amount
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(strict=True)]
     card_id: NonEmpty
@@ -87,7 +104,7 @@ class Label(BaseModel):
 
     event_id: NonEmpty
     label: LabelKind
-    reported_at: AwareDatetime
+    reported_at: Rfc3339
     source: NonEmpty
 
 

@@ -95,6 +95,8 @@ class ModelRegistry:
             raise ModelIntegrityError(f"{version}: files not in the manifest: {sorted(unlisted)}")
         if MODEL_FILE not in listed:
             raise ModelIntegrityError(f"{version}: manifest lists no {MODEL_FILE}")
+        if not (folder / MODEL_FILE).is_file():
+            raise ModelIntegrityError(f"{version}: {MODEL_FILE} is listed but missing")
         data = (folder / MODEL_FILE).read_bytes()
         if hashlib.sha256(data).hexdigest() != listed[MODEL_FILE]:
             raise ModelIntegrityError(f"{version}: {MODEL_FILE} does not match its SHA-256")

@@ -21,6 +21,7 @@ from contracts.settings import Settings
 from stream.handler import BatchHandler, Incoming
 from stream.publisher import BatchPublisher
 from stream.resources import open_pipeline
+from stream.transport import LowLatencyApp
 
 log = logging.getLogger("riskwire.worker")
 MAX_BACKOFF_S = 5.0
@@ -33,7 +34,7 @@ def _incoming(event: Any) -> Incoming:
 
 def create_app(settings: Settings) -> faust.App:
     """A Faust app with the scoring agent, wired to ``settings``."""
-    app = faust.App(
+    app = LowLatencyApp(
         settings.app_id,
         broker=f"kafka://{settings.bootstrap}",
         value_serializer="raw",

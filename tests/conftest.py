@@ -33,9 +33,9 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServi
 
 @pytest.fixture()
 def redis_client(services: EmbeddedServices) -> Iterator[redis.Redis]:
-    """A clean Redis for each test (the session's private server, flushed)."""
+    """A clean Redis db 0 for each test (the worker's db 1 is left alone)."""
     client = redis.Redis.from_url(services.redis_url)
-    client.flushall()
+    client.flushdb()
     yield client
     client.close()
 
@@ -66,6 +66,9 @@ def worker_settings(services: EmbeddedServices, model_dir: Path, tmp_path_factor
         var_dir=tmp_path_factory.mktemp("worker"),
         topic_partitions=2,
         max_message_bytes=64 * 1024,
+        # The small test model is cautious: low thresholds make alerts happen.
+        elevated_threshold=10,
+        highest_threshold=30,
     )
 
 
@@ -78,6 +81,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         RISKWIRE_VAR_DIR=str(settings.var_dir),
         RISKWIRE_TOPIC_PARTITIONS=str(settings.topic_partitions),
         RISKWIRE_MAX_MESSAGE_BYTES=str(settings.max_message_bytes),
+        RISKWIRE_ELEVATED_THRESHOLD=str(settings.elevated_threshold),
+        RISKWIRE_HIGHEST_THRESHOLD=str(settings.highest_threshold),
     )
     return env
 

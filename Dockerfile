@@ -1,0 +1,17 @@
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml constraints.txt README.md ./
+COPY api api
+COPY cli cli
+COPY contracts contracts
+COPY embedded embedded
+COPY explain explain
+COPY features features
+COPY models models
+COPY pipeline pipeline
+COPY simulator simulator
+COPY stream stream
+RUN pip install --no-cache-dir -c constraints.txt . && useradd --create-home riskwire \
+    && mkdir -p /var/lib/riskwire && chown riskwire /var/lib/riskwire
+USER riskwire
+ENTRYPOINT ["riskwire"]

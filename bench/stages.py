@@ -1,0 +1,71 @@
+"""Per-stage cost of the pipeline, in µs per event, at several batch sizes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import redis
+
+from contracts.records import Transaction
+from explain.risk_score import RiskPolicy
+from features.online_store import SyncOnlineFeatureStore
+from features.vectorize import vectorize
+from models.batch_model import BatchModel
+from pipeline.scoring import ScoringPipeline
+
+
+def backfill_cost(store: SyncOnlineFeatureStore, history: Sequence[Transaction], batch: int = 1000) -> float:
+    """µs per event to record history through the online store."""
+    started = time.perf_counter()
+    for i in range(0, len(history), batch):
+        store.record_and_fetch(history[i : i + batch])
+    return (time.perf_counter() - started) / max(len(history), 1) * 1e6
+
+
+def stage_costs(
+    client: redis.Redis,
+    store: SyncOnlineFeatureStore,
+    model: BatchModel,
+    events: Sequence[Transaction],
+    batch_sizes: Sequence[int] = (1, 100, 1000),
+    per_size: int = 3000,
+) -> list[dict[str, float]]:
+    """Feature, model, SHAP and decision-building cost per event for each batch size."""
+    pipeline = ScoringPipeline(features=None, decisions=None, model=model, policy=RiskPolicy())  # type: ignore[arg-type]
+    rows = []
+    offset = 0
+    for size in batch_sizes:
+        n = max(size, per_size // size * size)
+        chunk = events[offset : offset + n]
+        offset += n
+        t = {"features": 0.0, "model": 0.0, "explain": 0.0, "decide": 0.0}
+        for i in range(0, len(chunk), size):
+            b = chunk[i : i + size]
+            a = time.perf_counter()
+            raw = store.record_and_fetch(b)
+            x = vectorize(b, raw).values
+            m = time.perf_counter()
+            model.predict_proba(x)
+            e = time.perf_counter()
+            model.contributions(x)
+            d = time.perf_counter()
+            pipeline.decide(b, raw, a)
+            z = time.perf_counter()
+            t["features"] += m - a
+            t["model"] += e - m
+            t["explain"] += d - e
+            # decide() repeats model + SHAP: count only what it adds.
+            t["decide"] += max((z - d) - (d - m), 0.0)
+        rows.append({"batch": size, **{k: v / len(chunk) * 1e6 for k, v in t.items()}})
+    return rows
+
+
+def redis_memory(client: redis.Redis, pattern: str, sample: int = 200) -> float:
+    """Mean bytes per key matching ``pattern`` (MEMORY USAGE over a sample)."""
+    sizes = []
+    for key in client.scan_iter(match=pattern, count=1000):
+        sizes.append(client.memory_usage(key, samples=0) or 0)
+        if len(sizes) >= sample:
+            break
+    return sum(sizes) / len(sizes) if sizes else 0.0

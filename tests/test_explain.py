@@ -1,0 +1,346 @@
+"""Explanations: exact TreeSHAP, reason texts, top reasons, the risk score and its policy,
+and the decision records the pipeline builds from them."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+
+import numpy as np
+import orjson
+import pytest
+import redis.asyncio as aioredis
+import shap
+import xgboost as xgb
+
+from contracts.records import Decision, DecisionKind, RiskLevel
+from explain.reasons import GROUPS, TEMPLATES, check_catalogue, reason_text, top_reasons
+from explain.risk_score import RiskPolicy, risk_score
+from features.aggregates import parse_aggregates
+from features.catalogue import FEATURE_INDEX, FEATURE_NAMES
+from features.offline import OfflineFeatureEngine
+from features.online_store import OnlineFeatureStore, SyncOnlineFeatureStore
+from features.vectorize import vectorize
+from models.batch_model import BatchModel, sigmoid
+from models.registry import ModelRegistry
+from pipeline.decision_store import DecisionStore
+from pipeline.scoring import ScoringPipeline
+
+N_EVENTS = 3000
+
+
+@pytest.fixture(scope="module")
+def model(model_dir) -> BatchModel:
+    return BatchModel(ModelRegistry(model_dir).load())
+
+
+@pytest.fixture(scope="module")
+def features(small_history) -> np.ndarray:
+    txs = small_history[0][:N_EVENTS]
+    raw = parse_aggregates(OfflineFeatureEngine().record_and_fetch(txs))
+    return vectorize(txs, raw).values
+
+
+# --- exact TreeSHAP -------------------------------------------------------------------------
+
+
+def test_contributions_add_up_to_the_margin(model, features):
+    x = features
+    assert len(x) >= 2000 and np.isnan(x).any()
+    contributions, base = model.contributions(x)
+    assert contributions.shape == x.shape and base.shape == (len(x),)
+    margin = model.margin(x)
+    assert np.max(np.abs(contributions.sum(axis=1) + base - margin)) <= 1e-4
+    # The margin and the probability agree with XGBoost's own DMatrix prediction.
+    dm = xgb.DMatrix(x, missing=np.nan, feature_names=list(FEATURE_NAMES))
+    np.testing.assert_allclose(margin, model.booster.predict(dm, output_margin=True), atol=1e-5)
+    np.testing.assert_allclose(model.predict_proba(x), sigmoid(margin), rtol=1e-12)
+    assert np.ptp(margin) > 1.0  # the model really separates rows
+
+
+def test_contributions_equal_shap_tree_explainer(model, features):
+    contributions, base = model.contributions(features)
+    explainer = shap.TreeExplainer(model.booster)
+    expected = np.asarray(explainer.shap_values(features))
+    assert expected.shape == contributions.shape
+    assert np.max(np.abs(contributions - expected)) <= 1e-4
+    assert np.max(np.abs(base - float(np.ravel(explainer.expected_value)[0]))) <= 1e-4
+    assert np.abs(contributions).sum() > 0
+
+
+# --- reason texts ---------------------------------------------------------------------------
+
+TYPICAL = {
+    "amount": 1234.5,
+    "card_count_1h": 3.0,
+    "card_amount_sum_1h": 2500.75,
+    "card_count_24h": 1.0,
+    "card_amount_sum_24h": 99.9,
+    "card_count_30d": 42.0,
+    "card_amount_avg_30d": 148.73,
+    "amount_to_card_avg_30d": 8.3,
+    "card_seconds_since_previous": 2 * 3600 + 125.0,
+    "merchant_count_1h": 0.0,
+    "merchant_count_24h": 17.0,
+    "card_merchant_country_mismatch": 1.0,
+    "card_ip_country_mismatch": 0.0,
+    "local_hour": 3.0,
+    "is_weekend": 1.0,
+    "channel_code": 2.0,
+}
+
+# Hand-written: what each sentence must say about the row above.
+EXPECTED = {
+    "amount": ["1,234.50 EUR"],
+    "card_count_1h": ["3 earlier payments", "hour"],
+    "card_amount_sum_1h": ["2,500.75 EUR", "hour"],
+    "card_count_24h": ["1 earlier payment ", "24 hours"],
+    "card_amount_sum_24h": ["99.90 EUR", "24 hours"],
+    "card_count_30d": ["42 earlier payments", "30 days"],
+    "card_amount_avg_30d": ["1,234.50 EUR", "8.3×", "148.73 EUR"],
+    "amount_to_card_avg_30d": ["1,234.50 EUR", "8.3×", "148.73 EUR"],
+    "card_seconds_since_previous": ["2 hours"],
+    "merchant_count_1h": ["0 payments", "hour"],
+    "merchant_count_24h": ["17 payments", "24 hours"],
+    "card_merchant_country_mismatch": ["differs", "merchant"],
+    "card_ip_country_mismatch": ["matches", "IP"],
+    "local_hour": ["03:00"],
+    "is_weekend": ["weekend"],
+    "channel_code": ["ATM"],
+}
+
+# Features that can be NaN (vectorize: no earlier card payment, unknown country or channel).
+NAN_EXPECTED = {
+    "card_amount_avg_30d": "No earlier payments",
+    "amount_to_card_avg_30d": "No earlier payments",
+    "card_seconds_since_previous": "First payment",
+    "card_merchant_country_mismatch": "unknown",
+    "card_ip_country_mismatch": "unknown",
+    "channel_code": "unknown",
+}
+
+
+def test_every_feature_has_a_template():
+    assert set(TEMPLATES) == set(FEATURE_NAMES)
+    check_catalogue()
+    with pytest.raises(KeyError):
+        check_catalogue([*FEATURE_NAMES, "not_a_feature"])
+
+
+@pytest.mark.parametrize("feature", FEATURE_NAMES)
+def test_reason_text_for_typical_values(feature):
+    text = reason_text(feature, TYPICAL, "EUR")
+    assert isinstance(text, str) and text.strip() and not text[0].islower()
+    for part in EXPECTED[feature]:
+        assert part in text, (feature, text)
+
+
+@pytest.mark.parametrize("feature", sorted(NAN_EXPECTED))
+def test_reason_text_for_missing_values(feature):
+    row = dict(TYPICAL)
+    row[feature] = math.nan
+    if feature in ("card_amount_avg_30d", "amount_to_card_avg_30d"):
+        row["card_amount_avg_30d"] = row["amount_to_card_avg_30d"] = math.nan
+    text = reason_text(feature, row, "EUR")
+    assert text.strip() and NAN_EXPECTED[feature] in text, text
+    assert "nan" not in text.lower(), text
+
+
+@pytest.mark.parametrize(
+    ("feature", "value", "part"),
+    [
+        ("card_seconds_since_previous", 0.001, "0 seconds"),
+        ("card_seconds_since_previous", 59.0, "59 seconds"),
+        ("card_seconds_since_previous", 60.0, "1 minute "),
+        ("card_seconds_since_previous", 3 * 86400 + 5.0, "3 days"),
+        ("local_hour", 23.0, "23:00"),
+        ("is_weekend", 0.0, "weekday"),
+        ("channel_code", 0.0, "online"),
+        ("channel_code", 1.0, "in person"),
+        ("channel_code", 3.0, "person to person"),
+        ("card_merchant_country_mismatch", 0.0, "matches"),
+        ("merchant_count_1h", 1.0, "1 payment "),
+    ],
+)
+def test_reason_text_other_values(feature, value, part):
+    assert part in reason_text(feature, {**TYPICAL, feature: value}, "EUR")
+
+
+# --- top reasons ----------------------------------------------------------------------------
+
+
+def _contribs(**by_name: float) -> np.ndarray:
+    c = np.full(len(FEATURE_NAMES), -0.01)
+    for name, v in by_name.items():
+        c[FEATURE_INDEX[name]] = v
+    return c
+
+
+VALUES = np.array([TYPICAL[n] for n in FEATURE_NAMES])
+
+
+def test_top_reasons_crafted():
+    c = _contribs(amount_to_card_avg_30d=2.0, card_amount_avg_30d=1.5, card_count_1h=1.0, local_hour=0.5)
+    got = top_reasons(VALUES, c, "EUR", 3)
+    assert [r["feature"] for r in got] == ["amount_to_card_avg_30d", "card_count_1h", "local_hour"]
+    assert [r["contribution"] for r in got] == [2.0, 1.0, 0.5]
+    assert got[0]["value"] == 8.3 and "8.3×" in got[0]["text"]
+
+    # The other member of the group wins when it is the stronger one.
+    c = _contribs(card_amount_avg_30d=3.0, amount_to_card_avg_30d=2.9, channel_code=0.1)
+    assert [r["feature"] for r in top_reasons(VALUES, c, "EUR", 3)] == ["card_amount_avg_30d", "channel_code"]
+
+    # Only positive contributors; none at all when nothing raised the risk.
+    assert top_reasons(VALUES, _contribs(amount=0.0), "EUR", 3) == []
+    assert [r["feature"] for r in top_reasons(VALUES, _contribs(amount=0.2), "EUR", 3)] == ["amount"]
+    assert top_reasons(VALUES, _contribs(amount=0.2), "EUR", 0) == []
+
+    # A NaN value is reported as None, with a text that says it is unknown.
+    values = VALUES.copy()
+    values[FEATURE_INDEX["channel_code"]] = np.nan
+    (only,) = top_reasons(values, _contribs(channel_code=0.7), "EUR", 3)
+    assert only["value"] is None and "unknown" in only["text"]
+
+
+def test_top_reasons_on_model_rows(model, features):
+    x = features[:1500]
+    contributions, _ = model.contributions(x)
+    group_pair = set(GROUPS)
+    seen_pair_both_positive = 0
+    for k in (1, 3, 5):
+        for i in range(len(x)):
+            got = top_reasons(x[i], contributions[i], "EUR", k)
+            c = contributions[i]
+            names = [r["feature"] for r in got]
+            contribs = [r["contribution"] for r in got]
+            assert len(got) <= k
+            assert all(v > 0 for v in contribs)
+            assert contribs == sorted(contribs, reverse=True)
+            assert len(set(names)) == len(names)
+            assert not group_pair <= set(names)
+            for r in got:
+                assert r["contribution"] == pytest.approx(float(c[FEATURE_INDEX[r["feature"]]]))
+                assert r["text"]
+            # Nothing left out: every stronger positive feature is listed or shares a listed group.
+            if got:
+                weakest = contribs[-1]
+                stronger = {n for n in FEATURE_NAMES if c[FEATURE_INDEX[n]] > weakest}
+                covered = {GROUPS.get(n, n) for n in names}
+                assert {GROUPS.get(n, n) for n in stronger} <= covered
+            positives = {GROUPS.get(n, n) for n in FEATURE_NAMES if c[FEATURE_INDEX[n]] > 0}
+            assert len(got) == min(k, len(positives))
+            if k == 3 and all(c[FEATURE_INDEX[n]] > 0 for n in group_pair):
+                seen_pair_both_positive += 1
+    assert seen_pair_both_positive > 0  # the grouping rule was exercised on real rows
+
+
+# --- risk score and policy ------------------------------------------------------------------
+
+
+def test_risk_score_is_monotone_and_bounded():
+    grid = np.linspace(0.0, 1.0, 200_001)
+    scores = [risk_score(float(p)) for p in grid]
+    assert all(0 <= s <= 100 for s in scores)
+    assert all(a <= b for a, b in itertools.pairwise(scores))
+    assert scores[0] == 0 and scores[-1] == 100
+    assert set(scores) == set(range(101))
+    assert all(abs(s - 100 * p) <= 0.5 + 1e-9 for s, p in zip(scores, grid, strict=True))
+    assert [risk_score(p) for p in (0.004, 0.006, 0.5, 0.644, 0.65, 0.746, 0.75)] == [
+        0,
+        1,
+        50,
+        64,
+        65,
+        75,
+        75,
+    ]
+    assert risk_score(-0.1) == 0 and risk_score(1.3) == 100
+    with pytest.raises(ValueError):
+        risk_score(math.nan)
+
+
+def test_policy_boundaries_default():
+    policy = RiskPolicy()
+    assert (policy.elevated, policy.highest) == (65, 75)
+    assert policy.level(0) is RiskLevel.NORMAL
+    assert policy.level(64) is RiskLevel.NORMAL
+    assert policy.level(65) is RiskLevel.ELEVATED
+    assert policy.level(74) is RiskLevel.ELEVATED
+    assert policy.level(75) is RiskLevel.HIGHEST
+    assert policy.level(100) is RiskLevel.HIGHEST
+    assert policy.assess(0.64) == (64, RiskLevel.NORMAL, DecisionKind.ALLOW)
+    assert policy.assess(0.65) == (65, RiskLevel.ELEVATED, DecisionKind.REVIEW)
+    assert policy.assess(0.74) == (74, RiskLevel.ELEVATED, DecisionKind.REVIEW)
+    assert policy.assess(0.75) == (75, RiskLevel.HIGHEST, DecisionKind.BLOCK)
+
+
+def test_policy_custom_thresholds():
+    policy = RiskPolicy(elevated=30, highest=90)
+    assert [policy.level(s) for s in (29, 30, 89, 90)] == [
+        RiskLevel.NORMAL,
+        RiskLevel.ELEVATED,
+        RiskLevel.ELEVATED,
+        RiskLevel.HIGHEST,
+    ]
+    assert policy.assess(0.5)[2] is DecisionKind.REVIEW
+    same = RiskPolicy(elevated=80, highest=80)  # no elevated band
+    assert [same.level(s) for s in (79, 80)] == [RiskLevel.NORMAL, RiskLevel.HIGHEST]
+    edges = RiskPolicy(elevated=0, highest=100)
+    assert [edges.level(s) for s in (0, 99, 100)] == [
+        RiskLevel.ELEVATED,
+        RiskLevel.ELEVATED,
+        RiskLevel.HIGHEST,
+    ]
+
+
+@pytest.mark.parametrize(("elevated", "highest"), [(80, 70), (-1, 75), (65, 101), (101, 101)])
+def test_policy_invalid_thresholds(elevated, highest):
+    with pytest.raises(ValueError):
+        RiskPolicy(elevated=elevated, highest=highest)
+
+
+# --- decision records -----------------------------------------------------------------------
+
+
+@pytest.mark.services
+def test_decide_builds_valid_decision_records(services, redis_client, model, small_history):
+    txs, _, fraud_ids = small_history
+    batch = txs[:2000]
+    raw = SyncOnlineFeatureStore(redis_client, dedupe_ttl_s=3600, grace_ms=3_600_000).record_and_fetch(batch)
+    client = aioredis.Redis.from_url(services.redis_url)
+    policy = RiskPolicy(elevated=10, highest=30)  # this small model rarely passes the defaults
+    try:
+        pipeline = ScoringPipeline(
+            features=OnlineFeatureStore(client, dedupe_ttl_s=3600, grace_ms=3_600_000),
+            decisions=DecisionStore(client, ttl_s=3600),
+            model=model,
+            policy=policy,
+            top_reasons=3,
+            clock=lambda: 1_767_225_600.25,
+        )
+        out = pipeline.decide(batch, raw, started=1_767_225_600.0)
+    finally:
+        asyncio.run(client.aclose())
+
+    assert [d["event_id"] for d in out] == [t.event_id for t in batch]
+    decisions = [Decision.model_validate(d) for d in out]
+    published = [Decision.model_validate_json(orjson.dumps(d)) for d in out]
+    assert published == decisions
+    expected_p = model.predict_proba(vectorize(batch, raw).values)
+    for d, t, p in zip(decisions, batch, expected_p, strict=True):
+        assert d.occurred_at == t.occurred_at
+        assert d.probability == pytest.approx(float(p), rel=1e-12)
+        assert (d.risk_score, d.risk_level, d.decision) == policy.assess(d.probability)
+        assert list(d.features) == list(FEATURE_NAMES)
+        assert d.features["amount"].value == t.amount
+        assert len(d.reasons) <= 3 and all(r.contribution > 0 and r.text for r in d.reasons)
+        assert d.model.batch_version == model.version and d.model.batch_weight == 1.0
+        assert d.latency_ms == pytest.approx(250.0)
+    assert any(d.features["card_seconds_since_previous"].value is None for d in decisions)
+    assert any(not d.features["card_count_30d"].complete for d in decisions)
+    assert any(d.reasons for d in decisions)
+    assert {d.decision for d in decisions} == set(DecisionKind)
+    flagged = {d.event_id for d in decisions if d.decision is not DecisionKind.ALLOW}
+    frauds = {t.event_id for t in batch} & fraud_ids
+    assert len(flagged & frauds) / len(frauds) > 10 * len(flagged) / len(batch)
