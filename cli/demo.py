@@ -109,7 +109,9 @@ def demo(seconds: float | None, rate: float, cards: int, workdir: Path | None) -
     work = (workdir or base.var_dir / "demo").resolve()
     work.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Explicit handlers: a demo started in the background inherits SIGINT ignored.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
 
     with ExitStack() as cleanup:
         env = dict(os.environ)
@@ -206,6 +208,10 @@ def demo(seconds: float | None, rate: float, cards: int, workdir: Path | None) -
         lat = sorted(tally.latencies)
         p50, p99 = lat[len(lat) // 2], lat[int(len(lat) * 0.99)]
         click.echo(f"pipeline latency in the worker: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def _publish_until(

@@ -59,8 +59,8 @@ class EmbeddedServices:
         with_kafka: bool = True,
         with_redis: bool = True,
     ) -> None:
-        self._workdir = workdir
-        self._log_dir = log_dir
+        self._workdir = workdir.resolve() if workdir is not None else None
+        self._log_dir = log_dir.resolve() if log_dir is not None else None
         self._remove_temp_dir: Callable[[], None] | None = None
         self._started = False
         self._kafka = ServerProcess("Kafka (Tansu)", kafka_port, _tansu_command, _kafka_probe)

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import redis.asyncio as aioredis
 
+from contracts.records import Transaction
+
 DECISION_PREFIX = "rw:decision:"
 
 
@@ -22,13 +24,17 @@ class DecisionStore:
         self._redis = client
         self._ttl_s = ttl_s
 
-    async def put_new(self, records: Sequence[tuple[str, bytes]]) -> list[bytes]:
-        """Store each record unless one exists; return what is stored, in one round trip."""
+    async def put_new(self, records: Sequence[tuple[Transaction, bytes]]) -> list[bytes]:
+        """Store each event's record unless one exists; return what is stored, in one round trip.
+
+        The transaction comes along so that lookups by card, merchant or account can
+        be indexed in the same round trip.
+        """
         if not records:
             return []
         pipe = self._redis.pipeline(transaction=False)
-        for event_id, body in records:
-            pipe.set(decision_key(event_id), body, nx=True, get=True, ex=self._ttl_s)
+        for tx, body in records:
+            pipe.set(decision_key(tx.event_id), body, nx=True, get=True, ex=self._ttl_s)
         previous = await pipe.execute()
         return [old if old is not None else body for old, (_, body) in zip(previous, records, strict=True)]
 

@@ -103,7 +103,9 @@ class ScoringPipeline:
         raw = await self.features.record_and_fetch(unique)
         decisions = self.decide(unique, raw, started)
         bodies = [(d["event_id"], orjson.dumps(d)) for d in decisions]
-        stored = await self.decisions.put_new(bodies)
+        stored = await self.decisions.put_new(
+            [(tx, body) for tx, (_, body) in zip(unique, bodies, strict=True)]
+        )
         out = []
         for decision, (eid, ours), body in zip(decisions, bodies, stored, strict=True):
             # A stored record may predate this attempt: its decision, not ours, is published.

@@ -188,3 +188,11 @@ def test_cli_with_external_services_starts_nothing(services: EmbeddedServices) -
     assert result.exit_code == 0, result.output
     assert "External services are configured" in result.output
     assert psutil.Process().children() == before
+
+
+def test_relative_workdir_works(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`riskwire services` passes var/services, relative to where it runs."""
+    monkeypatch.chdir(tmp_path)
+    with EmbeddedServices(workdir=Path("var/services"), with_kafka=False) as running:
+        assert redis.Redis.from_url(running.redis_url).ping()
+    assert (tmp_path / "var/services/redis").is_dir()
