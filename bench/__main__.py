@@ -29,7 +29,7 @@ from bench.end_to_end import (
 from bench.stages import backfill_cost, redis_memory, stage_costs
 from contracts.records import Label, Transaction
 from contracts.settings import Settings
-from embedded import EmbeddedServices
+from embedded import EmbeddedServices, free_port
 from features.online_store import SyncOnlineFeatureStore
 from models.batch_model import BatchModel
 from models.registry import ModelRegistry
@@ -51,6 +51,7 @@ def _start_worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
         RISKWIRE_REDIS_URL=settings.redis,
         RISKWIRE_MODEL_DIR=str(settings.model_dir),
         RISKWIRE_VAR_DIR=str(settings.var_dir),
+        RISKWIRE_WORKER_WEB_PORT=str(free_port()),
     )
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "cli", "worker"], env=env, stdout=out, stderr=out)

@@ -130,6 +130,7 @@ def demo(seconds: float | None, rate: float, cards: int, workdir: Path | None) -
             RISKWIRE_REDIS_URL=redis_url,
             RISKWIRE_MODEL_DIR=str(work / "models"),
             RISKWIRE_VAR_DIR=str(work),
+            RISKWIRE_WORKER_WEB_PORT=str(_free_port()),
         )
         settings = Settings(
             kafka_bootstrap=bootstrap, redis_url=redis_url, model_dir=work / "models", var_dir=work
@@ -181,7 +182,10 @@ def demo(seconds: float | None, rate: float, cards: int, workdir: Path | None) -
             daemon=True,
         )
         publisher.start()
-        click.echo(f"streaming {len(live):,} payments at {rate:,.0f}/s; worker log: {worker_log}\n")
+        click.echo(
+            f"streaming {len(live):,} payments at {rate:,.0f}/s; worker log: {worker_log}; "
+            f"metrics: http://127.0.0.1:{env['RISKWIRE_WORKER_WEB_PORT']}/metrics\n"
+        )
         try:
             while not stop.is_set():
                 reader.poll_into(tally, 2.0)

@@ -9,6 +9,8 @@ import click
 from cli.backfill import backfill_cmd
 from cli.bench import bench
 from cli.demo import demo
+from cli.evaluate import evaluate
+from cli.replay import replay_cmd
 from cli.services import services
 from cli.simulate import simulate
 from cli.train import train_cmd
@@ -29,4 +31,6 @@ main.add_command(backfill_cmd, "backfill")
 main.add_command(worker)
 main.add_command(api)
 main.add_command(demo)
+main.add_command(evaluate)
+main.add_command(replay_cmd, "replay")
 main.add_command(bench)

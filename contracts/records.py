@@ -85,6 +85,7 @@ class Transaction(BaseModel):
     ip: NonEmpty | None = None
     email: NonEmpty | None = None
     attributes: dict[str, Scalar] | None = None
+    schema_version: Annotated[int, Field(strict=True, ge=1)] = 1
 
     @property
     def occurred_ms(self) -> int:

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     consumer_session_timeout_s: float = Field(default=10.0, gt=1.0)
     worker_web_host: str = "127.0.0.1"
     worker_web_port: int = 6066
+    worker_stall_after_s: float = Field(default=60.0, gt=0)
+    max_fetch_bytes: int = Field(default=16 * 1024 * 1024, ge=1024 * 1024)
+    redis_timeout_s: float = Field(default=5.0, gt=0)
 
     # Stores.
     var_dir: Path = Path("var")
@@ -66,6 +69,18 @@ class Settings(BaseSettings):
     # API.
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+
+    # API: access, limits, search and reviews (issue 8; key layout in docs/redis-keys.md).
+    api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    api_rate_per_s: float = Field(default=50.0, gt=0)
+    api_rate_burst: int = Field(default=50, ge=1)
+    api_page_default: int = Field(default=50, ge=1)
+    api_page_max: int = Field(default=200, ge=1)
+    api_search_scan_max: int = Field(default=5000, ge=100)
+    api_label_batch_max: int = Field(default=1000, ge=1)
+    api_audit_max_entries: int = Field(default=1_000_000, ge=1000)
+    api_kafka_timeout_s: float = Field(default=10.0, gt=0)
+    api_probe_timeout_s: float = Field(default=2.0, gt=0)
 
     @property
     def bootstrap(self) -> str:

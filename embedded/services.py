@@ -58,9 +58,12 @@ class EmbeddedServices:
         *,
         with_kafka: bool = True,
         with_redis: bool = True,
+        redis_persistent: bool = False,
     ) -> None:
         self._workdir = workdir.resolve() if workdir is not None else None
         self._log_dir = log_dir.resolve() if log_dir is not None else None
+        # Fault tests restart Redis and expect its data back, as AOF gives in production.
+        self._redis_persistent = redis_persistent
         self._remove_temp_dir: Callable[[], None] | None = None
         self._started = False
         self._kafka = ServerProcess("Kafka (Tansu)", kafka_port, _tansu_command, _kafka_probe)
@@ -177,6 +180,11 @@ class EmbeddedServices:
         return [
             str(find_redis_server()),
             *("--bind", LOOPBACK, "--port", str(port), "--daemonize", "no"),
-            *("--save", "", "--appendonly", "no", "--logfile", ""),
+            *("--save", "", "--logfile", ""),
+            *(
+                ("--appendonly", "yes", "--appendfsync", "always")
+                if self._redis_persistent
+                else ("--appendonly", "no")
+            ),
             *("--dir", str(self._redis.cwd)),
         ]

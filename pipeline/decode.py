@@ -18,6 +18,9 @@ from pydantic import ValidationError
 
 from contracts.records import Transaction
 
+#: Transaction schema versions this code reads; absent means 1.
+SUPPORTED_SCHEMA_VERSIONS = frozenset({1})
+
 
 @dataclass(frozen=True)
 class Rejected:
@@ -52,6 +55,12 @@ def decode(raw: bytes | None, *, max_bytes: int, now_ms: int, max_future_ms: int
         return Rejected(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", "json")
     if not isinstance(doc, dict):
         return Rejected(f"expected a JSON object, got {type(doc).__name__}", "schema")
+    version = doc.get("schema_version", 1)
+    if type(version) is not int or version not in SUPPORTED_SCHEMA_VERSIONS:
+        return Rejected(
+            f"unknown schema_version {version!r}: this worker reads {sorted(SUPPORTED_SCHEMA_VERSIONS)}",
+            "schema_version",
+        )
     try:
         tx = Transaction.model_validate(doc)
     except ValidationError as exc:

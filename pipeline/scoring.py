@@ -31,7 +31,12 @@ class ScoredEvent:
 
     event_id: str
     body: bytes
-    alert: bool
+    risk_level: str
+    decision: str
+
+    @property
+    def alert(self) -> bool:
+        return self.decision in ALERTING
 
 
 class ScoringPipeline:
@@ -109,8 +114,8 @@ class ScoringPipeline:
         out = []
         for decision, (eid, ours), body in zip(decisions, bodies, stored, strict=True):
             # A stored record may predate this attempt: its decision, not ours, is published.
-            kind = decision["decision"] if body == ours else orjson.loads(body)["decision"]
-            out.append(ScoredEvent(event_id=eid, body=body, alert=kind in ALERTING))
+            record = decision if body == ours else orjson.loads(body)
+            out.append(ScoredEvent(eid, body, record["risk_level"], record["decision"]))
         return out
 
 

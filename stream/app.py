@@ -2,8 +2,10 @@
 
 ``take_events`` hands over up to ``batch_max_events`` events, or what arrived
 within ``batch_max_ms``; Faust acknowledges them only when the loop asks for
-the next batch, i.e. after every output has been published. Concurrency stays
-1 (faust-streaming issue 606); scale with partitions and workers.
+the next batch, i.e. after every output has been published, and commits only
+acknowledged offsets. Concurrency stays 1 (faust-streaming issue 606); scale
+with partitions and workers. The web server (loopback by default) serves
+``/healthz`` and Prometheus ``/metrics``.
 """
 
 from __future__ import annotations
@@ -15,21 +17,24 @@ from typing import Any
 
 import faust
 from aiokafka.errors import KafkaError
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
 from contracts.settings import Settings
 from stream.handler import BatchHandler, Incoming
+from stream.metrics import Progress, WorkerMetrics
 from stream.publisher import BatchPublisher
 from stream.resources import open_pipeline
 from stream.transport import LowLatencyApp
 
 log = logging.getLogger("riskwire.worker")
 MAX_BACKOFF_S = 5.0
+RETRYABLE = (RedisError, KafkaError, OSError, asyncio.TimeoutError)
 
 
 def _incoming(event: Any) -> Incoming:
     m = event.message
-    return Incoming(m.topic, m.partition, m.offset, m.key, m.value)
+    return Incoming(m.topic, m.partition, m.offset, m.key, m.value, int(m.timestamp * 1000))
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -41,11 +46,13 @@ def create_app(settings: Settings) -> faust.App:
         key_serializer="raw",
         store="memory://",
         datadir=str(settings.var_dir / "faust"),
-        web_enabled=False,
+        web_enabled=True,
         web_host=settings.worker_web_host,
         web_port=settings.worker_web_port,
+        web_in_thread=False,
         topic_partitions=settings.topic_partitions,
         consumer_auto_offset_reset="earliest",
+        consumer_max_fetch_size=settings.max_fetch_bytes,
         broker_commit_interval=1.0,
         broker_session_timeout=settings.consumer_session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.consumer_session_timeout_s / 4),
@@ -56,13 +63,16 @@ def create_app(settings: Settings) -> faust.App:
         value_type=bytes,
         partitions=settings.topic_partitions,
     )
+    metrics = WorkerMetrics()
+    progress = Progress(stall_after_s=settings.worker_stall_after_s)
 
     @app.agent(transactions, concurrency=1)
     async def score(stream: faust.StreamT[bytes]) -> None:
         resources = open_pipeline(settings)
         publisher = BatchPublisher(settings.bootstrap)
         await publisher.start()
-        handler = BatchHandler(settings, resources.pipeline, publisher)
+        handler = BatchHandler(settings, resources.pipeline, publisher, metrics)
+        metrics.model.labels(resources.pipeline.model.version).set(1)
         log.info("scoring with model %s", resources.pipeline.model.version)
         reported, last = 0, time.monotonic()
         try:
@@ -72,25 +82,58 @@ def create_app(settings: Settings) -> faust.App:
             )
             async for events in batches:
                 batch = [_incoming(e) for e in events]
-                await _handle_until_done(handler, batch)
+                await _handle_until_done(handler, batch, metrics)
+                progress.advance((m.topic, m.partition, m.offset) for m in batch)
                 if time.monotonic() - last >= 10.0:
                     t = handler.totals
                     log.info(
-                        "scored %d (+%d), alerts %d, dead-lettered %d",
-                        t.scored,
-                        t.scored - reported,
-                        t.alerts,
-                        t.rejected,
-                    )
+                        "scored=%d new=%d alerts=%d dead_lettered=%d lag=%d",
+                        t.scored, t.scored - reported, t.alerts, t.rejected, progress.lag,
+                    )  # fmt: skip
                     reported, last = t.scored, time.monotonic()
         finally:
             await publisher.stop()
             await resources.close()
 
+    @app.timer(2.0)  # type: ignore[untyped-decorator]
+    async def measure_lag() -> None:
+        # A rebalance can take a partition away between two calls here, and an error
+        # in a Faust timer stops the whole app: measuring must never fail the worker.
+        try:
+            highwaters, positions = await _offsets(app.consumer, progress, settings.topic_transactions)
+        except Exception as exc:
+            log.debug("lag not measured this time: %r", exc)
+            return
+        for (_, partition), lag in progress.update_lag(highwaters, positions).items():
+            metrics.lag.labels(str(partition)).set(lag)
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        ok, why = progress.healthy()
+        return web.json({"status": "ok" if ok else "stalled", "detail": why}, status=200 if ok else 503)
+
+    @app.page("/metrics")
+    async def prometheus(web: Any, request: Any) -> Any:
+        # aiohttp wants the charset apart from the content type.
+        return web.bytes(generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
     return app
 
 
-async def _handle_until_done(handler: BatchHandler, batch: list[Incoming]) -> None:
+async def _offsets(
+    consumer: Any, progress: Progress, topic: str
+) -> tuple[dict[tuple[str, int], int], dict[tuple[str, int], int]]:
+    """Highwaters of the assigned partitions, and positions where nothing was processed yet."""
+    assigned = [tp for tp in consumer.assignment() if tp.topic == topic]
+    highwaters = {(tp.topic, tp.partition): consumer.highwater(tp) or 0 for tp in assigned}
+    positions = {}
+    for tp in assigned:
+        if (tp.topic, tp.partition) not in progress.processed:
+            positions[(tp.topic, tp.partition)] = await consumer.position(tp) or 0
+    return highwaters, positions
+
+
+async def _handle_until_done(handler: BatchHandler, batch: list[Incoming], metrics: WorkerMetrics) -> None:
     """Retry a batch on Redis or Kafka failures; nothing is acknowledged meanwhile.
 
     Retrying is safe: features and decision records are written once per event.
@@ -100,8 +143,9 @@ async def _handle_until_done(handler: BatchHandler, batch: list[Incoming]) -> No
         try:
             await handler.handle(batch)
             return
-        except (RedisError, KafkaError, OSError) as exc:
-            log.warning("batch of %d failed (%s); retrying in %.1f s", len(batch), exc, backoff)
+        except RETRYABLE as exc:
+            metrics.retries.inc()
+            log.warning("batch of %d failed (%r); retrying in %.1f s", len(batch), exc, backoff)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_S)
 
@@ -112,5 +156,6 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
 
     ensure_topics(settings)
     app = create_app(settings)
+    log.info("health and metrics on http://%s:%d/", settings.worker_web_host, settings.worker_web_port)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -16,6 +17,7 @@ from contracts.records import Transaction
 from contracts.settings import Settings
 from pipeline.decode import Rejected, decode
 from pipeline.scoring import ScoringPipeline
+from stream.metrics import WorkerMetrics
 from stream.publisher import OutgoingRecord
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,7 @@ class Incoming:
     offset: int
     key: bytes | None
     value: bytes | None
+    timestamp_ms: int | None = None
 
 
 class Publisher(Protocol):
@@ -44,10 +47,17 @@ class BatchStats:
 
 
 class BatchHandler:
-    def __init__(self, settings: Settings, pipeline: ScoringPipeline, publisher: Publisher) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        pipeline: ScoringPipeline,
+        publisher: Publisher,
+        metrics: WorkerMetrics | None = None,
+    ) -> None:
         self.settings = settings
         self.pipeline = pipeline
         self.publisher = publisher
+        self.metrics = metrics or WorkerMetrics()
         self.totals = BatchStats()
 
     def dead_letter(self, msg: Incoming, why: Rejected) -> OutgoingRecord:
@@ -63,28 +73,63 @@ class BatchHandler:
     async def handle(self, messages: Sequence[Incoming]) -> BatchStats:
         """Process a batch; returns only after every output is acknowledged by the broker."""
         s = self.settings
-        now_ms = int(time.time() * 1000)
+        started = time.time()
+        now_ms = int(started * 1000)
         future_ms = int(s.max_future_skew_s * 1000)
         valid: list[Transaction] = []
         out: list[OutgoingRecord] = []
+        rejected: Counter[str] = Counter()
         for msg in messages:
             result = decode(msg.value, max_bytes=s.max_message_bytes, now_ms=now_ms, max_future_ms=future_ms)
             if isinstance(result, Rejected):
                 out.append(self.dead_letter(msg, result))
+                rejected[result.error_class] += 1
             else:
                 valid.append(result)
         stats = BatchStats(rejected=len(out))
+        levels: Counter[str] = Counter()
         for scored in await self.pipeline.score(valid):
             key = scored.event_id.encode()
             out.append(OutgoingRecord(s.topic_scores, key, scored.body))
             stats.scored += 1
+            levels[scored.risk_level] += 1
             if scored.alert:
                 out.append(OutgoingRecord(s.topic_alerts, key, scored.body))
                 stats.alerts += 1
         await self.publisher.publish(out)
+        self._account(messages, stats, rejected, levels, started)
+        return stats
+
+    def _account(
+        self,
+        messages: Sequence[Incoming],
+        stats: BatchStats,
+        rejected: Counter[str],
+        levels: Counter[str],
+        started: float,
+    ) -> None:
+        m = self.metrics
+        done = time.time()
+        m.batch_size.observe(len(messages))
+        m.batch_seconds.observe(done - started)
+        m.events.labels("scored").inc(stats.scored)
+        m.events.labels("dead_lettered").inc(stats.rejected)
+        m.events.labels("duplicate").inc(len(messages) - stats.scored - stats.rejected)
+        for error_class, n in rejected.items():
+            m.dead_letters.labels(error_class).inc(n)
+        for level, n in levels.items():
+            m.decisions.labels(level).inc(n)
+        for msg in messages:
+            if msg.timestamp_ms:
+                m.end_to_end.observe(max(done - msg.timestamp_ms / 1000.0, 0.0))
+        m.last_progress.set(done)
         self.totals.scored += stats.scored
         self.totals.alerts += stats.alerts
         self.totals.rejected += stats.rejected
         if stats.rejected:
-            log.warning("sent %d malformed messages to %s", stats.rejected, s.topic_dlq)
-        return stats
+            log.warning(
+                "dead_lettered=%d classes=%s topic=%s",
+                stats.rejected,
+                dict(rejected),
+                self.settings.topic_dlq,
+            )

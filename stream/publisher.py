@@ -29,14 +29,18 @@ class OutgoingRecord:
 class BatchPublisher:
     """An aiokafka producer that sends lists of records as per-partition batches."""
 
-    def __init__(self, bootstrap: str, *, max_batch_bytes: int = 1 << 20) -> None:
+    def __init__(
+        self, bootstrap: str, *, max_batch_bytes: int = 1 << 20, max_record_bytes: int = 16 << 20
+    ) -> None:
+        # Records above the batch size (a 10 MB payload on its way to dlq) go alone, via send().
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap,
             acks="all",
             linger_ms=0,
             max_batch_size=max_batch_bytes,
-            max_request_size=max_batch_bytes + 64 * 1024,
+            max_request_size=max_record_bytes,
         )
+        self._max_batch_bytes = max_batch_bytes
         self._partitioner = DefaultPartitioner()
         self._partitions: dict[str, list[int]] = {}
 
@@ -57,11 +61,14 @@ class BatchPublisher:
         groups: dict[tuple[str, int], list[OutgoingRecord]] = defaultdict(list)
         for topic in {r.topic for r in records}:
             await self._partitions_of(topic)
+        futures = []
         for r in records:
+            if len(r.value) + len(r.key or b"") > self._max_batch_bytes // 2:
+                futures.append(await self._producer.send(r.topic, r.value, key=r.key, headers=r.headers))
+                continue
             parts = self._partitions[r.topic]
             partition = self._partitioner(r.key, parts, parts)
             groups[(r.topic, partition)].append(r)
-        futures = []
         for (topic, partition), group in groups.items():
             batch = self._producer.create_batch()
             for r in group:

@@ -26,7 +26,12 @@ class PipelineResources:
 
 def open_pipeline(settings: Settings, client: aioredis.Redis | None = None) -> PipelineResources:
     """Build the scoring pipeline on the current registered model."""
-    client = client or aioredis.Redis.from_url(settings.redis)
+    # Timeouts turn a hung Redis into an error the worker retries, not a silent stall.
+    client = client or aioredis.Redis.from_url(
+        settings.redis,
+        socket_timeout=settings.redis_timeout_s,
+        socket_connect_timeout=settings.redis_timeout_s,
+    )
     model = BatchModel(ModelRegistry(settings.model_dir).load())
     pipeline = ScoringPipeline(
         features=OnlineFeatureStore(

@@ -3,8 +3,6 @@ and a running worker, all on loopback ports picked per test session."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -20,7 +18,7 @@ from models.registry import ModelRegistry
 from models.training import build_training_set, train
 from simulator import SimulationConfig, simulate
 from stream.topics import ensure_topics
-from tests.kafka_io import wait_until
+from tests.worker_proc import WorkerProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,49 +70,15 @@ def worker_settings(services: EmbeddedServices, model_dir: Path, tmp_path_factor
     )
 
 
-def settings_env(settings: Settings) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        RISKWIRE_KAFKA_BOOTSTRAP=settings.bootstrap,
-        RISKWIRE_REDIS_URL=settings.redis,
-        RISKWIRE_MODEL_DIR=str(settings.model_dir),
-        RISKWIRE_VAR_DIR=str(settings.var_dir),
-        RISKWIRE_TOPIC_PARTITIONS=str(settings.topic_partitions),
-        RISKWIRE_MAX_MESSAGE_BYTES=str(settings.max_message_bytes),
-        RISKWIRE_ELEVATED_THRESHOLD=str(settings.elevated_threshold),
-        RISKWIRE_HIGHEST_THRESHOLD=str(settings.highest_threshold),
-    )
-    return env
-
-
 @pytest.fixture(scope="session")
-def worker(worker_settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
+def worker(worker_settings: Settings) -> Iterator[WorkerProcess]:
     """`riskwire worker` as a real child process against the session's services."""
     ensure_topics(worker_settings)
-    log = worker_settings.var_dir / "worker.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "cli", "worker"],
-            env=settings_env(worker_settings),
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    proc = WorkerProcess(worker_settings).start()
     try:
-        wait_until(lambda: b"scoring with model" in log.read_bytes() or proc.poll() is not None, 60)
-        assert proc.poll() is None, log.read_text()
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def worker_log(settings: Settings) -> str:
-    return (settings.var_dir / "worker.log").read_text(errors="replace")
+        proc.stop()
 
 
 def pytest_report_header() -> str:

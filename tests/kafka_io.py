@@ -16,17 +16,37 @@ def wait_until(condition: Callable[[], bool], timeout: float, every: float = 0.1
         time.sleep(every)
 
 
-def produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes | None, bytes]]) -> int:
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+def produce(
+    bootstrap: str,
+    topic: str,
+    messages: Iterable[tuple[bytes | None, bytes]],
+    max_message_bytes: int = 1_000_000,
+) -> int:
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "linger.ms": 5, "message.max.bytes": max_message_bytes}
+    )
     errors: list[str] = []
     n = 0
     for key, value in messages:
-        producer.produce(topic, key=key, value=value, on_delivery=lambda e, m: e and errors.append(str(e)))
+        while True:
+            try:
+                producer.produce(topic, key=key, value=value, on_delivery=_collect(errors))
+                break
+            except BufferError:
+                producer.poll(0.05)
         n += 1
         producer.poll(0)
     assert producer.flush(30) == 0, "undelivered messages"
     assert not errors, errors
     return n
+
+
+def _collect(errors: list[str]) -> Callable[[object, object], None]:
+    def on_delivery(err: object, msg: object) -> None:
+        if err is not None:
+            errors.append(str(err))
+
+    return on_delivery
 
 
 def read_topic(

@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from contracts.records import Decision
 from contracts.settings import Settings
-from tests.conftest import worker_log
 from tests.kafka_io import produce, read_topic
 
 pytestmark = pytest.mark.services
@@ -136,4 +135,18 @@ def test_malformed_messages_go_to_dlq_once_with_reasons_and_the_worker_keeps_goi
     )
     scored_ids = [m.key().decode() for m in scores if m.key().decode() in good_ids]
     assert sorted(scored_ids) == sorted(good_ids)
-    assert worker.poll() is None, worker_log(s)
+    assert worker.alive(), worker.tail()
+
+
+def test_health_and_metrics_report_the_work_done(worker, worker_settings):
+    health = worker.get("/healthz")
+    assert health.status_code == 200, health.text
+    assert health.json()["status"] == "ok"
+    text = worker.get("/metrics").text
+    scored = [
+        line for line in text.splitlines() if line.startswith('riskwire_events_total{outcome="scored"}')
+    ]
+    assert scored and float(scored[0].split()[-1]) > 0
+    assert 'riskwire_dead_letters_total{error_class="json"}' in text
+    assert "riskwire_end_to_end_seconds_bucket" in text
+    assert "riskwire_model_info{batch_version=" in text
