@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 
-from api.routers import decisions, health
+from api import errors
+from api.access import KeyStore
+from api.audit import AuditLog
+from api.limits import BodyLimit
+from api.metrics import ApiMetrics, MetricsMiddleware
+from api.publisher import LabelPublisher
+from api.reviews import ReviewStore
+from api.routers import audit, decisions, health, keys, labels, reviews
 from contracts.settings import Settings, get_settings
 from pipeline.decision_store import DecisionStore
+
+REDIS_SOCKET_TIMEOUT_S = 10.0
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -18,19 +28,58 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = aioredis.Redis.from_url(settings.redis)
+        client = aioredis.Redis.from_url(
+            settings.redis,
+            socket_connect_timeout=settings.api_probe_timeout_s,
+            socket_timeout=REDIS_SOCKET_TIMEOUT_S,
+        )
+        audit_log = AuditLog(client, max_entries=settings.api_audit_max_entries)
+        app.state.settings = settings
+        app.state.redis = client
+        app.state.audit = audit_log
+        app.state.keys = KeyStore(
+            client, audit_log, rate_per_s=settings.api_rate_per_s, burst=settings.api_rate_burst
+        )
         app.state.decisions = DecisionStore(client, ttl_s=settings.decision_ttl_s)
+        app.state.reviews = ReviewStore(client, audit_log)
+        publisher = LabelPublisher(
+            settings.bootstrap,
+            settings.topic_labels,
+            timeout_s=settings.api_kafka_timeout_s,
+            probe_timeout_s=settings.api_probe_timeout_s,
+        )
+        app.state.publisher = publisher
+        await publisher.start()
         try:
             yield
         finally:
+            await publisher.close()
             await client.aclose()
 
     app = FastAPI(
         title="riskwire",
-        summary="Look up fraud decisions and why they were made.",
+        summary="Fraud decisions and why they were made, reviews and feedback, behind scoped API keys.",
         version="0.1.0",
         lifespan=lifespan,
     )
+    errors.install(app)
+    app.state.metrics = metrics = ApiMetrics()
+    # Outermost last: metrics see every answer, including the body cap's 413s.
+    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.include_router(health.router)
     app.include_router(decisions.router)
+    app.include_router(reviews.router)
+    app.include_router(labels.router)
+    app.include_router(keys.router)
+    app.include_router(audit.router)
+
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        spec = generate()
+        labels.document_one_or_many(spec)
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -75,14 +75,17 @@ def _wait_log(log: Path, marker: bytes, proc: subprocess.Popen[bytes], timeout: 
         time.sleep(0.2)
 
 
-def _print_example(record: dict[str, Any], api_url: str) -> None:
+def _print_example(record: dict[str, Any], api_url: str, secret: str) -> None:
     click.echo(
         f"\nriskiest decision: {record['event_id']}  score {record['risk_score']} "
         f"({record['risk_level']}, {record['decision']})"
     )
     for reason in record["reasons"]:
         click.echo(f"  + {reason['text']}  [{reason['feature']}, {reason['contribution']:+.2f}]")
-    click.echo(f"\nfetch it:  curl -s {api_url}/v1/decisions/{record['event_id']}")
+    click.echo(
+        f"\nfetch it (with the demo's analyst key):\n  curl -s -H 'Authorization: Bearer {secret}' "
+        f"{api_url}/v1/decisions/{record['event_id']}"
+    )
 
 
 @click.command()
@@ -99,6 +102,7 @@ def _print_example(record: dict[str, Any], api_url: str) -> None:
 def demo(seconds: float | None, rate: float, cards: int, workdir: Path | None) -> None:
     """Run everything on embedded services and show live decisions (Ctrl-C ends it)."""
     from cli.backfill import backfill
+    from cli.keys import create_key
     from cli.train import train_model
     from embedded import EmbeddedServices
     from simulator import SimulationConfig, publish, simulate, write_jsonl
@@ -199,10 +203,15 @@ def demo(seconds: float | None, rate: float, cards: int, workdir: Path | None) -
         stop.set()
         if tally.example is None:
             raise DemoError(f"no decisions arrived on {settings.topic_scores}:\n{_tail(worker_log)}")
-        fetched = httpx.get(f"{api_url}/v1/decisions/{tally.example['event_id']}", timeout=5)
+        _, secret = create_key(settings, "analyst", name="demo")
+        fetched = httpx.get(
+            f"{api_url}/v1/decisions/{tally.example['event_id']}",
+            headers={"Authorization": f"Bearer {secret}"},
+            timeout=5,
+        )
         if fetched.status_code != 200:
             raise DemoError(f"the API answered {fetched.status_code} for the example decision")
-        _print_example(tally.example, api_url)
+        _print_example(tally.example, api_url, secret)
         lv = tally.levels
         click.echo(
             f"\nsummary: {tally.total:,} decisions for {len(tally.event_ids):,} distinct payments in "

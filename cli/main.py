@@ -10,6 +10,7 @@ from cli.backfill import backfill_cmd
 from cli.bench import bench
 from cli.demo import demo
 from cli.evaluate import evaluate
+from cli.keys import keys
 from cli.replay import replay_cmd
 from cli.services import services
 from cli.simulate import simulate
@@ -32,5 +33,6 @@ main.add_command(worker)
 main.add_command(api)
 main.add_command(demo)
 main.add_command(evaluate)
+main.add_command(keys)
 main.add_command(replay_cmd, "replay")
 main.add_command(bench)

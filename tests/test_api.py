@@ -1,4 +1,7 @@
-"""The API against a real Redis: lookups, 404s, health and the OpenAPI document."""
+"""The API against a real Redis: lookups, 404s, health and the OpenAPI document.
+
+More in ``tests/api/`` (keys, search, reviews, labels, limits, Schemathesis).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from cli.keys import create_key
 from contracts.records import Decision, DecisionKind, ModelVersions, RiskLevel
 from contracts.settings import Settings
 from pipeline.decision_store import decision_key
@@ -36,6 +40,8 @@ def _decision(event_id: str) -> Decision:
 @pytest.fixture()
 def client(services, redis_client):
     with TestClient(create_app(Settings(redis_url=services.redis_url))) as c:
+        secret = create_key(Settings(redis_url=services.redis_url), "analyst", name="test")[1]
+        c.headers["Authorization"] = f"Bearer {secret}"
         yield c
 
 
@@ -51,6 +57,10 @@ def test_unknown_event_is_404_with_a_message(client):
     got = client.get("/v1/decisions/nope")
     assert got.status_code == 404
     assert got.json() == {"detail": "no decision for event_id 'nope'"}
+
+
+def test_lookup_needs_a_key(client):
+    assert client.get("/v1/decisions/evt-1", headers={"Authorization": ""}).status_code == 401
 
 
 def test_health_and_docs(client):

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from cli.keys import create_key
 from contracts.records import Decision
 from contracts.settings import Settings
 from tests.kafka_io import produce, read_topic
@@ -68,6 +69,7 @@ def test_every_transaction_gets_exactly_one_decision_and_the_api_serves_it(worke
     assert {m.key().decode() for m in alerts} == expected_alerts
 
     with TestClient(create_app(s)) as client:
+        client.headers["Authorization"] = f"Bearer {create_key(s, 'analyst', name='e2e')[1]}"
         for event_id in list(ids)[:25]:
             got = client.get(f"/v1/decisions/{event_id}")
             assert got.status_code == 200

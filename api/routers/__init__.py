@@ -1,5 +1,5 @@
 """The API's routers, one per resource."""
 
-from api.routers import decisions, health
+from api.routers import audit, decisions, health, keys, labels, reviews
 
-__all__ = ["decisions", "health"]
+__all__ = ["audit", "decisions", "health", "keys", "labels", "reviews"]

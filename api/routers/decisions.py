@@ -1,30 +1,120 @@
-"""Looking up decision records."""
+"""Decision records (analyst, admin): look one up, or search by entity, level, decision and time.
+
+A key bound to an account sees only that account's decisions: another account's
+event id answers 404 exactly like an unknown one, and searches never return them.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Response
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
+from pydantic import AwareDatetime
 
-from api.dependencies import get_decision_store
-from api.schemas import ErrorBody
-from contracts.records import Decision
-from pipeline.decision_store import DecisionStore
+from api.cursor import decode_cursor, encode_cursor, query_digest
+from api.dependencies import AnalystKey, get_app_settings, get_decision_store
+from api.errors import PROTECTED, error_responses
+from api.schemas import DecisionPage
+from contracts.records import Decision, DecisionKind, RiskLevel
+from contracts.settings import Settings
+from pipeline.decision_store import INDEX_ALL, MAX_SCORE_US, DecisionStore, ScanPage, index_key
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
+
+Id = Annotated[str | None, Query(min_length=1, max_length=256)]
+
+
+def to_us(value: AwareDatetime | None, default: int) -> int:
+    if value is None:
+        return default
+    return min(max(int(value.timestamp() * 1_000_000), 0), MAX_SCORE_US)
+
+
+def page_json(page: ScanPage, cursor: str | None) -> bytes:
+    """The page as JSON, the stored records embedded as they are (not re-serialised)."""
+    return (
+        b'{"items":['
+        + b",".join(f.body for f in page.items)
+        + b'],"next_cursor":'
+        + orjson.dumps(cursor)
+        + b"}"
+    )
+
+
+@router.get(
+    "",
+    response_model=DecisionPage,
+    responses=error_responses(*PROTECTED, 422),
+    summary="Search decisions, newest first, with cursor pagination",
+    description=(
+        "Filters combine with AND; `since`/`until` bound `scored_at` (inclusive). A page holds at "
+        "most `limit` records (capped by the server) and may hold fewer when the search examined "
+        "its budget of candidates: continue while `next_cursor` is not null."
+    ),
+)
+async def search_decisions(
+    principal: AnalystKey,
+    store: Annotated[DecisionStore, Depends(get_decision_store)],
+    settings: Annotated[Settings, Depends(get_app_settings)],
+    card_id: Id = None,
+    customer_id: Id = None,
+    merchant_id: Id = None,
+    risk_level: RiskLevel | None = None,
+    decision: DecisionKind | None = None,
+    account_id: Annotated[str | None, Query(min_length=1, max_length=256, description="Admins only")] = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+    order: Literal["newest", "oldest"] = "newest",
+    limit: Annotated[int | None, Query(ge=1, description="Page size (capped by the server)")] = None,
+    cursor: Annotated[str | None, Query(min_length=1, max_length=2048)] = None,
+) -> Response:
+    account = principal.account or account_id
+    if principal.account is not None and account_id not in (None, principal.account):
+        return Response(page_json(ScanPage(INDEX_ALL, [], None), None), media_type="application/json")
+    wanted = {
+        "account": account,
+        "card": card_id,
+        "customer": customer_id,
+        "merchant": merchant_id,
+        "level": risk_level.value if risk_level else None,
+        "decision": decision.value if decision else None,
+    }
+    candidates = [index_key(kind, value) for kind, value in wanted.items() if value] or [INDEX_ALL]
+    since_us, until_us = to_us(since, 0), to_us(until, MAX_SCORE_US)
+    digest = query_digest(sorted((k, v) for k, v in wanted.items() if v), since_us, until_us, order)
+    index, after = (candidates, None) if cursor is None else _resume(cursor, digest, candidates)
+    page = await store.scan(
+        index,
+        wanted,
+        limit=min(limit or settings.api_page_default, settings.api_page_max),
+        budget=settings.api_search_scan_max,
+        newest_first=order == "newest",
+        since_us=since_us,
+        until_us=until_us,
+        after=after,
+    )
+    next_cursor = encode_cursor(page.index, page.next, digest) if page.next else None
+    return Response(page_json(page, next_cursor), media_type="application/json")
+
+
+def _resume(cursor: str, digest: str, candidates: list[str]) -> tuple[list[str], tuple[str, str]]:
+    index, after = decode_cursor(cursor, digest, candidates)
+    return [index], after
 
 
 @router.get(
     "/{event_id}",
     response_model=Decision,
-    responses={404: {"model": ErrorBody, "description": "No decision for this event id"}},
+    responses=error_responses(*PROTECTED, 404, 422),
     summary="The decision record for a transaction, with its reasons",
 )
 async def get_decision(
     event_id: Annotated[str, Path(min_length=1, max_length=256)],
+    principal: AnalystKey,
     store: Annotated[DecisionStore, Depends(get_decision_store)],
 ) -> Response:
-    body = await store.get(event_id)
+    body = await store.get(event_id, principal.account)
     if body is None:
         raise HTTPException(status_code=404, detail=f"no decision for event_id {event_id!r}")
     # The stored bytes are the published record: serve them as they are.

@@ -1,0 +1,237 @@
+"""API keys: roles, accounts, SHA-256-hashed secrets in Redis, and the per-key rate limit.
+
+A secret is ``rwk_{key_id}_{random}``. Only its SHA-256 is stored. One Lua call per
+request finds the key by id, compares the hash, refuses revoked keys and takes a
+token from the key's bucket (Redis ``TIME``, so several API processes share it).
+
+>>> parse_secret("rwk_0123456789abcdef_" + "Ab-_" * 11)
+'0123456789abcdef'
+>>> parse_secret("nope") is None
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import WatchError
+
+from api.audit import Actor, AuditLog, entry_fields, now_rfc3339
+
+KEY_PREFIX = "rw:apikey:"
+KEYS_INDEX = "rw:apikeys"
+RATE_PREFIX = "rw:ratelimit:"
+
+_SECRET = re.compile(r"^rwk_([0-9a-f]{16})_[A-Za-z0-9_-]{20,128}$")
+
+
+class Role(StrEnum):
+    ANALYST = "analyst"
+    ADMIN = "admin"
+    SERVICE = "service"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller of a request, from its key."""
+
+    key_id: str
+    role: Role
+    account: str | None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(who=self.key_id, role=self.role.value, account=self.account)
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    id: str
+    role: Role
+    account: str | None
+    name: str
+    created_at: str
+    created_by: str
+    revoked_at: str | None
+    revoked_by: str | None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the access check says about a request's key."""
+
+    principal: Principal | None  # None: no such key, wrong secret, or revoked
+    retry_after_s: float = 0.0  # > 0: over the rate limit
+
+
+def key_name(key_id: str) -> str:
+    return KEY_PREFIX + key_id
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def parse_secret(secret: str) -> str | None:
+    """The key id inside a well-formed secret, else None."""
+    match = _SECRET.match(secret)
+    return match.group(1) if match else None
+
+
+# ARGV: key_id, sha256 hex, rate per s, burst. Returns {0} (refused) | {1, role, account} |
+# {2, role, account, wait_us} (over the limit).
+_CHECK = """
+local rec = redis.call('HMGET', 'rw:apikey:' .. ARGV[1], 'sha256', 'role', 'account', 'revoked_at')
+if (not rec[1]) or rec[1] ~= ARGV[2] or (rec[4] and rec[4] ~= '') then return {0} end
+local rate = tonumber(ARGV[3])
+local burst = tonumber(ARGV[4])
+local bucket = 'rw:ratelimit:' .. ARGV[1]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local b = redis.call('HMGET', bucket, 'tokens', 'ts')
+local tokens = tonumber(b[1]) or burst
+local ts = tonumber(b[2]) or now
+if now > ts then tokens = math.min(burst, tokens + (now - ts) * rate / 1000000) end
+local ttl_ms = math.ceil(burst / rate * 1000) + 2000
+if tokens < 1 then
+  redis.call('HSET', bucket, 'tokens', tostring(tokens), 'ts', tostring(math.max(now, ts)))
+  redis.call('PEXPIRE', bucket, ttl_ms)
+  return {2, rec[2], rec[3] or '', math.ceil((1 - tokens) * 1000000 / rate)}
+end
+redis.call('HSET', bucket, 'tokens', tostring(tokens - 1), 'ts', tostring(math.max(now, ts)))
+redis.call('PEXPIRE', bucket, ttl_ms)
+return {1, rec[2], rec[3] or ''}
+"""
+
+
+def _s(value: bytes | str | None) -> str | None:
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _t(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _info(key_id: str, h: Mapping[Any, Any]) -> KeyInfo:
+    f = {_t(k): _t(v) for k, v in h.items()}
+    return KeyInfo(
+        id=key_id,
+        role=Role(f["role"]),
+        account=f.get("account") or None,
+        name=f.get("name", ""),
+        created_at=f.get("created_at", ""),
+        created_by=f.get("created_by", ""),
+        revoked_at=f.get("revoked_at") or None,
+        revoked_by=f.get("revoked_by") or None,
+    )
+
+
+def _public(info: KeyInfo) -> dict[str, str | None]:
+    """A key as the audit log records it: never the hash."""
+    return {
+        "id": info.id,
+        "role": info.role.value,
+        "account": info.account,
+        "name": info.name,
+        "revoked_at": info.revoked_at,
+    }
+
+
+class KeyStore:
+    def __init__(self, client: aioredis.Redis, audit: AuditLog, *, rate_per_s: float, burst: int) -> None:
+        self._redis = client
+        self._audit = audit
+        self.rate_per_s = rate_per_s
+        self.burst = burst
+        self._check = client.register_script(_CHECK)
+
+    async def check(self, secret: str) -> Verdict:
+        """Authenticate a secret and charge its rate limit: one round trip."""
+        key_id = parse_secret(secret)
+        if key_id is None:
+            return Verdict(None)
+        reply = await self._check(args=[key_id, hash_secret(secret), self.rate_per_s, self.burst])
+        status = int(reply[0])
+        if status == 0:
+            return Verdict(None)
+        principal = Principal(key_id=key_id, role=Role(_t(reply[1])), account=_s(reply[2]) or None)
+        return Verdict(principal, retry_after_s=int(reply[3]) / 1e6 if status == 2 else 0.0)
+
+    async def create(self, *, role: Role, account: str | None, name: str, by: Actor) -> tuple[KeyInfo, str]:
+        """A new key and its secret (shown once: only the hash is kept)."""
+        key_id = secrets.token_hex(8)
+        secret = f"rwk_{key_id}_{secrets.token_urlsafe(32)}"
+        info = KeyInfo(
+            id=key_id,
+            role=role,
+            account=account,
+            name=name,
+            created_at=now_rfc3339(),
+            created_by=by.who,
+            revoked_at=None,
+            revoked_by=None,
+        )
+        mapping = {
+            "sha256": hash_secret(secret),
+            "role": role.value,
+            "account": account or "",
+            "name": name,
+            "created_at": info.created_at,
+            "created_by": by.who,
+        }
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key_name(key_id), mapping=mapping)  # type: ignore[arg-type]
+            pipe.zadd(KEYS_INDEX, {key_id: int(time.time() * 1000)})
+            self._audit.add_to(pipe, entry_fields(by, "key.create", key_id, None, _public(info)))
+            await pipe.execute()
+        return info, secret
+
+    async def get(self, key_id: str) -> KeyInfo | None:
+        h = await self._redis.hgetall(key_name(key_id))
+        return _info(key_id, h) if h else None
+
+    async def list(self, account: str | None = None) -> list[KeyInfo]:
+        """Every key, oldest first; only one account's when ``account`` is given."""
+        ids = [_t(i) for i in await self._redis.zrange(KEYS_INDEX, 0, -1)]
+        pipe = self._redis.pipeline(transaction=False)
+        for key_id in ids:
+            pipe.hgetall(key_name(key_id))
+        rows = await pipe.execute() if ids else []
+        out = [_info(key_id, h) for key_id, h in zip(ids, rows, strict=True) if h]
+        return [k for k in out if account is None or k.account == account]
+
+    async def revoke(self, key_id: str, *, by: Actor) -> tuple[KeyInfo | None, bool]:
+        """Revoke a key: (the key after the call, whether this call revoked it)."""
+        name = key_name(key_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(name)
+                    h = await pipe.hgetall(name)
+                    if not h:
+                        return None, False
+                    before = _info(key_id, h)
+                    if before.revoked_at:
+                        return before, False
+                    at = now_rfc3339()
+                    after = KeyInfo(**{**before.__dict__, "revoked_at": at, "revoked_by": by.who})
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.hset(name, mapping={"revoked_at": at, "revoked_by": by.who})
+                    pipe.delete(RATE_PREFIX + key_id)
+                    self._audit.add_to(
+                        pipe, entry_fields(by, "key.revoke", key_id, _public(before), _public(after), at)
+                    )
+                    await pipe.execute()
+                    return after, True
+                except WatchError:
+                    continue

@@ -1,0 +1,54 @@
+"""The audit log (admin keys not bound to an account)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from api.audit import AuditLog, valid_stream_id
+from api.dependencies import AdminKey, get_app_settings, get_audit_log
+from api.errors import PROTECTED, error_responses
+from api.schemas import AuditEntryOut, AuditPage
+from contracts.settings import Settings
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+
+@router.get(
+    "",
+    response_model=AuditPage,
+    responses=error_responses(*PROTECTED, 422),
+    summary="Changes made through the API and the CLI, newest first",
+)
+async def audit_log(
+    principal: AdminKey,
+    audit: Annotated[AuditLog, Depends(get_audit_log)],
+    settings: Annotated[Settings, Depends(get_app_settings)],
+    limit: Annotated[int | None, Query(ge=1, description="Page size (capped by the server)")] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,20}-[0-9]{1,20}$")] = None,
+) -> AuditPage:
+    if principal.account is not None:
+        raise HTTPException(403, "the audit log needs an admin key not bound to an account")
+    if cursor is not None and not valid_stream_id(cursor):
+        raise HTTPException(422, "invalid cursor: pass the next_cursor of the previous page unchanged")
+    size = min(limit or settings.api_page_default, settings.api_page_max)
+    entries, next_cursor = await audit.page(size, cursor)
+    return AuditPage(
+        items=[
+            AuditEntryOut(
+                id=e.id,
+                who=e.who,
+                role=e.role,
+                account_id=e.account,
+                action=e.action,
+                target=e.target,
+                at=datetime.fromisoformat(e.at),
+                before=e.before,
+                after=e.after,
+            )
+            for e in entries
+        ],
+        next_cursor=next_cursor,
+    )

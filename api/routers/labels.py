@@ -1,0 +1,82 @@
+"""Feedback (service, admin): labels for chargeback feeds and integrators, published to `labels`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException
+from pydantic import BeforeValidator, Field
+
+from api.access import Role
+from api.audit import AuditLog, entry_fields
+from api.dependencies import (
+    ServiceKey,
+    get_app_settings,
+    get_audit_log,
+    get_decision_store,
+    get_metrics,
+    get_publisher,
+)
+from api.errors import BODY, PROTECTED, error_responses
+from api.metrics import ApiMetrics
+from api.publisher import LabelPublisher
+from api.schemas import LabelsAccepted
+from contracts.records import Label
+from contracts.settings import Settings
+from pipeline.decision_store import DecisionStore
+
+router = APIRouter(prefix="/v1/labels", tags=["labels"])
+
+
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, dict) else value
+
+
+Labels = Annotated[list[Label], BeforeValidator(_one_or_many), Field(min_length=1)]
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=LabelsAccepted,
+    responses=error_responses(*PROTECTED, *BODY, 404),
+    summary="Publish one label or a batch to the labels topic",
+    description=(
+        "The body is a Label or an array of them (all or nothing). A key bound to an account "
+        "may label only that account's decisions; an event id it cannot see answers 404."
+    ),
+)
+async def post_labels(
+    labels: Annotated[Labels, Body()],
+    principal: ServiceKey,
+    settings: Annotated[Settings, Depends(get_app_settings)],
+    publisher: Annotated[LabelPublisher, Depends(get_publisher)],
+    store: Annotated[DecisionStore, Depends(get_decision_store)],
+    audit: Annotated[AuditLog, Depends(get_audit_log)],
+    metrics: Annotated[ApiMetrics, Depends(get_metrics)],
+) -> LabelsAccepted:
+    if len(labels) > settings.api_label_batch_max:
+        raise HTTPException(422, f"at most {settings.api_label_batch_max} labels per request")
+    if principal.account is not None:
+        owners = await store.accounts([lab.event_id for lab in labels])
+        for lab, owner in zip(labels, owners, strict=True):
+            if owner != principal.account:
+                raise HTTPException(404, f"no decision for event_id {lab.event_id!r}")
+    await publisher.publish(labels)
+    for lab in labels:
+        metrics.labels.labels(lab.source).inc()
+    if principal.role is not Role.SERVICE:
+        ids = [lab.event_id for lab in labels]
+        await audit.add(
+            entry_fields(principal.actor, "labels.publish", f"{len(ids)} labels", None, {"event_ids": ids})
+        )
+    return LabelsAccepted(published=len(labels))
+
+
+def document_one_or_many(spec: dict[str, Any]) -> None:
+    """OpenAPI: the body is a Label *or* an array of them (FastAPI documents only the array)."""
+    content = spec["paths"][router.prefix]["post"]["requestBody"]["content"]["application/json"]
+    array = content["schema"]
+    if "anyOf" not in array:
+        array.pop("title", None)
+        content["schema"] = {"title": "Labels", "anyOf": [array["items"], array]}

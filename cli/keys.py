@@ -1,0 +1,85 @@
+"""`riskwire keys create | list | revoke`: API keys in the Redis of the settings."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import click
+import redis.asyncio as aioredis
+
+from api.access import KeyInfo, KeyStore, Role
+from api.audit import CLI_ACTOR, AuditLog
+from contracts.settings import Settings
+
+T = TypeVar("T")
+
+
+def _with_store(settings: Settings, work: Callable[[KeyStore], Awaitable[T]]) -> T:
+    async def run() -> T:
+        client = aioredis.Redis.from_url(settings.redis)
+        try:
+            audit = AuditLog(client, max_entries=settings.api_audit_max_entries)
+            store = KeyStore(client, audit, rate_per_s=settings.api_rate_per_s, burst=settings.api_rate_burst)
+            return await work(store)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(run())
+
+
+def create_key(
+    settings: Settings, role: str, account: str | None = None, name: str = "unnamed"
+) -> tuple[KeyInfo, str]:
+    """Create a key in the settings' Redis (audited as ``cli``): its record and its secret."""
+    return _with_store(
+        settings, lambda s: s.create(role=Role(role), account=account or None, name=name, by=CLI_ACTOR)
+    )
+
+
+@click.group("keys")
+def keys() -> None:
+    """Manage API keys (only their SHA-256 hashes are stored, in Redis)."""
+
+
+@keys.command("create")
+@click.option(
+    "--role", type=click.Choice([r.value for r in Role]), required=True, help="What the key may do."
+)
+@click.option("--account", default=None, help="Bind the key to one account (tenant). Default: all accounts.")
+@click.option("--name", required=True, help="Who or what uses the key.")
+def create(role: str, account: str | None, name: str) -> None:
+    """Create a key and print its secret (shown only this once) on stdout."""
+    info, secret = create_key(Settings(), role, account, name)
+    click.echo(f"created key {info.id}: role {info.role}, account {info.account or '(all)'}", err=True)
+    click.echo(secret)
+    click.echo("the secret is not stored: keep it now, it cannot be shown again", err=True)
+
+
+def _row(k: KeyInfo) -> str:
+    state = f"revoked {k.revoked_at}" if k.revoked_at else "active"
+    return (
+        f"{k.id}  {k.role.value:<8} {(k.account or '(all)'):<20} {k.created_at[:19]}  {state:<10}  {k.name}"
+    )
+
+
+@keys.command("list")
+def list_keys() -> None:
+    """List keys (never their secrets)."""
+    found = _with_store(Settings(), lambda s: s.list())
+    click.echo(f"{'id':<16}  {'role':<8} {'account':<20} {'created':<19}  {'state':<10}  name")
+    for k in found:
+        click.echo(_row(k))
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+def revoke(key_id: str) -> None:
+    """Revoke a key: it answers 401 from now on."""
+    info, revoked = _with_store(Settings(), lambda s: s.revoke(key_id, by=CLI_ACTOR))
+    if info is None:
+        raise click.ClickException(f"no key {key_id!r}")
+    if not revoked:
+        raise click.ClickException(f"key {key_id} was already revoked at {info.revoked_at}")
+    click.echo(f"revoked key {key_id}")
