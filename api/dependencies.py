@@ -23,6 +23,7 @@ from api.publisher import LabelPublisher
 from api.reviews import ReviewStore
 from contracts.settings import Settings
 from pipeline.decision_store import DecisionStore
+from pipeline.scoring import ScoringPipeline
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer rwk_…`")
 
@@ -60,6 +61,14 @@ def get_review_store(request: Request) -> ReviewStore:
 def get_metrics(request: Request) -> ApiMetrics:
     metrics: ApiMetrics = request.app.state.metrics
     return metrics
+
+
+def get_scoring_pipeline(request: Request) -> ScoringPipeline:
+    """The pipeline behind ``POST /v1/score``; 503 while no model is registered."""
+    pipeline: ScoringPipeline | None = request.app.state.scoring
+    if pipeline is None:
+        raise HTTPException(503, f"no model to score with: {request.app.state.scoring_error}")
+    return pipeline
 
 
 def get_publisher(request: Request) -> LabelPublisher:

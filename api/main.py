@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,11 +17,38 @@ from api.limits import BodyLimit
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.publisher import LabelPublisher
 from api.reviews import ReviewStore
-from api.routers import audit, decisions, health, keys, labels, reviews
+from api.routers import audit, decisions, health, keys, labels, reviews, scoring
 from contracts.settings import Settings, get_settings
+from explain.risk_score import RiskPolicy
+from features.online_store import OnlineFeatureStore
+from models.batch_model import BatchModel
+from models.errors import ModelError
+from models.registry import ModelRegistry
 from pipeline.decision_store import DecisionStore
+from pipeline.scoring import ScoringPipeline
+
+log = logging.getLogger("riskwire.api")
 
 REDIS_SOCKET_TIMEOUT_S = 10.0
+
+
+def _scoring_pipeline(settings: Settings, client: aioredis.Redis) -> tuple[ScoringPipeline | None, str]:
+    """The worker's pipeline on the API's Redis, or why there is none (no model yet)."""
+    try:
+        model = BatchModel(ModelRegistry(settings.model_dir).load())
+    except ModelError as exc:
+        log.warning("POST /v1/score is unavailable: %s", exc)
+        return None, str(exc)
+    pipeline = ScoringPipeline(
+        features=OnlineFeatureStore(
+            client, dedupe_ttl_s=settings.event_dedupe_ttl_s, grace_ms=settings.late_grace_s * 1000
+        ),
+        decisions=DecisionStore(client, ttl_s=settings.decision_ttl_s),
+        model=model,
+        policy=RiskPolicy(elevated=settings.elevated_threshold, highest=settings.highest_threshold),
+        top_reasons=settings.top_reasons,
+    )
+    return pipeline, ""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -49,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             probe_timeout_s=settings.api_probe_timeout_s,
         )
         app.state.publisher = publisher
+        app.state.scoring, app.state.scoring_error = _scoring_pipeline(settings, client)
         await publisher.start()
         try:
             yield
@@ -71,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(decisions.router)
     app.include_router(reviews.router)
     app.include_router(labels.router)
+    app.include_router(scoring.router)
     app.include_router(keys.router)
     app.include_router(audit.router)
 
@@ -79,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def openapi() -> dict[str, Any]:
         spec = generate()
         labels.document_one_or_many(spec)
+        scoring.document_one_or_many(spec)
         return spec
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -28,6 +28,7 @@ class Readiness(BaseModel):
     status: Literal["ready"]
     redis: bool
     kafka: bool
+    model: str = Field(description="The batch model version POST /v1/score uses")
 
 
 # Keys.

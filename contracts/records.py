@@ -40,7 +40,9 @@ Rfc3339 = Annotated[AwareDatetime, BeforeValidator(_require_rfc3339)]
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=256), Field(strict=True)]
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), Field(strict=True)]
-Amount = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
+#: Above any real payment; keeps every derived feature finite (sums, ratios, squares).
+MAX_AMOUNT = 1e12
+Amount = Annotated[float, Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False, strict=True)]
 Scalar = str | int | float | bool | None
 
 

@@ -81,6 +81,7 @@ class Settings(BaseSettings):
     api_audit_max_entries: int = Field(default=1_000_000, ge=1000)
     api_kafka_timeout_s: float = Field(default=10.0, gt=0)
     api_probe_timeout_s: float = Field(default=2.0, gt=0)
+    api_score_batch_max: int = Field(default=100, ge=1)
 
     @property
     def bootstrap(self) -> str:

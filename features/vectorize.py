@@ -84,6 +84,9 @@ def vectorize(transactions: Sequence[Transaction], raw: agg.Aggregates) -> Featu
     x[:, col["merchant_count_1h"]] = raw[:, agg.MERCHANT_COUNT_1H]
     x[:, col["merchant_count_24h"]] = raw[:, agg.MERCHANT_COUNT_24H]
 
+    # Ratios over tiny averages can overflow: unknown, not infinite, to the model.
+    x[~np.isfinite(x)] = np.nan
+
     # A window is complete when the store's history reaches back over all of it.
     starts = times[:, None] - _WINDOWS[None, :]
     complete = starts >= raw[:, agg.HISTORY_SINCE][:, None]

@@ -329,6 +329,21 @@ class DecisionStore:
             pipe.hget(meta_key(event_id), "a")
         return [_text(a) or None if a is not None else None for a in await pipe.execute()]
 
+    async def existing_owners(self, event_ids: Sequence[str]) -> dict[str, str | None]:
+        """For the events that already have a record: their account (None: no account)."""
+        if not event_ids:
+            return {}
+        pipe = self._redis.pipeline(transaction=False)
+        for event_id in event_ids:
+            pipe.exists(decision_key(event_id))
+            pipe.hget(meta_key(event_id), "a")
+        found = await pipe.execute()
+        return {
+            event_id: (_text(found[2 * i + 1]) or None) if found[2 * i + 1] is not None else None
+            for i, event_id in enumerate(event_ids)
+            if found[2 * i]
+        }
+
     async def scan(
         self,
         candidates: Sequence[str],

@@ -16,12 +16,10 @@ import time
 from typing import Any
 
 import faust
-from aiokafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from redis.exceptions import RedisError
 
 from contracts.settings import Settings
-from stream.handler import BatchHandler, Incoming
+from stream.handler import RETRYABLE, BatchHandler, Incoming
 from stream.metrics import Progress, WorkerMetrics
 from stream.publisher import BatchPublisher
 from stream.resources import open_pipeline
@@ -29,7 +27,6 @@ from stream.transport import LowLatencyApp
 
 log = logging.getLogger("riskwire.worker")
 MAX_BACKOFF_S = 5.0
-RETRYABLE = (RedisError, KafkaError, OSError, asyncio.TimeoutError)
 
 
 def _incoming(event: Any) -> Incoming:

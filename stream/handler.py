@@ -6,6 +6,7 @@ Kept free of Faust so that it can be driven directly by tests and benchmarks;
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
@@ -13,14 +14,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import orjson
+from aiokafka.errors import KafkaError
+from redis.exceptions import RedisError
+
 from contracts.records import Transaction
 from contracts.settings import Settings
 from pipeline.decode import Rejected, decode
-from pipeline.scoring import ScoringPipeline
+from pipeline.scoring import ScoredEvent, ScoringPipeline
 from stream.metrics import WorkerMetrics
 from stream.publisher import OutgoingRecord
 
 log = logging.getLogger(__name__)
+
+#: Outages: the batch is retried whole, never dead-lettered.
+RETRYABLE = (RedisError, KafkaError, OSError, asyncio.TimeoutError)
+
+
+def _event_id(value: bytes | None) -> str | None:
+    try:
+        return str(orjson.loads(value or b"{}").get("event_id"))
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -86,9 +101,14 @@ class BatchHandler:
                 rejected[result.error_class] += 1
             else:
                 valid.append(result)
+        scored_events, failed = await self._score_isolating(valid)
+        for tx, error in failed:
+            msg = next(m for m in messages if _event_id(m.value) == tx.event_id)
+            out.append(self.dead_letter(msg, Rejected(f"could not be scored: {error!r}", "processing")))
+            rejected["processing"] += 1
         stats = BatchStats(rejected=len(out))
         levels: Counter[str] = Counter()
-        for scored in await self.pipeline.score(valid):
+        for scored in scored_events:
             key = scored.event_id.encode()
             out.append(OutgoingRecord(s.topic_scores, key, scored.body))
             stats.scored += 1
@@ -99,6 +119,24 @@ class BatchHandler:
         await self.publisher.publish(out)
         self._account(messages, stats, rejected, levels, started)
         return stats
+
+    async def _score_isolating(
+        self, batch: list[Transaction]
+    ) -> tuple[list[ScoredEvent], list[tuple[Transaction, Exception]]]:
+        """Score a batch; if it fails for a reason other than a service outage, find the
+        event(s) responsible by halving, so one poison event cannot stall the stream."""
+        try:
+            return await self.pipeline.score(batch), []
+        except RETRYABLE:
+            raise
+        except Exception as exc:
+            if len(batch) == 1:
+                log.exception("event %s could not be scored", batch[0].event_id)
+                return [], [(batch[0], exc)]
+            half = len(batch) // 2
+            left, bad_left = await self._score_isolating(batch[:half])
+            right, bad_right = await self._score_isolating(batch[half:])
+            return left + right, bad_left + bad_right
 
     def _account(
         self,

@@ -219,3 +219,9 @@ def test_offset_counts_for_the_future_check():
 
 def test_old_events_are_accepted():
     assert isinstance(run(doc(occurred_at="2019-06-30T23:59:59-07:00")), Transaction)
+
+
+@pytest.mark.parametrize("value", [1e12 + 1, 1e300])
+def test_absurd_amounts_are_rejected(value):
+    """Past any real payment, an amount would only overflow the features (sums, ratios)."""
+    rejected(run(doc(amount=value)), "schema", "amount", "less than or equal")

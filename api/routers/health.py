@@ -6,7 +6,7 @@ import asyncio
 from typing import Annotated
 
 import redis.asyncio as aioredis
-from fastapi import APIRouter, Depends, HTTPException, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.dependencies import get_app_settings, get_metrics, get_publisher, get_redis
@@ -35,9 +35,10 @@ async def _redis_ok(client: aioredis.Redis, timeout_s: float) -> bool:
     "/readyz",
     response_model=Readiness,
     responses=error_responses(503),
-    summary="Redis and Kafka are reachable (503 otherwise)",
+    summary="Redis and Kafka are reachable and a model is loaded (503 otherwise)",
 )
 async def readyz(
+    request: Request,
     client: Annotated[aioredis.Redis, Depends(get_redis)],
     publisher: Annotated[LabelPublisher, Depends(get_publisher)],
     settings: Annotated[Settings, Depends(get_app_settings)],
@@ -48,7 +49,10 @@ async def readyz(
     if not (redis_ok and kafka_ok):
         down = [name for name, ok in (("redis", redis_ok), ("kafka", kafka_ok)) if not ok]
         raise HTTPException(503, f"not ready: {' and '.join(down)} unreachable")
-    return Readiness(status="ready", redis=True, kafka=True)
+    scoring = request.app.state.scoring
+    if scoring is None:
+        raise HTTPException(503, f"not ready: no model loaded ({request.app.state.scoring_error})")
+    return Readiness(status="ready", redis=True, kafka=True, model=scoring.model.version)
 
 
 @router.get(

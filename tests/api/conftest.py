@@ -14,13 +14,14 @@ from contracts.settings import Settings
 
 
 @pytest.fixture()
-def api_settings(services, redis_client) -> Settings:
+def api_settings(services, redis_client, model_dir) -> Settings:
     """Settings on the session's services, db 0 (flushed), generous limits, a private labels topic."""
     topic = f"labels-{uuid.uuid4().hex[:10]}"
     return Settings(
         redis_url=services.redis_url,
         kafka_bootstrap=services.kafka_bootstrap,
         topic_labels=topic,
+        model_dir=model_dir,
         api_rate_per_s=10_000,
         api_rate_burst=10_000,
         api_kafka_timeout_s=10.0,

@@ -27,6 +27,7 @@ ROUTE_ROLES: dict[tuple[str, str], set[str]] = {
     ("POST", "/v1/reviews/{event_id}/assign"): ANALYST,
     ("POST", "/v1/reviews/{event_id}/close"): ANALYST,
     ("POST", "/v1/labels"): SERVICE,
+    ("POST", "/v1/score"): SERVICE,
     ("GET", "/v1/keys"): ADMIN,
     ("POST", "/v1/keys"): ADMIN,
     ("POST", "/v1/keys/{key_id}/revoke"): ADMIN,

@@ -22,7 +22,9 @@ pytestmark = pytest.mark.services
 
 
 def test_readyz_says_whether_redis_and_kafka_are_reachable(client, api_settings):
-    assert client.get("/readyz").json() == {"status": "ready", "redis": True, "kafka": True}
+    ready = client.get("/readyz").json()
+    assert ready == {"status": "ready", "redis": True, "kafka": True, "model": ready["model"]}
+    assert ready["model"]
     for broken, name in [
         ({"kafka_bootstrap": f"127.0.0.1:{free_port()}"}, "kafka"),
         ({"redis_url": f"redis://127.0.0.1:{free_port()}/0"}, "redis"),

@@ -1,0 +1,82 @@
+"""Synchronous scoring (service, admin): the worker's pipeline for one event or a small batch.
+
+The decision is made and stored exactly as the worker would (same features in
+Redis, model, explanation, write-once record), so a later ``GET`` or a
+redelivery through Kafka returns the same record. It is not published to
+``scores``: the caller has the answer.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Response
+from pydantic import BeforeValidator, Field
+
+from api.dependencies import ServiceKey, get_app_settings, get_scoring_pipeline
+from api.errors import BODY, PROTECTED, error_responses
+from contracts.records import Decision, Transaction
+from contracts.settings import Settings
+from pipeline.scoring import ScoringPipeline
+
+router = APIRouter(prefix="/v1/score", tags=["scoring"])
+
+
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, dict) else value
+
+
+Transactions = Annotated[list[Transaction], BeforeValidator(_one_or_many), Field(min_length=1)]
+
+
+@router.post(
+    "",
+    response_model=list[Decision],
+    responses=error_responses(*PROTECTED, *BODY, 409),
+    summary="Score one transaction or a small batch, as the worker would",
+    description=(
+        "The body is a Transaction or an array of them; the answer is always an array of "
+        "decision records in the same order (duplicates of an event id get the same record). "
+        "A key bound to an account may score only that account's transactions; one without "
+        "`account_id` is scored for the key's account."
+    ),
+)
+async def score(
+    transactions: Annotated[Transactions, Body()],
+    principal: ServiceKey,
+    settings: Annotated[Settings, Depends(get_app_settings)],
+    pipeline: Annotated[ScoringPipeline, Depends(get_scoring_pipeline)],
+) -> Response:
+    if len(transactions) > settings.api_score_batch_max:
+        raise HTTPException(422, f"at most {settings.api_score_batch_max} transactions per request")
+    limit_ms = int((time.time() + settings.max_future_skew_s) * 1000)
+    owned = []
+    for tx in transactions:
+        if tx.occurred_ms > limit_ms:
+            raise HTTPException(422, f"{tx.event_id}: occurred_at is too far in the future")
+        if principal.account is not None:
+            if tx.account_id is None:
+                tx = tx.model_copy(update={"account_id": principal.account})
+            elif tx.account_id != principal.account:
+                raise HTTPException(403, f"{tx.event_id}: this key cannot score account {tx.account_id!r}")
+        owned.append(tx)
+    if principal.account is not None:
+        # An event id already decided for someone else must not hand back their record.
+        taken = await pipeline.decisions.existing_owners([tx.event_id for tx in owned])
+        for event_id, owner in taken.items():
+            if owner != principal.account:
+                raise HTTPException(409, f"event_id {event_id!r} is already used")
+    stored = {s.event_id: s.body for s in await pipeline.score(owned)}
+    # The stored bytes are the record: served as they are, in the request's order.
+    body = b"[" + b",".join(stored[tx.event_id] for tx in owned) + b"]"
+    return Response(content=body, media_type="application/json")
+
+
+def document_one_or_many(spec: dict[str, Any]) -> None:
+    """OpenAPI: the body is a Transaction *or* an array of them."""
+    content = spec["paths"][router.prefix]["post"]["requestBody"]["content"]["application/json"]
+    array = content["schema"]
+    if "anyOf" not in array:
+        array.pop("title", None)
+        content["schema"] = {"title": "Transactions", "anyOf": [array["items"], array]}

@@ -1,0 +1,90 @@
+"""The batch handler's poison-event policy, on a real Redis with a model that fails on one row."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+import redis.asyncio as aioredis
+
+from contracts.settings import Settings
+from explain.risk_score import RiskPolicy
+from features.catalogue import FEATURE_INDEX
+from features.online_store import OnlineFeatureStore
+from models.batch_model import BatchModel
+from models.registry import ModelRegistry
+from pipeline.decision_store import DecisionStore
+from pipeline.scoring import ScoringPipeline
+from stream.handler import BatchHandler, Incoming
+
+pytestmark = pytest.mark.services
+POISON = 666.0
+
+
+class PoisonedModel:
+    """The real model, except that it fails on any batch containing the poison amount."""
+
+    def __init__(self, model: BatchModel) -> None:
+        self._model = model
+        self.version = model.version
+
+    def _check(self, x):
+        if np.any(x[:, FEATURE_INDEX["amount"]] == POISON):
+            raise ValueError("model cannot score this row")
+
+    def predict_proba(self, x):
+        self._check(x)
+        return self._model.predict_proba(x)
+
+    def contributions(self, x):
+        self._check(x)
+        return self._model.contributions(x)
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.records = []
+
+    async def publish(self, records) -> None:
+        self.records.extend(records)
+
+
+def test_a_poison_event_is_dead_lettered_and_the_rest_scored(services, redis_client, model_dir):
+    async def run() -> Collect:
+        client = aioredis.Redis.from_url(services.redis_url)
+        pipeline = ScoringPipeline(
+            features=OnlineFeatureStore(client, dedupe_ttl_s=3600, grace_ms=0),
+            decisions=DecisionStore(client, ttl_s=3600),
+            model=PoisonedModel(BatchModel(ModelRegistry(model_dir).load())),  # type: ignore[arg-type]
+            policy=RiskPolicy(),
+        )
+        out = Collect()
+        handler = BatchHandler(Settings(), pipeline, out)
+        start = datetime(2026, 3, 1, tzinfo=UTC)
+        messages = []
+        for i in range(40):
+            tx = {
+                "event_id": f"p{i}",
+                "occurred_at": (start + timedelta(minutes=i)).isoformat(),
+                "amount": POISON if i == 17 else 10.0 + i,
+                "currency": "EUR",
+                "card_id": f"c{i % 3}",
+                "merchant_id": "m",
+            }
+            messages.append(Incoming("transactions", 0, i, b"k", json.dumps(tx).encode()))
+        stats = await handler.handle(messages)
+        await client.aclose()
+        assert (stats.scored, stats.rejected) == (39, 1)
+        return out
+
+    out = asyncio.run(run())
+    dlq = [r for r in out.records if r.topic == "dlq"]
+    scores = [r for r in out.records if r.topic == "scores"]
+    assert len(dlq) == 1 and json.loads(dlq[0].value)["event_id"] == "p17"
+    headers = dict(dlq[0].headers)
+    assert headers["error_class"] == b"processing" and b"cannot score this row" in headers["error"]
+    assert headers["source_offset"] == b"17"
+    assert sorted(r.key.decode() for r in scores) == sorted(f"p{i}" for i in range(40) if i != 17)
