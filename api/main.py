@@ -13,18 +13,16 @@ from fastapi import FastAPI
 from api import errors
 from api.access import KeyStore
 from api.audit import AuditLog
+from api.bodies import document_one_or_many
 from api.limits import BodyLimit
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.publisher import LabelPublisher
 from api.reviews import ReviewStore
 from api.routers import audit, decisions, health, keys, labels, reviews, scoring
 from contracts.settings import Settings, get_settings
-from explain.risk_score import RiskPolicy
-from features.online_store import OnlineFeatureStore
-from models.batch_model import BatchModel
 from models.errors import ModelError
-from models.registry import ModelRegistry
 from pipeline.decision_store import DecisionStore
+from pipeline.factory import build_pipeline
 from pipeline.scoring import ScoringPipeline
 
 log = logging.getLogger("riskwire.api")
@@ -35,19 +33,10 @@ REDIS_SOCKET_TIMEOUT_S = 10.0
 def _scoring_pipeline(settings: Settings, client: aioredis.Redis) -> tuple[ScoringPipeline | None, str]:
     """The worker's pipeline on the API's Redis, or why there is none (no model yet)."""
     try:
-        model = BatchModel(ModelRegistry(settings.model_dir).load())
+        pipeline = build_pipeline(settings, client)
     except ModelError as exc:
         log.warning("POST /v1/score is unavailable: %s", exc)
         return None, str(exc)
-    pipeline = ScoringPipeline(
-        features=OnlineFeatureStore(
-            client, dedupe_ttl_s=settings.event_dedupe_ttl_s, grace_ms=settings.late_grace_s * 1000
-        ),
-        decisions=DecisionStore(client, ttl_s=settings.decision_ttl_s),
-        model=model,
-        policy=RiskPolicy(elevated=settings.elevated_threshold, highest=settings.highest_threshold),
-        top_reasons=settings.top_reasons,
-    )
     return pipeline, ""
 
 
@@ -108,8 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def openapi() -> dict[str, Any]:
         spec = generate()
-        labels.document_one_or_many(spec)
-        scoring.document_one_or_many(spec)
+        document_one_or_many(spec, labels.router.prefix, "Labels")
+        document_one_or_many(spec, scoring.router.prefix, "Transactions")
         return spec
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import redis
 
+from bench.api_lookup import lookup_latency
 from bench.end_to_end import (
     ScoreWatcher,
     broker_hop_latency,
@@ -27,6 +28,7 @@ from bench.end_to_end import (
     publish_steady,
 )
 from bench.stages import backfill_cost, redis_memory, stage_costs
+from cli.keys import create_key
 from contracts.records import Label, Transaction
 from contracts.settings import Settings
 from embedded import EmbeddedServices, free_port
@@ -144,6 +146,14 @@ def _run(services: EmbeddedServices, tmp: Path, events: int, rate: float, second
         f"publish-to-score latency at {rate:,.0f}/s: p50 {percentile(lat, 0.5):.1f} ms, "
         f"p99 {percentile(lat, 0.99):.1f} ms, max {max(lat):.1f} ms "
         f"(two broker hops; one hop through the broker alone: p50 {hop:.1f} ms)"
+    )
+    _say("decision lookups through the API at a steady 200 requests/s ...")
+    _, secret = create_key(settings, "analyst", name="bench")
+    ids = [r["event_id"] for r in burst]
+    lookup_p50, lookup_p99, lookups = lookup_latency(settings, secret, ids, 200.0, 15.0, tmp / "api.log")
+    _say(
+        f"decision lookup (GET /v1/decisions/{{id}}, analyst key) at 200 requests/s: "
+        f"p50 {lookup_p50:.1f} ms, p99 {lookup_p99:.1f} ms ({lookups:,} requests)"
     )
 
 

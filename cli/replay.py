@@ -18,28 +18,15 @@ async def _run(transactions: Path, out: Path, redis_url: str, model_version: str
     import redis.asyncio as aioredis
 
     from cli.history import read_transactions
-    from explain.risk_score import RiskPolicy
-    from features.online_store import OnlineFeatureStore
-    from models.batch_model import BatchModel
-    from models.registry import ModelRegistry
-    from pipeline.decision_store import DecisionStore
+    from pipeline.factory import build_pipeline
     from pipeline.replay import replay
-    from pipeline.scoring import ScoringPipeline
 
     s = get_settings()
     client = aioredis.Redis.from_url(redis_url)
     if await client.dbsize():
         raise click.ClickException(f"{redis_url} is not empty: replay needs a fresh feature state")
-    model = BatchModel(ModelRegistry(s.model_dir).load(model_version))
-    pipeline = ScoringPipeline(
-        features=OnlineFeatureStore(
-            client, dedupe_ttl_s=s.event_dedupe_ttl_s, grace_ms=s.late_grace_s * 1000
-        ),
-        decisions=DecisionStore(client, ttl_s=s.decision_ttl_s),
-        model=model,
-        policy=RiskPolicy(elevated=s.elevated_threshold, highest=s.highest_threshold),
-        top_reasons=s.top_reasons,
-    )
+    pipeline = build_pipeline(s, client, model_version)
+    model = pipeline.model
     txs = read_transactions(transactions)
     click.echo(f"replaying {len(txs):,} payments with model {model.version}", err=True)
     written = 0

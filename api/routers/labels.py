@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, HTTPException
 from pydantic import BeforeValidator, Field
 
 from api.access import Role
 from api.audit import AuditLog, entry_fields
+from api.bodies import one_or_many
 from api.dependencies import (
     ServiceKey,
     get_app_settings,
@@ -28,11 +29,7 @@ from pipeline.decision_store import DecisionStore
 router = APIRouter(prefix="/v1/labels", tags=["labels"])
 
 
-def _one_or_many(value: Any) -> Any:
-    return [value] if isinstance(value, dict) else value
-
-
-Labels = Annotated[list[Label], BeforeValidator(_one_or_many), Field(min_length=1)]
+Labels = Annotated[list[Label], BeforeValidator(one_or_many), Field(min_length=1)]
 
 
 @router.post(
@@ -71,12 +68,3 @@ async def post_labels(
             entry_fields(principal.actor, "labels.publish", f"{len(ids)} labels", None, {"event_ids": ids})
         )
     return LabelsAccepted(published=len(labels))
-
-
-def document_one_or_many(spec: dict[str, Any]) -> None:
-    """OpenAPI: the body is a Label *or* an array of them (FastAPI documents only the array)."""
-    content = spec["paths"][router.prefix]["post"]["requestBody"]["content"]["application/json"]
-    array = content["schema"]
-    if "anyOf" not in array:
-        array.pop("title", None)
-        content["schema"] = {"title": "Labels", "anyOf": [array["items"], array]}

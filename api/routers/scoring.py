@@ -9,11 +9,12 @@ redelivery through Kafka returns the same record. It is not published to
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Response
 from pydantic import BeforeValidator, Field
 
+from api.bodies import one_or_many
 from api.dependencies import ServiceKey, get_app_settings, get_scoring_pipeline
 from api.errors import BODY, PROTECTED, error_responses
 from contracts.records import Decision, Transaction
@@ -23,11 +24,7 @@ from pipeline.scoring import ScoringPipeline
 router = APIRouter(prefix="/v1/score", tags=["scoring"])
 
 
-def _one_or_many(value: Any) -> Any:
-    return [value] if isinstance(value, dict) else value
-
-
-Transactions = Annotated[list[Transaction], BeforeValidator(_one_or_many), Field(min_length=1)]
+Transactions = Annotated[list[Transaction], BeforeValidator(one_or_many), Field(min_length=1)]
 
 
 @router.post(
@@ -71,12 +68,3 @@ async def score(
     # The stored bytes are the record: served as they are, in the request's order.
     body = b"[" + b",".join(stored[tx.event_id] for tx in owned) + b"]"
     return Response(content=body, media_type="application/json")
-
-
-def document_one_or_many(spec: dict[str, Any]) -> None:
-    """OpenAPI: the body is a Transaction *or* an array of them."""
-    content = spec["paths"][router.prefix]["post"]["requestBody"]["content"]["application/json"]
-    array = content["schema"]
-    if "anyOf" not in array:
-        array.pop("title", None)
-        content["schema"] = {"title": "Transactions", "anyOf": [array["items"], array]}
