@@ -22,6 +22,7 @@ from api.metrics import ApiMetrics
 from api.publisher import LabelPublisher
 from api.reviews import ReviewStore
 from contracts.settings import Settings
+from models.hot_reload import ModelFollower
 from pipeline.decision_store import DecisionStore
 from pipeline.scoring import ScoringPipeline
 
@@ -68,6 +69,9 @@ def get_scoring_pipeline(request: Request) -> ScoringPipeline:
     pipeline: ScoringPipeline | None = request.app.state.scoring
     if pipeline is None:
         raise HTTPException(503, f"no model to score with: {request.app.state.scoring_error}")
+    follower: ModelFollower = request.app.state.model_follower
+    if (promoted := follower.refresh()) is not None:
+        pipeline.model = promoted
     return pipeline
 
 

@@ -18,9 +18,11 @@ from api.limits import BodyLimit
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.publisher import LabelPublisher
 from api.reviews import ReviewStore
-from api.routers import audit, decisions, health, keys, labels, reviews, scoring
+from api.routers import audit, decisions, health, keys, labels, models, reviews, scoring
 from contracts.settings import Settings, get_settings
 from models.errors import ModelError
+from models.hot_reload import ModelFollower
+from models.registry import ModelRegistry
 from pipeline.decision_store import DecisionStore
 from pipeline.factory import build_pipeline
 from pipeline.scoring import ScoringPipeline
@@ -67,6 +69,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.publisher = publisher
         app.state.scoring, app.state.scoring_error = _scoring_pipeline(settings, client)
+        if app.state.scoring is not None:
+            registry = ModelRegistry(settings.model_dir)
+            app.state.model_follower = ModelFollower(registry, app.state.scoring.model)
         await publisher.start()
         try:
             yield
@@ -90,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reviews.router)
     app.include_router(labels.router)
     app.include_router(scoring.router)
+    app.include_router(models.router)
     app.include_router(keys.router)
     app.include_router(audit.router)
 

@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from models.errors import ModelIntegrityError, ModelNotFoundError
 
 MODEL_FILE = "model.json"
 MANIFEST_FILE = "manifest.json"
+PROMOTIONS_FILE = "PROMOTIONS.jsonl"
 
 
 def sha256_of(path: Path) -> str:
@@ -76,11 +78,33 @@ class ModelRegistry:
         return pointer.read_text().strip()
 
     def promote(self, version: str) -> None:
+        """Make ``version`` current (atomic rename) and note it in the promotion history."""
         if not (self._versions / version).is_dir():
             raise ModelNotFoundError(f"no model version {version} in {self.root}")
+        self.load(version)  # refuse a tampered artefact before it can become current
         tmp = self.root / "CURRENT.tmp"
         tmp.write_text(version + "\n")
         os.replace(tmp, self.root / "CURRENT")
+        with (self.root / PROMOTIONS_FILE).open("a") as log:
+            log.write(json.dumps({"version": version, "at": datetime.now(UTC).isoformat()}) + "\n")
+
+    def promotions(self) -> list[dict[str, str]]:
+        """Every promotion, oldest first."""
+        path = self.root / PROMOTIONS_FILE
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def rollback(self) -> str:
+        """Promote the version that was current before the current one; returns it."""
+        current = self.current()
+        history = [p["version"] for p in self.promotions()]
+        while history and history[-1] == current:
+            history.pop()
+        if not history:
+            raise ModelNotFoundError(f"nothing to roll back to: {current} is the only version promoted")
+        self.promote(history[-1])
+        return history[-1]
 
     def load(self, version: str | None = None) -> ModelArtefact:
         """Read and verify a version (the current one by default)."""
@@ -88,7 +112,10 @@ class ModelRegistry:
         folder = self._versions / version
         if not folder.is_dir():
             raise ModelNotFoundError(f"no model version {version} in {self.root}")
-        manifest = json.loads((folder / MANIFEST_FILE).read_text())
+        try:
+            manifest = json.loads((folder / MANIFEST_FILE).read_text())
+        except (OSError, ValueError) as exc:
+            raise ModelIntegrityError(f"{version}: unreadable {MANIFEST_FILE}: {exc}") from exc
         listed = manifest.get("files", {})
         present = {p.name for p in folder.iterdir()} - {MANIFEST_FILE}
         if unlisted := present - set(listed):

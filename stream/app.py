@@ -19,6 +19,8 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from contracts.settings import Settings
+from models.hot_reload import ModelFollower
+from models.registry import ModelRegistry
 from stream.handler import RETRYABLE, BatchHandler, Incoming
 from stream.metrics import Progress, WorkerMetrics
 from stream.publisher import BatchPublisher
@@ -69,6 +71,7 @@ def create_app(settings: Settings) -> faust.App:
         publisher = BatchPublisher(settings.bootstrap)
         await publisher.start()
         handler = BatchHandler(settings, resources.pipeline, publisher, metrics)
+        follower = ModelFollower(ModelRegistry(settings.model_dir), resources.pipeline.model)
         metrics.model.labels(resources.pipeline.model.version).set(1)
         log.info("scoring with model %s", resources.pipeline.model.version)
         reported, last = 0, time.monotonic()
@@ -78,6 +81,11 @@ def create_app(settings: Settings) -> faust.App:
                 settings.batch_max_events, settings.batch_max_ms / 1000.0
             )
             async for events in batches:
+                if (promoted := follower.refresh()) is not None:
+                    # Between batches: every event is scored by exactly one version.
+                    metrics.model.labels(resources.pipeline.model.version).set(0)
+                    resources.pipeline.model = promoted
+                    metrics.model.labels(promoted.version).set(1)
                 batch = [_incoming(e) for e in events]
                 await _handle_until_done(handler, batch, metrics)
                 progress.advance((m.topic, m.partition, m.offset) for m in batch)

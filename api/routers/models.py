@@ -1,0 +1,151 @@
+"""Models (admin): versions with their model cards, promote, roll back, the blend in use.
+
+Promotion moves the registry's ``CURRENT`` pointer; workers and this API follow it
+between batches (``models.hot_reload``), so no restart is needed. A key bound to an
+account cannot change models: they serve every account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path
+from pydantic import BaseModel, Field
+
+from api.audit import AuditLog, entry_fields
+from api.dependencies import AdminKey, get_app_settings, get_audit_log
+from api.errors import PROTECTED, error_responses
+from contracts.settings import Settings
+from models.errors import ModelIntegrityError, ModelNotFoundError
+from models.registry import ModelRegistry
+
+router = APIRouter(prefix="/v1/models", tags=["models"])
+
+Version = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$")]
+
+
+class ModelCard(BaseModel):
+    version: str
+    current: bool
+    manifest: dict[str, Any] = Field(description="The model card: data range, features, parameters, metrics")
+
+
+class ModelList(BaseModel):
+    current: str | None
+    items: list[ModelCard]
+
+
+class Promotion(BaseModel):
+    current: str
+    previous: str | None
+
+
+class Drift(BaseModel):
+    detected: bool
+    detectors: list[str] = Field(description="Drift detectors running (none before the online model)")
+
+
+class Blend(BaseModel):
+    batch_version: str
+    batch_weight: float
+    online_version: str | None
+    online_weight: float
+    drift: Drift
+
+
+def _registry(settings: Annotated[Settings, Depends(get_app_settings)]) -> ModelRegistry:
+    return ModelRegistry(settings.model_dir)
+
+
+Registry = Annotated[ModelRegistry, Depends(_registry)]
+
+
+def _current(registry: ModelRegistry) -> str | None:
+    try:
+        return registry.current()
+    except ModelNotFoundError:
+        return None
+
+
+def _global_admin(principal: Any) -> None:
+    if principal.account is not None:
+        raise HTTPException(403, "models serve every account: a key bound to one cannot change them")
+
+
+@router.get("", response_model=ModelList, responses=error_responses(*PROTECTED), summary="Model versions")
+async def list_models(principal: AdminKey, registry: Registry) -> ModelList:
+    current = _current(registry)
+    items = []
+    for version in reversed(registry.versions()):
+        try:
+            manifest = registry.load(version).manifest
+        except (ModelIntegrityError, ModelNotFoundError) as exc:
+            manifest = {"error": str(exc)}
+        items.append(ModelCard(version=version, current=version == current, manifest=manifest))
+    return ModelList(current=current, items=items)
+
+
+@router.get(
+    "/current",
+    response_model=Blend,
+    responses=error_responses(*PROTECTED, 404),
+    summary="The blend in use: model versions, weights, drift state",
+)
+async def current_blend(principal: AdminKey, registry: Registry) -> Blend:
+    current = _current(registry)
+    if current is None:
+        raise HTTPException(404, "no model yet: run `riskwire train`")
+    return Blend(
+        batch_version=current,
+        batch_weight=1.0,
+        online_version=None,
+        online_weight=0.0,
+        drift=Drift(detected=False, detectors=[]),
+    )
+
+
+async def _change(
+    principal: Any, registry: ModelRegistry, audit: AuditLog, action: str, version: str | None
+) -> Promotion:
+    _global_admin(principal)
+    before = _current(registry)
+    try:
+        if version is None:
+            now = await asyncio.to_thread(registry.rollback)
+        else:
+            await asyncio.to_thread(registry.promote, version)
+            now = version
+    except ModelNotFoundError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except ModelIntegrityError as exc:
+        raise HTTPException(409, f"refused: {exc}") from exc
+    await audit.add(entry_fields(principal.actor, action, now, {"current": before}, {"current": now}))
+    return Promotion(current=now, previous=before)
+
+
+@router.post(
+    "/{version}/promote",
+    response_model=Promotion,
+    responses=error_responses(*PROTECTED, 404, 409, 422),
+    summary="Make a version current (verified first); workers follow within seconds",
+)
+async def promote(
+    version: Version,
+    principal: AdminKey,
+    registry: Registry,
+    audit: Annotated[AuditLog, Depends(get_audit_log)],
+) -> Promotion:
+    return await _change(principal, registry, audit, "models.promote", version)
+
+
+@router.post(
+    "/rollback",
+    response_model=Promotion,
+    responses=error_responses(*PROTECTED, 404, 409),
+    summary="Make the previously current version current again",
+)
+async def rollback(
+    principal: AdminKey, registry: Registry, audit: Annotated[AuditLog, Depends(get_audit_log)]
+) -> Promotion:
+    return await _change(principal, registry, audit, "models.rollback", None)

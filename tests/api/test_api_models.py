@@ -1,0 +1,49 @@
+"""The models endpoints: list, current blend, promote, roll back; audited; global admins only."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from models.registry import ModelRegistry
+
+
+@pytest.fixture()
+def models_client(api_settings, model_dir, tmp_path):
+    root = tmp_path / "models"
+    shutil.copytree(model_dir, root)
+    reg = ModelRegistry(root)
+    artefact = reg.load()
+    reg.save(
+        "v2-candidate", artefact.model_bytes, {k: v for k, v in artefact.manifest.items() if k != "files"}
+    )
+    reg.promote(artefact.version)
+    settings = api_settings.model_copy(update={"model_dir": root})
+    with TestClient(create_app(settings)) as c:
+        yield c, reg, artefact.version
+
+
+def test_list_promote_rollback_and_audit(models_client, key):
+    client, reg, first = models_client
+    admin = key("admin")
+    listed = client.get("/v1/models", headers=admin).json()
+    assert listed["current"] == first
+    assert {i["version"] for i in listed["items"]} == {first, "v2-candidate"}
+    assert all("metrics" in i["manifest"] for i in listed["items"])
+    blend = client.get("/v1/models/current", headers=admin).json()
+    assert blend["batch_version"] == first and blend["batch_weight"] == 1.0 and not blend["drift"]["detected"]
+
+    promoted = client.post("/v1/models/v2-candidate/promote", headers=admin)
+    assert promoted.json() == {"current": "v2-candidate", "previous": first}
+    assert reg.current() == "v2-candidate"
+    back = client.post("/v1/models/rollback", headers=admin)
+    assert back.json() == {"current": first, "previous": "v2-candidate"}
+    audit = client.get("/v1/audit", headers=admin).json()
+    actions = [e["action"] for e in audit["items"]]
+    assert "models.promote" in actions and "models.rollback" in actions
+
+    assert client.post("/v1/models/nope/promote", headers=admin).status_code == 404
+    assert client.post("/v1/models/v2-candidate/promote", headers=key("admin", "acme")).status_code == 403
