@@ -18,7 +18,7 @@ from api.limits import BodyLimit
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.publisher import LabelPublisher
 from api.reviews import ReviewStore
-from api.routers import audit, decisions, health, keys, labels, models, reviews, scoring
+from api.routers import audit, decisions, health, keys, labels, models, reviews, rules, scoring
 from contracts.settings import Settings, get_settings
 from models.errors import ModelError
 from models.hot_reload import ModelFollower
@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(labels.router)
     app.include_router(scoring.router)
     app.include_router(models.router)
+    app.include_router(rules.router)
     app.include_router(keys.router)
     app.include_router(audit.router)
 

@@ -81,7 +81,8 @@ def _print_example(record: dict[str, Any], api_url: str, secret: str) -> None:
         f"({record['risk_level']}, {record['decision']})"
     )
     for reason in record["reasons"]:
-        click.echo(f"  + {reason['text']}  [{reason['feature']}, {reason['contribution']:+.2f}]")
+        sign = "+" if reason["contribution"] > 0 else "-"  # raised / lowered the risk
+        click.echo(f"  {sign} {reason['text']}  [{reason['feature']}, {reason['contribution']:+.2f}]")
     click.echo(
         f"\nfetch it (with the demo's analyst key):\n  curl -s -H 'Authorization: Bearer {secret}' "
         f"{api_url}/v1/decisions/{record['event_id']}"

@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     elevated_threshold: int = Field(default=65, ge=0, le=100)
     highest_threshold: int = Field(default=75, ge=0, le=100)
     top_reasons: int = Field(default=3, ge=1)
+    lowering_reasons: int = Field(default=2, ge=0)
 
     # API.
     api_host: str = "127.0.0.1"

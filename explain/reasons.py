@@ -123,14 +123,36 @@ def top_reasons(
 
     Each is a dict in the ``Reason`` shape (plain, as it runs for every event).
     """
+    return _strongest(values, contributions, currency, k, raising=True)
+
+
+def lowering_reasons(
+    values: npt.NDArray[np.float64],
+    contributions: npt.NDArray[np.float64],
+    currency: str,
+    k: int,
+) -> list[dict[str, Any]]:
+    """The ``k`` features that lowered this row's risk most (negative contributions)."""
+    return _strongest(values, contributions, currency, k, raising=False)
+
+
+def _strongest(
+    values: npt.NDArray[np.float64],
+    contributions: npt.NDArray[np.float64],
+    currency: str,
+    k: int,
+    raising: bool,
+) -> list[dict[str, Any]]:
+    if k <= 0:
+        return []
     row = dict(zip(FEATURE_NAMES, values.tolist(), strict=True))
+    signed = contributions if raising else -contributions
     out: list[dict[str, Any]] = []
     used: set[str] = set()
-    for j in np.argsort(-contributions, kind="stable")[: k + len(GROUPS)].tolist():
+    for j in np.argsort(-signed, kind="stable")[: k + len(GROUPS)].tolist():
         name = FEATURE_NAMES[j]
-        c = float(contributions[j])
         group = GROUPS.get(name, name)
-        if c <= 0 or len(out) >= k:
+        if signed[j] <= 0 or len(out) >= k:
             break
         if group in used:
             continue
@@ -140,7 +162,7 @@ def top_reasons(
             {
                 "feature": name,
                 "value": None if math.isnan(v) else v,
-                "contribution": c,
+                "contribution": float(contributions[j]),
                 "text": reason_text(name, row, currency),
             }
         )

@@ -11,6 +11,8 @@ from models.batch_model import BatchModel
 from models.registry import ModelRegistry
 from pipeline.decision_store import DecisionStore
 from pipeline.scoring import ScoringPipeline
+from rules.live import LiveRules
+from rules.store import RuleStore
 
 
 def build_pipeline(
@@ -25,4 +27,6 @@ def build_pipeline(
         model=BatchModel(ModelRegistry(settings.model_dir).load(model_version)),
         policy=RiskPolicy(elevated=settings.elevated_threshold, highest=settings.highest_threshold),
         top_reasons=settings.top_reasons,
+        lowering_reasons=settings.lowering_reasons,
+        rules=LiveRules(RuleStore(client)),
     )

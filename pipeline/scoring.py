@@ -16,13 +16,16 @@ from typing import Any
 import orjson
 
 from contracts.records import DecisionKind, Transaction
-from explain.reasons import top_reasons
+from explain.reasons import lowering_reasons, top_reasons
 from explain.risk_score import RiskPolicy
 from features.aggregates import Aggregates
+from features.catalogue import FEATURE_NAMES
 from features.online_store import OnlineFeatureStore
 from features.vectorize import vectorize
 from models.batch_model import BatchModel
 from pipeline.decision_store import DecisionStore
+from rules.attributes import rule_values
+from rules.live import LiveRules
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,9 @@ class ScoringPipeline:
         model: BatchModel,
         policy: RiskPolicy,
         top_reasons: int = 3,
+        lowering_reasons: int = 2,
+        rules: LiveRules | None = None,
+        rules_every_s: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.features = features
@@ -55,6 +61,10 @@ class ScoringPipeline:
         self.model = model
         self.policy = policy
         self.top_reasons = top_reasons
+        self.lowering_reasons = lowering_reasons
+        self.rules = rules
+        self.rules_every_s = rules_every_s
+        self._rules_checked = float("-inf")
         self.clock = clock
 
     def decide(
@@ -80,7 +90,13 @@ class ScoringPipeline:
         out = []
         for i, tx in enumerate(transactions):
             p = probability[i]
+            row = matrix.values[i]
             score, level, decision = self.policy.assess(p)
+            matched: list[str] = []
+            if self.rules is not None and len(self.rules.rules):
+                action, matched = self.rules.decide(_rule_values(tx, row, score, p))
+                if action is not None:
+                    decision = DecisionKind(action)
             out.append(
                 {
                     "event_id": tx.event_id,
@@ -91,8 +107,10 @@ class ScoringPipeline:
                     "decision": decision.value,
                     "probability": p,
                     "model": versions,
-                    "reasons": top_reasons(matrix.values[i], contributions[i], tx.currency, self.top_reasons),
-                    "rules": [],
+                    # What raised the risk, strongest first, then what lowered it most.
+                    "reasons": top_reasons(row, contributions[i], tx.currency, self.top_reasons)
+                    + lowering_reasons(row, contributions[i], tx.currency, self.lowering_reasons),
+                    "rules": matched,
                     "features": matrix.record(i),
                     "latency_ms": latency_ms,
                 }
@@ -105,6 +123,10 @@ class ScoringPipeline:
         unique = list({tx.event_id: tx for tx in transactions}.values())
         if not unique:
             return []
+        if self.rules is not None and started - self._rules_checked >= self.rules_every_s:
+            # One GET at most every rules_every_s: rule changes reach running workers.
+            await self.rules.refresh()
+            self._rules_checked = started
         raw = await self.features.record_and_fetch(unique)
         decisions = self.decide(unique, raw, started)
         bodies = [(d["event_id"], orjson.dumps(d)) for d in decisions]
@@ -120,3 +142,9 @@ class ScoringPipeline:
 
 
 ALERTING = frozenset({DecisionKind.REVIEW.value, DecisionKind.BLOCK.value})
+
+
+def _rule_values(tx: Transaction, row: Any, risk_score: int, probability: float) -> dict[str, object]:
+    """What rules see: the transaction's fields, the features (None when unknown), the model's outputs."""
+    features = {name: (None if v != v else v) for name, v in zip(FEATURE_NAMES, row.tolist(), strict=True)}
+    return rule_values(tx.model_dump(), features, risk_score=risk_score, probability=probability)

@@ -334,7 +334,9 @@ def test_decide_builds_valid_decision_records(services, redis_client, model, sma
         assert (d.risk_score, d.risk_level, d.decision) == policy.assess(d.probability)
         assert list(d.features) == list(FEATURE_NAMES)
         assert d.features["amount"].value == t.amount
-        assert len(d.reasons) <= 3 and all(r.contribution > 0 and r.text for r in d.reasons)
+        raising = [r for r in d.reasons if r.contribution > 0]
+        assert len(raising) <= 3 and len(d.reasons) - len(raising) <= 2
+        assert d.reasons[: len(raising)] == raising and all(r.text for r in d.reasons)
         assert d.model.batch_version == model.version and d.model.batch_weight == 1.0
         assert d.latency_ms == pytest.approx(250.0)
     assert any(d.features["card_seconds_since_previous"].value is None for d in decisions)
@@ -344,3 +346,16 @@ def test_decide_builds_valid_decision_records(services, redis_client, model, sma
     flagged = {d.event_id for d in decisions if d.decision is not DecisionKind.ALLOW}
     frauds = {t.event_id for t in batch} & fraud_ids
     assert len(flagged & frauds) / len(frauds) > 10 * len(flagged) / len(batch)
+
+
+def test_lowering_reasons_are_the_strongest_negative_contributors():
+    from explain.reasons import lowering_reasons
+
+    c = _contribs(amount=-0.9, channel_code=-0.2, local_hour=0.5, card_amount_avg_30d=-0.4)
+    got = lowering_reasons(VALUES, c, "EUR", 2)
+    assert [r["feature"] for r in got] == ["amount", "card_amount_avg_30d"]
+    assert all(r["contribution"] < 0 for r in got)
+    assert lowering_reasons(VALUES, c, "EUR", 0) == []
+    only_up = np.zeros(len(FEATURE_NAMES))
+    only_up[FEATURE_INDEX["local_hour"]] = 0.5
+    assert lowering_reasons(VALUES, only_up, "EUR", 2) == []

@@ -55,8 +55,11 @@ def test_every_transaction_gets_exactly_one_decision_and_the_api_serves_it(worke
         assert d.event_id == event_id
         assert 0 <= d.risk_score <= 100
         assert d.model.batch_version
-        assert len(d.reasons) <= 3
-        assert all(r.text and r.contribution > 0 for r in d.reasons)
+        raising = [r for r in d.reasons if r.contribution > 0]
+        lowering = [r for r in d.reasons if r.contribution < 0]
+        assert len(raising) <= 3 and len(lowering) <= 2
+        assert d.reasons == raising + lowering, "what raised the risk comes first"
+        assert all(r.text for r in d.reasons)
     # Later payments on a card see the earlier ones.
     last = records[f"{run}-299"]
     assert last.features["card_count_24h"].value == 17

@@ -1,0 +1,138 @@
+"""RuleStore and LiveRules against the session's real Redis (db 0, flushed per test)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from embedded import EmbeddedServices
+from rules import LiveRules, RuleStore, RuleSyntaxError
+
+Body = Callable[[RuleStore], Awaitable[None]]
+
+
+def run(services: EmbeddedServices, body: Body, **client_options: Any) -> None:
+    async def main() -> None:
+        client = aioredis.Redis.from_url(services.redis_url, **client_options)
+        try:
+            await body(RuleStore(client))
+        finally:
+            await client.aclose()
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("decode", [False, True])
+def test_versions_history_and_load(
+    services: EmbeddedServices, redis_client: redis.Redis, decode: bool
+) -> None:
+    async def body(store: RuleStore) -> None:
+        assert await store.version() == 0
+        version, rules, lists = await store.load()
+        assert (version, len(rules), lists) == (0, 0, {})
+
+        assert await store.add_list_items("trusted_cards", ["c1", "c2"], who="ana") == 1
+        allow_id, v = await store.create_rule("allow if :card_id: in @trusted_cards", who="ana")
+        assert v == 2
+        block_id, v = await store.create_rule("block if :risk_score: >= 90", who="bo")
+        assert (allow_id, block_id, v) == ("1", "2", 3)
+        review_id, v = await store.create_rule("review if :amount: > 1000", enabled=False)
+        assert v == 4
+
+        version, rules, lists = await store.load()
+        assert version == 4 == await store.version()
+        assert lists == {"trusted_cards": frozenset({"c1", "c2"})}
+        assert [r.rule_id for r in rules.rules] == ["1", "2"]  # the disabled rule is left out
+        assert rules.decide({"card_id": "c1", "risk_score": 95, "amount": 5000}, lists)[0] == "allow"
+
+        assert await store.remove_list_items("trusted_cards", ["c1"]) == 5
+        assert await store.enable_rule(review_id) == 6
+        version, rules, lists = await store.load()
+        assert version == 6 and lists == {"trusted_cards": frozenset({"c2"})}
+        assert rules.decide({"card_id": "c1", "risk_score": 95, "amount": 5000}, lists) == (
+            "block",
+            ["block if :risk_score: >= 90", "review if :amount: > 1000"],
+        )
+
+        assert await store.disable_rule(block_id) == 7
+        assert await store.delete_rule(allow_id) == 8
+        assert await store.remove_list_items("trusted_cards", ["c2"]) == 9
+        version, rules, lists = await store.load()
+        assert version == 9 and lists == {"trusted_cards": frozenset()}  # emptied lists stay defined
+        assert [r.text for r in rules.rules] == ["review if :amount: > 1000"]
+        _, stored, _ = await store.snapshot()
+        assert [(r.rule_id, r.enabled) for r in stored] == [("2", False), ("3", True)]
+
+        history = await store.history()
+        assert [h.version for h in history] == list(range(1, 10))
+        ops = "list_add create create create list_remove enable disable delete list_remove"
+        assert [h.op for h in history] == ops.split()
+        assert (history[0].target, history[0].detail, history[0].who) == (
+            "trusted_cards",
+            '["c1", "c2"]',
+            "ana",
+        )
+        assert (history[1].target, history[1].detail) == ("1", "allow if :card_id: in @trusted_cards")
+        assert (history[7].target, history[7].detail) == ("1", "allow if :card_id: in @trusted_cards")
+        assert [h.version for h in await store.history(count=2)] == [8, 9]
+
+    run(services, body, decode_responses=decode)
+
+
+def test_invalid_changes_store_nothing(services: EmbeddedServices, redis_client: redis.Redis) -> None:
+    async def body(store: RuleStore) -> None:
+        with pytest.raises(RuleSyntaxError) as info:
+            await store.create_rule("allow if :card_id: in @trusted_cards")  # no such list yet
+        assert info.value.position == 22
+        with pytest.raises(RuleSyntaxError):
+            await store.create_rule("block if :amount: > 'abc'")
+        with pytest.raises(KeyError):
+            await store.enable_rule("42")
+        with pytest.raises(KeyError):
+            await store.delete_rule("42")
+        with pytest.raises(ValueError):
+            await store.add_list_items("bad name", ["x"])
+        assert await store.version() == 0 and await store.history() == []
+        assert await store.create_list("trusted_cards") == 1
+        assert (await store.create_rule("allow if :card_id: in @trusted_cards"))[1] == 2
+
+    run(services, body)
+
+
+def test_stale_stored_rule_is_skipped(services: EmbeddedServices, redis_client: redis.Redis) -> None:
+    redis_client.hset(
+        "rw:rules:defs",
+        "7",
+        '{"text": "block if :gone: > 1", "enabled": true, "created_at": "", "updated_at": ""}',
+    )
+
+    async def body(store: RuleStore) -> None:
+        _, rules, _ = await store.load()
+        assert len(rules) == 0
+
+    run(services, body)
+
+
+def test_live_rules_reload_only_on_change(services: EmbeddedServices, redis_client: redis.Redis) -> None:
+    async def body(store: RuleStore) -> None:
+        live = LiveRules(store)
+        assert await live.refresh() is True and live.version == 0
+        assert await live.refresh() is False
+        assert live.decide({"amount": 5000}) == (None, [])
+
+        await store.create_rule("review if :amount: > 1000")  # e.g. from the API, another process
+        assert await live.refresh() is True
+        assert live.decide({"amount": 5000}) == ("review", ["review if :amount: > 1000"])
+        assert await live.refresh() is False
+
+        await store.add_list_items("vip", ["c9"])
+        await store.create_rule("allow if :card_id: in @vip")
+        assert await live.refresh() is True
+        assert live.decide({"amount": 5000, "card_id": "c9"})[0] == "allow"
+
+    run(services, body)
