@@ -12,6 +12,8 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 
 class ApiMetrics:
     def __init__(self) -> None:
@@ -65,6 +67,8 @@ class MetricsMiddleware:
             await self.app(scope, receive, record_status)
         finally:
             route = route_template(scope)
+            # Label values from a fixed set: arbitrary methods must not grow the registry.
             method = scope.get("method", "")
+            method = method if method in KNOWN_METHODS else "OTHER"
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)

@@ -50,7 +50,7 @@ class ModelFollower:
             return None
         try:
             model = BatchModel(self.registry.load(version))
-        except ModelError as exc:
+        except Exception as exc:  # whatever it is, the running model keeps serving
             self._refused = version  # said once, not every few seconds
             log.error("keeping model %s: %s", self.model.version, exc)
             return None

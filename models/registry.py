@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from models.errors import ModelIntegrityError, ModelNotFoundError
+from models.errors import ModelError, ModelIntegrityError, ModelNotFoundError
 
 MODEL_FILE = "model.json"
 MANIFEST_FILE = "manifest.json"
@@ -81,7 +81,16 @@ class ModelRegistry:
         """Make ``version`` current (atomic rename) and note it in the promotion history."""
         if not (self._versions / version).is_dir():
             raise ModelNotFoundError(f"no model version {version} in {self.root}")
-        self.load(version)  # refuse a tampered artefact before it can become current
+        # Refuse what could not serve before it can become current: a tampered file,
+        # features the catalogue no longer has, a model XGBoost cannot read.
+        from models.batch_model import BatchModel
+
+        try:
+            BatchModel(self.load(version))
+        except ModelError:
+            raise
+        except Exception as exc:
+            raise ModelIntegrityError(f"{version}: cannot be loaded: {exc}") from exc
         tmp = self.root / "CURRENT.tmp"
         tmp.write_text(version + "\n")
         os.replace(tmp, self.root / "CURRENT")

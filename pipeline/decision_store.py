@@ -24,6 +24,8 @@ import redis.asyncio as aioredis
 from contracts.records import Transaction
 
 DECISION_PREFIX = "rw:decision:"
+#: What ``put_new`` returns for an event id that another account already used.
+CONFLICT = b"CONFLICT"
 META_PREFIX = "rw:dmeta:"
 INDEX_PREFIX = "rw:dx:"
 INDEX_ALL = INDEX_PREFIX + "all"
@@ -76,6 +78,11 @@ for i = 3, #ARGV, 9 do
   n = n + 1
   local old = redis.call('SET', 'rw:decision:' .. eid, body, 'NX', 'GET', 'EX', ttl)
   out[n] = old
+  if old then
+    -- Another account's event with the same id: never hand its record over.
+    local owner = redis.call('HGET', 'rw:dmeta:' .. eid, 'a') or ''
+    if owner ~= account then out[n] = 'CONFLICT' end
+  end
   if not old then
     local meta = 'rw:dmeta:' .. eid
     redis.call('HSET', meta, 'a', account, 'c', card, 'u', customer, 'm', merchant,
@@ -283,6 +290,9 @@ class DecisionStore:
     async def put_new(self, records: Sequence[tuple[Transaction, bytes]]) -> list[bytes]:
         """Store each event's record unless one exists; return what is stored, in one round trip.
 
+        An event id already stored for another account returns ``CONFLICT``, not that
+        account's record: ids are only unique per producer, and tenants stay apart.
+
         New records are indexed in the same call: account, card, customer, merchant,
         risk level, decision, and the review queue for ``review`` decisions.
         """
@@ -304,7 +314,10 @@ class DecisionStore:
                 scored_us,
             ]
         previous = await self._put(args=args)
-        return [old if old is not None else body for old, (_, body) in zip(previous, records, strict=True)]
+        return [
+            CONFLICT if old == CONFLICT else (old if old is not None else body)
+            for old, (_, body) in zip(previous, records, strict=True)
+        ]
 
     async def get(self, event_id: str, account: str | None = None) -> bytes | None:
         """The record, or None; with ``account``, None also for another account's event."""
@@ -328,21 +341,6 @@ class DecisionStore:
         for event_id in event_ids:
             pipe.hget(meta_key(event_id), "a")
         return [_text(a) or None if a is not None else None for a in await pipe.execute()]
-
-    async def existing_owners(self, event_ids: Sequence[str]) -> dict[str, str | None]:
-        """For the events that already have a record: their account (None: no account)."""
-        if not event_ids:
-            return {}
-        pipe = self._redis.pipeline(transaction=False)
-        for event_id in event_ids:
-            pipe.exists(decision_key(event_id))
-            pipe.hget(meta_key(event_id), "a")
-        found = await pipe.execute()
-        return {
-            event_id: (_text(found[2 * i + 1]) or None) if found[2 * i + 1] is not None else None
-            for i, event_id in enumerate(event_ids)
-            if found[2 * i]
-        }
 
     async def scan(
         self,

@@ -28,7 +28,7 @@ async def replay(
         chunk = ordered[start : start + batch]
         for scored in await pipeline.score(chunk):
             # A duplicate in a later batch gets the stored record back: emit it once.
-            if scored.event_id not in seen:
+            if scored.event_id not in seen and not scored.conflict:
                 seen.add(scored.event_id)
                 yield scored.body
         if progress:

@@ -23,7 +23,7 @@ from features.catalogue import FEATURE_NAMES
 from features.online_store import OnlineFeatureStore
 from features.vectorize import vectorize
 from models.batch_model import BatchModel
-from pipeline.decision_store import DecisionStore
+from pipeline.decision_store import CONFLICT, DecisionStore
 from rules.attributes import rule_values
 from rules.live import LiveRules
 
@@ -40,6 +40,11 @@ class ScoredEvent:
     @property
     def alert(self) -> bool:
         return self.decision in ALERTING
+
+    @property
+    def conflict(self) -> bool:
+        """The event id belongs to another account's decision: nothing was scored."""
+        return self.decision == CONFLICT_DECISION
 
 
 class ScoringPipeline:
@@ -75,14 +80,15 @@ class ScoringPipeline:
         Records are plain dicts in the ``Decision`` shape, serialised with orjson:
         building a pydantic model per event cost more than the model and SHAP together.
         """
+        model = self.model  # one version for the whole batch, even if a promotion lands meanwhile
         matrix = vectorize(transactions, raw)
-        probability = self.model.predict_proba(matrix.values).tolist()
-        contributions, _base = self.model.contributions(matrix.values)
+        probability = model.predict_proba(matrix.values).tolist()
+        contributions, _base = model.contributions(matrix.values)
         now = self.clock()
         scored_at = datetime.fromtimestamp(now, UTC)
         latency_ms = round((now - started) * 1000.0, 3)
         versions = {
-            "batch_version": self.model.version,
+            "batch_version": model.version,
             "batch_weight": 1.0,
             "online_version": None,
             "online_weight": 0.0,
@@ -120,7 +126,10 @@ class ScoringPipeline:
     async def score(self, transactions: Sequence[Transaction]) -> list[ScoredEvent]:
         """Score a batch; duplicates within it are scored once."""
         started = self.clock()
-        unique = list({tx.event_id: tx for tx in transactions}.values())
+        first: dict[str, Transaction] = {}
+        for tx in transactions:
+            first.setdefault(tx.event_id, tx)  # the first copy wins, as across batches
+        unique = list(first.values())
         if not unique:
             return []
         if self.rules is not None and started - self._rules_checked >= self.rules_every_s:
@@ -135,12 +144,16 @@ class ScoringPipeline:
         )
         out = []
         for decision, (eid, ours), body in zip(decisions, bodies, stored, strict=True):
+            if body == CONFLICT:
+                out.append(ScoredEvent(eid, b"", "", CONFLICT_DECISION))
+                continue
             # A stored record may predate this attempt: its decision, not ours, is published.
             record = decision if body == ours else orjson.loads(body)
             out.append(ScoredEvent(eid, body, record["risk_level"], record["decision"]))
         return out
 
 
+CONFLICT_DECISION = "conflict"
 ALERTING = frozenset({DecisionKind.REVIEW.value, DecisionKind.BLOCK.value})
 
 

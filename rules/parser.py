@@ -66,12 +66,17 @@ def _describe(tok: Token) -> str:
     return "the end of the rule" if tok.kind == "end" else repr(tok.value)
 
 
+#: Deepest nesting of parentheses and ``not`` a rule may have.
+MAX_NESTING = 64
+
+
 class _Parser:
     def __init__(self, text: str, known_lists: Collection[str] | None) -> None:
         self.text = text
         self.known_lists = known_lists
         self.tokens = tokenize(text)
         self.i = 0
+        self.depth = 0
 
     def fail(self, pos: int, cause: str) -> RuleSyntaxError:
         return RuleSyntaxError(self.text, pos, cause)
@@ -123,15 +128,22 @@ class _Parser:
         return items[0] if len(items) == 1 else BoolOp("and", tuple(items))
 
     def not_expr(self) -> Node:
-        if self.keyword("not"):
-            return BoolOp("not", (self.not_expr(),))
-        tok = self.peek()
-        if tok.kind == "(":
-            self.take()
-            inner = self.or_expr()
-            self.close(tok, "'and', 'or' or ')'")
-            return inner
-        return self.comparison()
+        # Bounded nesting: a deep rule is an error with a position, not a RecursionError.
+        self.depth += 1
+        try:
+            if self.depth > MAX_NESTING:
+                raise self.fail(self.peek().pos, f"nested more than {MAX_NESTING} levels deep")
+            if self.keyword("not"):
+                return BoolOp("not", (self.not_expr(),))
+            tok = self.peek()
+            if tok.kind == "(":
+                self.take()
+                inner = self.or_expr()
+                self.close(tok, "'and', 'or' or ')'")
+                return inner
+            return self.comparison()
+        finally:
+            self.depth -= 1
 
     def close(self, opening: Token, expected: str) -> None:
         tok = self.take()

@@ -209,6 +209,8 @@ class RuleStore:
                 compiled.append(compile_rule(rule.text, known_lists=lists, rule_id=rule.rule_id))
             except RuleSyntaxError as err:
                 log.warning("rule %s skipped, it no longer compiles: %s", rule.rule_id, err.cause)
+            except Exception:  # one bad stored rule must not stop every decision
+                log.exception("rule %s skipped, it could not be compiled", rule.rule_id)
         return version, RuleSet(compiled), lists
 
     async def history(self, count: int = 100) -> list[HistoryEntry]:

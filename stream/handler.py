@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-import orjson
 from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 
@@ -29,13 +28,6 @@ log = logging.getLogger(__name__)
 
 #: Outages: the batch is retried whole, never dead-lettered.
 RETRYABLE = (RedisError, KafkaError, OSError, asyncio.TimeoutError)
-
-
-def _event_id(value: bytes | None) -> str | None:
-    try:
-        return str(orjson.loads(value or b"{}").get("event_id"))
-    except (orjson.JSONDecodeError, AttributeError):
-        return None
 
 
 @dataclass(frozen=True)
@@ -92,6 +84,7 @@ class BatchHandler:
         now_ms = int(started * 1000)
         future_ms = int(s.max_future_skew_s * 1000)
         valid: list[Transaction] = []
+        source: dict[str, Incoming] = {}  # the first message of each event id, for dead letters
         out: list[OutgoingRecord] = []
         rejected: Counter[str] = Counter()
         for msg in messages:
@@ -101,14 +94,21 @@ class BatchHandler:
                 rejected[result.error_class] += 1
             else:
                 valid.append(result)
+                source.setdefault(result.event_id, msg)
         scored_events, failed = await self._score_isolating(valid)
         for tx, error in failed:
-            msg = next(m for m in messages if _event_id(m.value) == tx.event_id)
-            out.append(self.dead_letter(msg, Rejected(f"could not be scored: {error!r}", "processing")))
+            why = Rejected(f"could not be scored: {error!r}", "processing")
+            out.append(self.dead_letter(source[tx.event_id], why))
             rejected["processing"] += 1
         stats = BatchStats(rejected=len(out))
         levels: Counter[str] = Counter()
         for scored in scored_events:
+            if scored.conflict:
+                why = Rejected(f"event_id {scored.event_id!r} is already used by another account", "conflict")
+                out.append(self.dead_letter(source[scored.event_id], why))
+                rejected["conflict"] += 1
+                stats.rejected += 1
+                continue
             key = scored.event_id.encode()
             out.append(OutgoingRecord(s.topic_scores, key, scored.body))
             stats.scored += 1

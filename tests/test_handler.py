@@ -88,3 +88,40 @@ def test_a_poison_event_is_dead_lettered_and_the_rest_scored(services, redis_cli
     assert headers["error_class"] == b"processing" and b"cannot score this row" in headers["error"]
     assert headers["source_offset"] == b"17"
     assert sorted(r.key.decode() for r in scores) == sorted(f"p{i}" for i in range(40) if i != 17)
+
+
+def test_an_event_id_of_another_account_is_dead_lettered_not_answered_with_its_record(
+    services, redis_client, model_dir
+):
+    async def run() -> tuple[Collect, Collect]:
+        client = aioredis.Redis.from_url(services.redis_url)
+        pipeline = ScoringPipeline(
+            features=OnlineFeatureStore(client, dedupe_ttl_s=3600, grace_ms=0),
+            decisions=DecisionStore(client, ttl_s=3600),
+            model=BatchModel(ModelRegistry(model_dir).load()),
+            policy=RiskPolicy(),
+        )
+
+        def message(account: str, amount: float) -> Incoming:
+            tx = {
+                "event_id": "ord-1001",
+                "occurred_at": "2026-03-01T10:00:00Z",
+                "amount": amount,
+                "currency": "EUR",
+                "card_id": f"{account}-card",
+                "merchant_id": "m",
+                "account_id": account,
+            }
+            return Incoming("transactions", 0, 1, b"k", json.dumps(tx).encode())  # fmt: skip
+
+        first, second = Collect(), Collect()
+        await BatchHandler(Settings(), pipeline, first).handle([message("acme", 1.0)])
+        await BatchHandler(Settings(), pipeline, second).handle([message("globex", 9000.0)])
+        await client.aclose()
+        return first, second
+
+    first, second = asyncio.run(run())
+    assert [r.topic for r in first.records if r.topic != "alerts"] == ["scores"]
+    assert [r.topic for r in second.records] == ["dlq"], "globex never sees acme's decision"
+    assert dict(second.records[0].headers)["error_class"] == b"conflict"
+    assert json.loads(second.records[0].value)["account_id"] == "globex"

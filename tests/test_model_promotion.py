@@ -103,3 +103,14 @@ def test_a_promotion_during_a_running_stream_loses_and_duplicates_nothing(
     assert versions[records[0]["event_id"]] == old
     assert versions[records[-1]["event_id"]] == "v2-candidate", "the promoted model took over"
     assert set(versions.values()) == {old, "v2-candidate"}
+
+
+def test_a_version_that_cannot_serve_is_not_promoted(registry):
+    artefact = registry.load("v2-candidate")
+    manifest = {k: v for k, v in artefact.manifest.items() if k != "files"}
+    manifest["feature_names"] = list(reversed(manifest["feature_names"]))
+    before = registry.current()
+    with pytest.raises(ModelIntegrityError):
+        # save() promotes what it writes; a model the catalogue cannot feed is refused
+        registry.save("v3-wrong-features", artefact.model_bytes, manifest)
+    assert registry.current() == before

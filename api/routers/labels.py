@@ -26,6 +26,7 @@ from contracts.records import Label
 from contracts.settings import Settings
 from pipeline.decision_store import DecisionStore
 
+KNOWN_SOURCES = frozenset({"chargeback", "review", "manual", "issuer", "customer"})
 router = APIRouter(prefix="/v1/labels", tags=["labels"])
 
 
@@ -61,7 +62,8 @@ async def post_labels(
                 raise HTTPException(404, f"no decision for event_id {lab.event_id!r}")
     await publisher.publish(labels)
     for lab in labels:
-        metrics.labels.labels(lab.source).inc()
+        # A fixed set of label values: sources are free text.
+        metrics.labels.labels(lab.source if lab.source in KNOWN_SOURCES else "other").inc()
     if principal.role is not Role.SERVICE:
         ids = [lab.event_id for lab in labels]
         await audit.add(

@@ -106,7 +106,7 @@ Audit = Annotated[AuditLog, Depends(get_audit_log)]
 
 def _global(principal: Any) -> None:
     if principal.account is not None:
-        raise HTTPException(403, "rules serve every account: a key bound to one cannot change them")
+        raise HTTPException(403, "rules and lists serve every account: a key bound to one cannot use them")
 
 
 def _syntax(exc: RuleSyntaxError) -> HTTPException:
@@ -117,6 +117,7 @@ def _syntax(exc: RuleSyntaxError) -> HTTPException:
     "/rules", response_model=RulesOut, responses=error_responses(*PROTECTED), summary="Rules and lists"
 )
 async def list_rules(principal: AdminKey, store: Store) -> RulesOut:
+    _global(principal)  # lists may hold any account's card or customer ids
     version, rules, lists = await store.snapshot()
     return RulesOut(
         version=version,
@@ -201,6 +202,7 @@ async def delete_rule(rule_id: RuleId, principal: AdminKey, store: Store, audit:
     summary="Every change to rules and lists, newest first",
 )  # fmt: skip
 async def rule_history(principal: AdminKey, store: Store) -> list[HistoryOut]:
+    _global(principal)
     return [HistoryOut(**vars(h)) for h in reversed(await store.history(500))]
 
 

@@ -58,13 +58,12 @@ async def score(
             elif tx.account_id != principal.account:
                 raise HTTPException(403, f"{tx.event_id}: this key cannot score account {tx.account_id!r}")
         owned.append(tx)
-    if principal.account is not None:
-        # An event id already decided for someone else must not hand back their record.
-        taken = await pipeline.decisions.existing_owners([tx.event_id for tx in owned])
-        for event_id, owner in taken.items():
-            if owner != principal.account:
-                raise HTTPException(409, f"event_id {event_id!r} is already used")
-    stored = {s.event_id: s.body for s in await pipeline.score(owned)}
+    scored = await pipeline.score(owned)
+    if taken := [s.event_id for s in scored if s.conflict]:
+        # Checked atomically when the record is written: another account's event id never
+        # hands back its record. The rest of the batch is stored; resending it is safe.
+        raise HTTPException(409, f"event_id {taken[0]!r} is already used by another account")
+    stored = {s.event_id: s.body for s in scored}
     # The stored bytes are the record: served as they are, in the request's order.
     body = b"[" + b",".join(stored[tx.event_id] for tx in owned) + b"]"
     return Response(content=body, media_type="application/json")

@@ -92,3 +92,14 @@ def test_lists_unchecked_when_not_given() -> None:
 def test_valid_rules_compile(text: str) -> None:
     rule = compile_rule(text, known_lists=LISTS)
     assert rule.text == text and rule.action == text.split()[0].lower()
+
+
+def test_deep_nesting_is_a_syntax_error_not_a_crash():
+    from rules.parser import MAX_NESTING
+
+    deep = "block if " + "(" * 400 + ":amount: > 5" + ")" * 400
+    with pytest.raises(RuleSyntaxError) as err:
+        compile_rule(deep)
+    assert "nested more than" in err.value.cause
+    fine = "block if " + "(" * (MAX_NESTING - 2) + ":amount: > 5" + ")" * (MAX_NESTING - 2)
+    assert compile_rule(fine).matches({"amount": 6.0}, {})
