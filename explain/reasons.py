@@ -131,9 +131,12 @@ def lowering_reasons(
     contributions: npt.NDArray[np.float64],
     currency: str,
     k: int,
+    besides: Sequence[dict[str, Any]] = (),
 ) -> list[dict[str, Any]]:
-    """The ``k`` features that lowered this row's risk most (negative contributions)."""
-    return _strongest(values, contributions, currency, k, raising=False)
+    """The ``k`` features that lowered this row's risk most (negative contributions),
+    leaving out the causes already given in ``besides`` (the raising reasons)."""
+    taken = {GROUPS.get(r["feature"], r["feature"]) for r in besides}
+    return _strongest(values, contributions, currency, k, raising=False, taken=taken)
 
 
 def _strongest(
@@ -142,14 +145,15 @@ def _strongest(
     currency: str,
     k: int,
     raising: bool,
+    taken: set[str] | None = None,
 ) -> list[dict[str, Any]]:
     if k <= 0:
         return []
     row = dict(zip(FEATURE_NAMES, values.tolist(), strict=True))
     signed = contributions if raising else -contributions
     out: list[dict[str, Any]] = []
-    used: set[str] = set()
-    for j in np.argsort(-signed, kind="stable")[: k + len(GROUPS)].tolist():
+    used: set[str] = set(taken or ())
+    for j in np.argsort(-signed, kind="stable")[: k + len(GROUPS) + len(used)].tolist():
         name = FEATURE_NAMES[j]
         group = GROUPS.get(name, name)
         if signed[j] <= 0 or len(out) >= k:

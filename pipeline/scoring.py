@@ -114,8 +114,8 @@ class ScoringPipeline:
                     "probability": p,
                     "model": versions,
                     # What raised the risk, strongest first, then what lowered it most.
-                    "reasons": top_reasons(row, contributions[i], tx.currency, self.top_reasons)
-                    + lowering_reasons(row, contributions[i], tx.currency, self.lowering_reasons),
+                    "reasons": (up := top_reasons(row, contributions[i], tx.currency, self.top_reasons))
+                    + lowering_reasons(row, contributions[i], tx.currency, self.lowering_reasons, up),
                     "rules": matched,
                     "features": matrix.record(i),
                     "latency_ms": latency_ms,

@@ -359,3 +359,14 @@ def test_lowering_reasons_are_the_strongest_negative_contributors():
     only_up = np.zeros(len(FEATURE_NAMES))
     only_up[FEATURE_INDEX["local_hour"]] = 0.5
     assert lowering_reasons(VALUES, only_up, "EUR", 2) == []
+
+
+def test_a_cause_already_raising_the_risk_is_not_also_listed_as_lowering_it():
+    from explain.reasons import lowering_reasons
+
+    c = _contribs(amount_to_card_avg_30d=1.1, card_amount_avg_30d=-0.5, channel_code=-0.2)
+    up = top_reasons(VALUES, c, "EUR", 3)
+    assert [r["feature"] for r in up] == ["amount_to_card_avg_30d"]
+    down = lowering_reasons(VALUES, c, "EUR", 2, up)
+    assert "card_amount_avg_30d" not in [r["feature"] for r in down]
+    assert down[0]["feature"] == "channel_code"
