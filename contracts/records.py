@@ -151,8 +151,3 @@ class Decision(BaseModel):
     rules: list[str]
     features: dict[str, FeatureValue]
     latency_ms: float
-
-
-def transaction_json_schema() -> dict[str, Any]:
-    """JSON Schema of the Transaction, for docs and integrators."""
-    return Transaction.model_json_schema()

@@ -3,6 +3,7 @@ and a running worker, all on loopback ports picked per test session."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -53,6 +54,20 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory, small_history) -> Path:
     root = tmp_path_factory.mktemp("models")
     ModelRegistry(root).save(result.version, result.model_bytes, result.manifest)
     return root
+
+
+@pytest.fixture()
+def candidate_registry(model_dir: Path, tmp_path: Path) -> ModelRegistry:
+    """A private copy of the session's registry with a second version, ``v2-candidate``
+    (the same model under another name); the original version stays current."""
+    root = tmp_path / "models"
+    shutil.copytree(model_dir, root)
+    registry = ModelRegistry(root)
+    artefact = registry.load()
+    manifest = {k: v for k, v in artefact.manifest.items() if k != "files"}
+    registry.save("v2-candidate", artefact.model_bytes, manifest)
+    registry.promote(artefact.version)
+    return registry
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import time
 
 import pytest
@@ -20,17 +19,8 @@ from tests.worker_proc import WorkerProcess, isolated_settings
 
 
 @pytest.fixture()
-def registry(model_dir, tmp_path) -> ModelRegistry:
-    """A private copy of the session's registry, with a second version of the same model."""
-    root = tmp_path / "models"
-    shutil.copytree(model_dir, root)
-    reg = ModelRegistry(root)
-    artefact = reg.load()
-    reg.save(
-        "v2-candidate", artefact.model_bytes, {k: v for k, v in artefact.manifest.items() if k != "files"}
-    )
-    reg.promote(artefact.version)
-    return reg
+def registry(candidate_registry) -> ModelRegistry:
+    return candidate_registry
 
 
 def test_promote_and_rollback(registry):

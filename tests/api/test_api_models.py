@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from models.registry import ModelRegistry
 
 
 @pytest.fixture()
-def models_client(api_settings, model_dir, tmp_path):
-    root = tmp_path / "models"
-    shutil.copytree(model_dir, root)
-    reg = ModelRegistry(root)
-    artefact = reg.load()
-    reg.save(
-        "v2-candidate", artefact.model_bytes, {k: v for k, v in artefact.manifest.items() if k != "files"}
-    )
-    reg.promote(artefact.version)
-    settings = api_settings.model_copy(update={"model_dir": root})
+def models_client(api_settings, candidate_registry):
+    reg = candidate_registry
+    first = next(v for v in reg.versions() if v != "v2-candidate")
+    settings = api_settings.model_copy(update={"model_dir": reg.root})
     with TestClient(create_app(settings)) as c:
-        yield c, reg, artefact.version
+        yield c, reg, first
 
 
 def test_list_promote_rollback_and_audit(models_client, key):
