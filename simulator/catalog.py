@@ -50,10 +50,22 @@ FRAUD_IP_COUNTRIES: tuple[Country, ...] = (
     Country("PH", "PHP", 8, 0.0, (112, 120)),
 )
 
-COUNTRIES: tuple[Country, ...] = HOME_COUNTRIES + FRAUD_IP_COUNTRIES
+# Where fraud moves after a "fraud_shift" drift: IP countries never seen before it.
+SHIFTED_IP_COUNTRIES: tuple[Country, ...] = (
+    Country("CN", "CNY", 8, 0.0, (36, 42)),
+    Country("TR", "TRY", 3, 0.0, (185, 195)),
+    Country("MX", "MXN", -6, 0.0, (187, 189)),
+    Country("PK", "PKR", 5, 0.0, (39, 119)),
+)
+
+COUNTRIES: tuple[Country, ...] = HOME_COUNTRIES + FRAUD_IP_COUNTRIES + SHIFTED_IP_COUNTRIES
 N_HOME = len(HOME_COUNTRIES)
-# Indices into COUNTRIES of the fraud-only IP countries.
-FRAUD_IP_INDEX: npt.NDArray[np.int64] = np.arange(N_HOME, len(COUNTRIES), dtype=np.int64)
+# Indices into COUNTRIES of the fraud-only IP countries, before and after a fraud shift.
+FRAUD_IP_INDEX: npt.NDArray[np.int64] = np.arange(N_HOME, N_HOME + len(FRAUD_IP_COUNTRIES), dtype=np.int64)
+SHIFTED_IP_INDEX: npt.NDArray[np.int64] = np.arange(
+    N_HOME + len(FRAUD_IP_COUNTRIES), len(COUNTRIES), dtype=np.int64
+)
+IP_OCTETS: npt.NDArray[np.int64] = np.array([c.ip_octets for c in COUNTRIES], dtype=np.int64)
 
 CHANNELS: tuple[str, ...] = ("ecom", "pos", "atm", "p2p")
 ECOM, POS, ATM, P2P = range(4)
@@ -73,6 +85,8 @@ class Category:
     stolen_target: bool = False
     testing_small: bool = False
     testing_large: bool = False
+    # Where card-not-present fraud moves after a "fraud_shift" drift.
+    shift_target: bool = False
 
 
 CATEGORIES: tuple[Category, ...] = (
@@ -86,19 +100,24 @@ CATEGORIES: tuple[Category, ...] = (
     Category("5732", ECOM, 0.05, 3.0, stolen_target=True, testing_large=True),  # electronics
     Category("5944", ECOM, 0.02, 4.0, stolen_target=True, testing_large=True),  # jewellery
     Category("5815", ECOM, 0.06, 0.4, stolen_target=True, testing_small=True),  # digital goods
-    Category("4121", ECOM, 0.05, 0.6),  # ride hailing
+    Category("4121", ECOM, 0.05, 0.6, shift_target=True),  # ride hailing
     Category("4511", ECOM, 0.03, 6.0, stolen_target=True),  # airlines
     Category("7011", ECOM, 0.03, 5.0, stolen_target=True),  # hotels
-    Category("5942", ECOM, 0.03, 0.8),  # books
+    Category("5942", ECOM, 0.03, 0.8, shift_target=True),  # books
     Category("8398", ECOM, 0.02, 0.5, testing_small=True),  # charities
     Category("6011", ATM, 0.05, 2.5, visits=0.4),  # cash withdrawal
     Category("4829", P2P, 0.04, 1.5, stolen_target=True, testing_large=True),  # money transfer
+    Category("7995", ECOM, 0.02, 1.5, shift_target=True),  # betting and gambling
+    Category("4722", ECOM, 0.02, 4.0, shift_target=True),  # travel agencies
 )
 
 # Relative payment intensity by local hour (max 1): people sleep at night.
 _NIGHT_TO_NOON = (0.05, 0.03, 0.02, 0.02, 0.03, 0.08, 0.20, 0.45, 0.70, 0.80, 0.85, 0.90)
 _NOON_TO_NIGHT = (1.00, 0.95, 0.85, 0.80, 0.85, 0.90, 0.95, 0.90, 0.75, 0.50, 0.30, 0.12)
 DAY_RHYTHM: npt.NDArray[np.float64] = np.concatenate((_NIGHT_TO_NOON, _NOON_TO_NIGHT))
+# Relative payment intensity by local weekday, Monday first (max 1): Friday and
+# Saturday shopping, quiet Sundays.
+WEEK_RHYTHM: npt.NDArray[np.float64] = np.array((0.82, 0.84, 0.86, 0.88, 0.97, 1.00, 0.70))
 
 MS_PER_HOUR = 3_600_000
 MS_PER_DAY = 24 * MS_PER_HOUR

@@ -14,12 +14,35 @@ from datetime import UTC, datetime
 
 from .catalog import CATEGORIES
 
+#: Drift scenarios (``SimulationConfig.drift``); each changes only what happens
+#: from ``drift_day`` on, so the events before it are those of a run without it.
+DRIFTS: tuple[str, ...] = ("new_pattern", "fraud_shift", "holiday")
+#: Patterns that ``drift="new_pattern"`` can make appear.
+NEW_PATTERNS: tuple[str, ...] = ("account_takeover", "cross_border")
+
 
 @dataclass(frozen=True)
 class SimulationConfig:
     """What to simulate. Rates are per card-day (per merchant-day for merchants).
 
-    The defaults give about 100k transactions with ~1.5 % fraud.
+    The defaults give about 100k transactions with ~2 % fraud and no drift.
+
+    Drift (``drift`` with ``drift_day``, days after ``start``):
+
+    - ``"new_pattern"``: the pattern named by ``new_pattern`` does not exist
+      before the drift (whatever its own switch says) and runs at
+      ``new_pattern_rate`` from it on. Events before the drift equal those of the
+      same config with ``drift=None`` and that pattern switched off.
+    - ``"fraud_shift"``: from the drift on, card-not-present fraud (stolen card,
+      card testing, account takeover) pays at merchants of other categories
+      (gambling, travel agencies, ride hailing, books) and foreign fraud IPs
+      come from countries never seen before (CN, TR, MX, PK).
+    - ``"holiday"``: from the drift on, legit cards pay more often (+60 %, mostly
+      online and more often abroad) and spend more (about +30 %).
+
+    Except for ``"new_pattern"``'s switch, the events before the drift equal
+    those of the same config with ``drift=None`` (event ids aside: they carry
+    the config digest).
     """
 
     seed: int = 7
@@ -38,13 +61,28 @@ class SimulationConfig:
     card_testing_rate: float = 0.0007  # runs per card-day
     # (3) Compromised merchant: for some days, a share of its payments are fraud.
     compromised_merchant: bool = True
-    compromised_merchant_rate: float = 0.0005  # compromises per merchant-day
-    compromised_share: float = 0.3
-    compromised_days: tuple[float, float] = (2.0, 6.0)
+    compromised_merchant_rate: float = 0.0002  # compromises per merchant-day
+    compromised_share: float = 0.12
+    compromised_days: tuple[float, float] = (7.0, 21.0)
+    # (4) Account takeover: new device (and mostly a new email), home-country IP,
+    # 1-4 payments far above the card's usual amounts within two days.
+    account_takeover: bool = True
+    account_takeover_rate: float = 0.0005  # takeovers per card-day
+    # (5) Cross-border: a cloned card paid in person abroad, where the card never goes.
+    cross_border: bool = True
+    cross_border_rate: float = 0.0004  # trips per card-day
     # Labels.
     chargeback_share: float = 0.85  # of fraud transactions that get a chargeback
     false_dispute_rate: float = 0.001  # of legit transactions disputed as fraud
     label_delay_days: tuple[float, float] = (1.0, 60.0)
+    # Legit feedback (reviews closed as legit, customers confirming a payment).
+    legit_label_share: float = 0.03  # of legit transactions labelled "legit"
+    legit_label_delay_days: tuple[float, float] = (0.0, 3.0)
+    # Drift: one scenario of DRIFTS from drift_day (days after start) on; see above.
+    drift: str | None = None
+    drift_day: float | None = None
+    new_pattern: str = "account_takeover"  # one of NEW_PATTERNS
+    new_pattern_rate: float = 0.006  # its incidents per card-day after the drift
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None or self.start.utcoffset() is None:
@@ -59,15 +97,33 @@ class SimulationConfig:
             raise ValueError("accounts must be >= 1")
         if self.payments_per_card_day <= 0:
             raise ValueError("payments_per_card_day must be > 0")
-        for name in ("stolen_card_rate", "card_testing_rate", "compromised_merchant_rate"):
-            if getattr(self, name) < 0:
+        rates = (
+            "stolen_card_rate",
+            "card_testing_rate",
+            "compromised_merchant_rate",
+            "account_takeover_rate",
+            "cross_border_rate",
+            "new_pattern_rate",
+        )
+        for name in rates:
+            if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0")
-        for name in ("compromised_share", "chargeback_share", "false_dispute_rate"):
+        shares = ("compromised_share", "chargeback_share", "false_dispute_rate", "legit_label_share")
+        for name in shares:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be within [0, 1]")
-        lo, hi = self.label_delay_days
-        if not 0 <= lo <= hi:
-            raise ValueError("label_delay_days must be (low, high) with 0 <= low <= high")
+        for name in ("label_delay_days", "legit_label_delay_days"):
+            lo, hi = getattr(self, name)
+            if not 0 <= lo <= hi:
+                raise ValueError(f"{name} must be (low, high) with 0 <= low <= high")
+        if (self.drift is None) != (self.drift_day is None):
+            raise ValueError("drift and drift_day go together: give both or neither")
+        if self.drift is not None and self.drift not in DRIFTS:
+            raise ValueError(f"drift must be one of {', '.join(DRIFTS)}")
+        if self.drift_day is not None and not 0 <= self.drift_day < self.days:
+            raise ValueError("drift_day must be within [0, days)")
+        if self.new_pattern not in NEW_PATTERNS:
+            raise ValueError(f"new_pattern must be one of {', '.join(NEW_PATTERNS)}")
         lo, hi = self.compromised_days
         if not 0 < lo <= hi:
             raise ValueError("compromised_days must be (low, high) with 0 < low <= high")

@@ -19,12 +19,13 @@ MINUTE_MS = 60_000
 FOREIGN_IP_SHARE = 0.85  # fraud from a fraud-only country; the rest from another home country
 
 
-def _merchants_where(pop: Population, flag: str) -> IntArray:
+def merchants_where(pop: Population, flag: str) -> IntArray:
+    """Merchants whose category has ``flag`` set (e.g. ``"stolen_target"``)."""
     cats = np.array([i for i, c in enumerate(CATEGORIES) if getattr(c, flag)])
     return np.flatnonzero(np.isin(pop.merchant_category, cats)).astype(np.int64)
 
 
-def _incidents(rng: np.random.Generator, rate: float, units: int, days: float) -> int:
+def incidents(rng: np.random.Generator, rate: float, units: int, days: float) -> int:
     """How many incidents at ``rate`` per unit-day, at most one per unit."""
     return int(min(rng.poisson(rate * units * days), units))
 
@@ -37,7 +38,8 @@ def _fraud_ip_country(rng: np.random.Generator, home: IntArray) -> IntArray:
     return np.where(rng.random(n) < FOREIGN_IP_SHARE, risky, other)
 
 
-def _primary_email(pop: Population, card: IntArray) -> IntArray:
+def primary_email(pop: Population, card: IntArray) -> IntArray:
+    """The card holder's main email number."""
     return pop.cust_email_start[pop.card_customer[card]]
 
 
@@ -55,7 +57,7 @@ def _burst(
     ip = random_ips(rng, ip_country)
     device = devices.take(len(cards))
     new_email = rng.random(len(cards)) < new_email_share
-    email = np.where(new_email, emails.take(len(cards)), _primary_email(pop, cards))
+    email = np.where(new_email, emails.take(len(cards)), primary_email(pop, cards))
     return ip_country[inc], ip[inc], device[inc], email[inc]
 
 
@@ -67,14 +69,14 @@ def stolen_card(
     emails: Numbers,
 ) -> Payments:
     """Stolen card: 4-10 dear payments within an hour, each at a different merchant."""
-    n_inc = _incidents(rng, config.stolen_card_rate, pop.n_cards, config.days)
+    n_inc = incidents(rng, config.stolen_card_rate, pop.n_cards, config.days)
     if not config.stolen_card or n_inc == 0:
         return Payments.empty()
     cards = rng.choice(pop.n_cards, size=n_inc, replace=False).astype(np.int64)
     sizes = rng.integers(4, 11, size=n_inc)
     starts = rng.integers(0, max(1, span_ms(config) - MS_PER_HOUR), size=n_inc)
     inc = np.repeat(np.arange(n_inc), sizes)
-    targets = _merchants_where(pop, "stolen_target")
+    targets = merchants_where(pop, "stolen_target")
     few = len(targets)
     merchant = np.concatenate([rng.choice(targets, size=s, replace=bool(s > few)) for s in sizes])
     card = cards[inc]
@@ -103,7 +105,7 @@ def card_testing(
 ) -> Payments:
     """Card testing: 5-12 amounts under 2 within 30 minutes at one cheap merchant,
     then 2-4 large payments at dear merchants within the next few hours."""
-    n_inc = _incidents(rng, config.card_testing_rate, pop.n_cards, config.days)
+    n_inc = incidents(rng, config.card_testing_rate, pop.n_cards, config.days)
     if not config.card_testing or n_inc == 0:
         return Payments.empty()
     cards = rng.choice(pop.n_cards, size=n_inc, replace=False).astype(np.int64)
@@ -114,9 +116,9 @@ def card_testing(
     large_inc = np.repeat(np.arange(n_inc), n_large)
     inc = np.concatenate((small_inc, large_inc))
 
-    cheap = _merchants_where(pop, "testing_small")
+    cheap = merchants_where(pop, "testing_small")
     tester = cheap[rng.integers(0, len(cheap), size=n_inc)]
-    cash_out = _merchants_where(pop, "testing_large")
+    cash_out = merchants_where(pop, "testing_large")
     merchant = np.concatenate(
         (tester[small_inc], cash_out[rng.integers(0, len(cash_out), size=len(large_inc))])
     )
@@ -149,10 +151,11 @@ def card_testing(
 def compromised_merchant(
     config: SimulationConfig, pop: Population, payments: Payments, rng: np.random.Generator
 ) -> Payments:
-    """Compromised merchant: for 2-6 days, a share of a merchant's payments are fraud,
-    at 2.5-6x the card's typical amount there. Edits ``payments`` (returns a copy)."""
+    """Compromised merchant: for ``compromised_days`` (weeks by default), a share of
+    a merchant's payments are fraud, at 2.5-6x the card's typical amount there.
+    Edits ``payments`` (returns a copy)."""
     eligible = np.flatnonzero(np.isin(pop.merchant_channel, (POS, ECOM)))
-    n_inc = _incidents(rng, config.compromised_merchant_rate, len(eligible), config.days)
+    n_inc = incidents(rng, config.compromised_merchant_rate, len(eligible), config.days)
     if not config.compromised_merchant or n_inc == 0 or len(payments) == 0:
         return payments
     # Criminals target merchants with traffic worth skimming: weight by volume.

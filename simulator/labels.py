@@ -1,13 +1,15 @@
-"""Delayed, imperfect labels, the way chargebacks arrive in real life.
+"""Delayed, imperfect labels, the way chargebacks and feedback arrive in real life.
 
 Most fraud is charged back days to weeks later, some never is, and a few honest
-payments are disputed anyway. Models must learn from this feed, so it carries
-the same gaps and noise; the exact truth lives in ``Simulation.fraud_event_ids``.
+payments are disputed anyway. Teams also hear that payments were fine: reviews
+closed as legit, customers confirming a payment; a small share of legit
+payments get a ``legit`` label within days. Models must learn from this feed,
+so it carries the same gaps and noise; the exact truth lives in
+``Simulation.fraud_event_ids``.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
 from typing import Any
 
 import numpy as np
@@ -15,7 +17,17 @@ import numpy.typing as npt
 
 from .catalog import MS_PER_DAY
 from .config import SimulationConfig
-from .payments import IntArray
+from .payments import FloatArray, IntArray
+from .render import iso_times
+
+CHARGEBACK = "chargeback"
+CONFIRMED = "confirmed"
+
+
+def _delays(lo: float, hi: float, fraction: FloatArray) -> IntArray:
+    """Delays in ms at ``fraction`` (0..1) of the way from ``lo`` to ``hi`` days."""
+    ms = np.round((lo + (hi - lo) * fraction) * MS_PER_DAY)
+    return np.clip(ms, lo * MS_PER_DAY, hi * MS_PER_DAY).astype(np.int64)
 
 
 def make_labels(
@@ -27,27 +39,36 @@ def make_labels(
 ) -> list[dict[str, Any]]:
     """Label records (DESIGN.md ``Label``) sorted by ``reported_at``, then event order.
 
-    Delays are drawn from a right-skewed Beta over ``config.label_delay_days``
-    (mean about 18 days with the defaults), like chargeback windows.
+    Fraud labels (chargebacks, and false disputes of legit payments) come
+    after a right-skewed Beta delay over ``config.label_delay_days`` (mean
+    about 18 days with the defaults); ``legit`` labels (source ``confirmed``)
+    after a uniform delay over ``config.legit_label_delay_days``.
+
+    Every draw is one per payment, each kind from its own stream, so the label
+    of a payment depends only on the payments before it: a run that differs
+    only after some time has the same labels for the payments before it.
     """
-    draw = rng.random(len(t_ms))
-    labelled = np.where(is_fraud, draw < config.chargeback_share, draw < config.false_dispute_rate)
-    rows = np.flatnonzero(labelled)
-    lo, hi = config.label_delay_days
-    delay_days = lo + (hi - lo) * rng.beta(2.0, 5.0, size=len(rows))
-    delay_ms = np.clip(np.round(delay_days * MS_PER_DAY), lo * MS_PER_DAY, hi * MS_PER_DAY)
-    reported = t_ms[rows] + delay_ms.astype(np.int64)
+    n = len(t_ms)
+    which, delay, confirm, confirm_delay = rng.spawn(4)
+    draw = which.random(n)
+    disputed = np.where(is_fraud, draw < config.chargeback_share, draw < config.false_dispute_rate)
+    fraud_delay = _delays(*config.label_delay_days, delay.beta(2.0, 5.0, size=n))
+    confirmed = ~is_fraud & ~disputed & (confirm.random(n) < config.legit_label_share)
+    legit_delay = _delays(*config.legit_label_delay_days, confirm_delay.random(n))
+
+    rows = np.flatnonzero(disputed | confirmed)
+    reported = t_ms[rows] + np.where(disputed[rows], fraud_delay[rows], legit_delay[rows])
     order = np.lexsort((rows, reported))
-    start = config.start.astimezone(UTC)
-    out: list[dict[str, Any]] = []
-    for row, ms in zip(rows[order].tolist(), reported[order].tolist(), strict=True):
-        when = start + timedelta(milliseconds=ms)
-        out.append(
-            {
-                "event_id": event_ids[row],
-                "label": "fraud",
-                "reported_at": when.isoformat(timespec="microseconds"),
-                "source": "chargeback",
-            }
-        )
-    return out
+    rows, reported = rows[order], reported[order]
+    epoch = round(config.start.timestamp() * 1000)
+    when = iso_times(epoch + reported, np.zeros(len(rows), dtype=np.int64), ["+00:00"])
+    fraud_row = disputed[rows].tolist()
+    return [
+        {
+            "event_id": event_ids[row],
+            "label": "fraud" if bad else "legit",
+            "reported_at": at,
+            "source": CHARGEBACK if bad else CONFIRMED,
+        }
+        for row, bad, at in zip(rows.tolist(), fraud_row, when, strict=True)
+    ]

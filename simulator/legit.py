@@ -1,22 +1,36 @@
 """Legitimate traffic: each card pays at its own pace, mostly by day, mostly at home.
 
-The habits drawn here (usual merchants, devices, home IP, a daytime rhythm in
-the card's local time) are the baseline every fraud pattern deviates from.
+The habits drawn here (usual merchants, devices, home IP, a daily and weekly
+rhythm in the card's local time, shifted by the card's usual hours) are the
+baseline every fraud pattern deviates from.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from .catalog import ATM, COUNTRIES, DAY_RHYTHM, MS_PER_DAY, MS_PER_HOUR, N_HOME, POS
+from .catalog import (
+    ATM,
+    COUNTRIES,
+    DAY_RHYTHM,
+    ECOM,
+    MS_PER_DAY,
+    MS_PER_HOUR,
+    N_HOME,
+    P2P,
+    POS,
+    WEEK_RHYTHM,
+)
 from .config import SimulationConfig
 from .payments import FloatArray, IntArray, Pattern, Payments, round_amount
 from .population import Population, random_ips
 
-USUAL_SHARE = 0.85  # payments at one of the card's usual merchants
 HOME_IP_SHARE = 0.75  # payments from the customer's home address
 VPN_SHARE = 0.03  # remote payments from another (home) country's IP
-TRAVEL_SHARE = 0.2  # roaming in-person payments abroad that are kept (not redrawn)
+# Mean of the combined day x week thinning weight, to keep the expected counts.
+_KEEP_MEAN = float(DAY_RHYTHM.mean() * WEEK_RHYTHM.mean())
 _OFFSET_MS = np.array([c.utc_offset_h * MS_PER_HOUR for c in COUNTRIES], dtype=np.int64)
 
 
@@ -30,10 +44,29 @@ def epoch_ms(config: SimulationConfig) -> int:
     return round(config.start.timestamp() * 1000)
 
 
+@dataclass(frozen=True)
+class Habits:
+    """How a stretch of legit traffic chooses merchants and amounts."""
+
+    usual_share: float = 0.85  # payments at one of the card's usual merchants
+    travel_share: float = 0.2  # roaming in-person payments abroad that are kept
+    remote_boost: float = 1.0  # popularity multiplier of ecom/p2p merchants when roaming
+    amount_scale: float = 1.0  # multiplies every amount
+
+
+EVERYDAY = Habits()
+
+
 def local_hour(config: SimulationConfig, t_ms: IntArray, country: IntArray) -> IntArray:
     """Hour of day (0-23) at ``t_ms`` in each country's local time."""
     local = epoch_ms(config) + t_ms + _OFFSET_MS[country]
     return (local // MS_PER_HOUR) % 24
+
+
+def local_weekday(config: SimulationConfig, t_ms: IntArray, country: IntArray) -> IntArray:
+    """Day of week (Monday 0 .. Sunday 6) at ``t_ms`` in each country's local time."""
+    local = epoch_ms(config) + t_ms + _OFFSET_MS[country]
+    return (local // MS_PER_DAY + 3) % 7  # 1970-01-01 was a Thursday
 
 
 def pick_slots(rng: np.random.Generator, count: IntArray, p: list[float]) -> IntArray:
@@ -56,19 +89,29 @@ def amounts_for(
     return round_amount(np.clip(raw, 1.0, 20_000.0))
 
 
-def legit_payments(config: SimulationConfig, pop: Population, rng: np.random.Generator) -> Payments:
-    """All legit payments of the window, unsorted.
+def legit_payments(
+    config: SimulationConfig,
+    pop: Population,
+    rng: np.random.Generator,
+    window: tuple[int, int] | None = None,
+    volume: float = 1.0,
+    habits: Habits = EVERYDAY,
+) -> Payments:
+    """Legit payments in ``window`` (ms since start; default the whole run), unsorted.
 
-    Times follow the daily rhythm by thinning: candidate times are uniform, and
-    each is kept with the rhythm's weight at the card's local hour, so the
-    expected count per card is ``card_freq * days``.
+    Times follow the daily and weekly rhythm by thinning: candidate times are
+    uniform, and each is kept with the rhythm's weight at the card's local hour
+    (shifted by its usual hours) and weekday, so the expected count per card is
+    about ``card_freq * volume`` per day.
     """
-    span = span_ms(config)
-    expected = pop.card_freq * config.days / DAY_RHYTHM.mean()
+    lo, hi = (0, span_ms(config)) if window is None else window
+    expected = pop.card_freq * volume * ((hi - lo) / MS_PER_DAY) / _KEEP_MEAN
     card = np.repeat(np.arange(pop.n_cards, dtype=np.int64), rng.poisson(expected))
-    t = rng.integers(0, span, size=len(card), dtype=np.int64)
-    hour = local_hour(config, t, pop.card_country[card])
-    keep = rng.random(len(card)) < DAY_RHYTHM[hour]
+    t = rng.integers(lo, max(lo + 1, hi), size=len(card), dtype=np.int64)
+    country = pop.card_country[card]
+    hour = (local_hour(config, t, country) - pop.card_hour_shift[card]) % 24
+    weight = DAY_RHYTHM[hour] * WEEK_RHYTHM[local_weekday(config, t, country)]
+    keep = rng.random(len(card)) < weight
     card, t = card[keep], t[keep]
     n = len(card)
 
@@ -76,16 +119,17 @@ def legit_payments(config: SimulationConfig, pop: Population, rng: np.random.Gen
     k = pop.card_usual.shape[1]
     slot = (pop.card_usual_cum[card] < rng.random(n)[:, None]).sum(axis=1)
     slot = np.minimum(slot, k - 1)
-    popular = pop.merchant_popularity / pop.merchant_popularity.sum()
-    roam = rng.choice(pop.n_merchants, size=n, p=popular)
+    remote = np.isin(pop.merchant_channel, (ECOM, P2P))
+    popular = pop.merchant_popularity * np.where(remote, habits.remote_boost, 1.0)
+    roam = rng.choice(pop.n_merchants, size=n, p=popular / popular.sum())
     usual = pop.card_usual[card, slot]
     # Paying in person abroad means travelling, which most payments are not.
     abroad = np.isin(pop.merchant_channel[roam], (POS, ATM)) & (
         pop.merchant_country[roam] != pop.card_country[card]
     )
-    roam_ok = ~abroad | (rng.random(n) < TRAVEL_SHARE)
-    merchant = np.where((rng.random(n) < USUAL_SHARE) | ~roam_ok, usual, roam)
-    amount = amounts_for(rng, pop, card, merchant, np.ones(n))
+    roam_ok = ~abroad | (rng.random(n) < habits.travel_share)
+    merchant = np.where((rng.random(n) < habits.usual_share) | ~roam_ok, usual, roam)
+    amount = amounts_for(rng, pop, card, merchant, np.full(n, habits.amount_scale))
 
     # Where the payer is: at home, or where the shop is when paying in person abroad.
     home = pop.card_country[card]

@@ -25,9 +25,12 @@ class Pattern(IntEnum):
     STOLEN_CARD = 1
     CARD_TESTING = 2
     COMPROMISED_MERCHANT = 3
+    ACCOUNT_TAKEOVER = 4
+    CROSS_BORDER = 5
 
     @property
     def slug(self) -> str:
+        """The pattern's name as used in configs and ``Simulation.fraud_patterns``."""
         return self.name.lower()
 
 

@@ -44,6 +44,7 @@ class Population:
     card_freq: FloatArray  # mean legit payments per day
     card_usual: IntArray  # (cards, K) usual merchants, favourite first
     card_usual_cum: FloatArray  # (cards, K) cumulative odds of paying at each
+    card_hour_shift: IntArray  # hours the card's day runs late (+) or early (-)
     # Merchants.
     merchant_category: IntArray  # index into catalog.CATEGORIES
     merchant_channel: IntArray  # index into catalog.CHANNELS
@@ -166,6 +167,8 @@ def build_population(config: SimulationConfig, rng: np.random.Generator) -> Popu
     freq = config.payments_per_card_day * rng.lognormal(-sigma * sigma / 2, sigma, size=n_c)
     affinity = rng.beta(2.5, 2.5, size=n_c)
     usual, usual_cum = _usual_merchants(rng, card_country, affinity, channel, m_country, popularity)
+    # Usual hours: early birds and night owls shift the day rhythm by a few hours.
+    hour_shift = rng.choice(np.arange(-2, 4), size=n_c, p=[0.1, 0.2, 0.35, 0.2, 0.1, 0.05])
 
     return Population(
         cust_country=u_country,
@@ -182,6 +185,7 @@ def build_population(config: SimulationConfig, rng: np.random.Generator) -> Popu
         card_freq=freq,
         card_usual=usual,
         card_usual_cum=usual_cum,
+        card_hour_shift=hour_shift.astype(np.int64),
         merchant_category=category,
         merchant_channel=channel,
         merchant_country=m_country,
