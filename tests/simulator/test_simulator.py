@@ -44,12 +44,6 @@ PATTERNS = (
 )
 
 
-@pytest.fixture(scope="module")
-def sim() -> Simulation:
-    """The default dataset (about 100k transactions), built once."""
-    return simulate(SimulationConfig())
-
-
 def _when(record: dict[str, Any], key: str = "occurred_at") -> datetime:
     return datetime.fromisoformat(record[key])
 
