@@ -10,8 +10,10 @@ from typing import Any
 import click
 
 from contracts.settings import get_settings
-from simulator import Simulation, SimulationConfig, publish, write_jsonl
+from simulator import DRIFTS, NEW_PATTERNS, Pattern, Simulation, SimulationConfig, publish, write_jsonl
 from simulator import simulate as run_simulation
+
+PATTERNS = [p.slug for p in Pattern if p is not Pattern.LEGIT]
 
 
 def _parse_start(_ctx: click.Context, _param: click.Parameter, value: str) -> datetime:
@@ -28,6 +30,30 @@ def _utc(value: str) -> str:
     return datetime.fromisoformat(value).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
 
 
+def _parse_rates(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]) -> dict[str, float]:
+    rates: dict[str, float] = {}
+    for item in value:
+        name, _, number = item.partition("=")
+        if name not in PATTERNS:
+            raise click.BadParameter(f"{name!r} is not one of {', '.join(PATTERNS)}")
+        try:
+            rates[name] = float(number)
+        except ValueError as exc:
+            raise click.BadParameter(f"give PATTERN=RATE, e.g. stolen_card=0.002, not {item!r}") from exc
+    return rates
+
+
+def _fraud_share(sim: Simulation, after: bool) -> str:
+    assert sim.drift_at is not None
+    rows = [
+        t["event_id"]
+        for t in sim.transactions
+        if (datetime.fromisoformat(t["occurred_at"]) >= sim.drift_at) == after
+    ]
+    fraud = sum(event_id in sim.fraud_event_ids for event_id in rows)
+    return f"{fraud / max(1, len(rows)):.2%} of {len(rows):,}"
+
+
 def _summary(sim: Simulation, seconds: float) -> str:
     txs = sim.transactions
     if txs:
@@ -35,16 +61,24 @@ def _summary(sim: Simulation, seconds: float) -> str:
         span = f"{first} .. {last} UTC"
     else:
         span = "empty"
-    return (
+    legit_labels = sum(lab["label"] == "legit" for lab in sim.labels)
+    text = (
         f"{len(txs):,} transactions, {len(sim.fraud_event_ids):,} fraud "
-        f"({sim.fraud_rate:.2%}), {len(sim.labels):,} labels; {span}; {seconds:.1f}s"
+        f"({sim.fraud_rate:.2%}), {len(sim.labels):,} labels ({legit_labels:,} legit); "
+        f"{span}; {seconds:.1f}s"
     )
+    if sim.drift_at is not None:
+        text += (
+            f"\ndrift at {sim.drift_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC: fraud "
+            f"{_fraud_share(sim, False)} before, {_fraud_share(sim, True)} after"
+        )
+    return text
 
 
 class _Ticker:
-    """Progress for long simulations: a line per 250,000 transactions rendered."""
+    """Progress for long simulations: a line per 100,000 transactions rendered."""
 
-    step = 250_000
+    step = 100_000
 
     def __init__(self) -> None:
         self.done = 0
@@ -85,6 +119,59 @@ def _publish(records: Records, label: str, topic: str, key: str, rate: float | N
 @click.option("--truth", is_flag=True, help="Also write DIR/fraud_truth.txt (fraud event ids).")
 @click.option("--publish", "to_kafka", is_flag=True, help="Publish to the Kafka topics.")
 @click.option("--rate", type=float, help="Publish at this many transactions/s (default: max).")
+@click.option(
+    "--payments-per-card-day",
+    type=float,
+    default=1.8,
+    show_default=True,
+    help="Mean legit payments per card per day.",
+)
+@click.option(
+    "--off",
+    "off",
+    type=click.Choice(PATTERNS),
+    multiple=True,
+    help="Switch a fraud pattern off (repeatable).",
+)
+@click.option(
+    "--pattern-rate",
+    "pattern_rates",
+    metavar="PATTERN=RATE",
+    multiple=True,
+    callback=_parse_rates,
+    help="Incidents per card-day (per merchant-day for compromised_merchant) of a "
+    "pattern, e.g. stolen_card=0.002 (repeatable).",
+)
+@click.option(
+    "--legit-label-share",
+    type=float,
+    default=0.03,
+    show_default=True,
+    help="Share of legit payments confirmed by a 'legit' label 0-3 days later.",
+)
+@click.option(
+    "--drift",
+    type=click.Choice(DRIFTS),
+    help="Drift scenario from --drift-day on: new_pattern (--new-pattern appears), "
+    "fraud_shift (card-not-present fraud moves to other merchant categories and IP "
+    "countries), holiday (legit cards pay more, dearer, more online and abroad). "
+    "Everything before the drift stays as without it.",
+)
+@click.option("--drift-day", type=float, help="Days after --start when the drift begins.")
+@click.option(
+    "--new-pattern",
+    type=click.Choice(NEW_PATTERNS),
+    default="account_takeover",
+    show_default=True,
+    help="The pattern a new_pattern drift introduces (absent before the drift).",
+)
+@click.option(
+    "--new-pattern-rate",
+    type=float,
+    default=0.006,
+    show_default=True,
+    help="Incidents per card-day of the new pattern after the drift.",
+)
 def simulate(
     seed: int,
     days: float,
@@ -95,13 +182,28 @@ def simulate(
     truth: bool,
     to_kafka: bool,
     rate: float | None,
+    payments_per_card_day: float,
+    off: tuple[str, ...],
+    pattern_rates: dict[str, float],
+    legit_label_share: float,
+    drift: str | None,
+    drift_day: float | None,
+    new_pattern: str,
+    new_pattern_rate: float,
 ) -> None:
-    """Simulate card payments with fraud and delayed chargeback labels.
+    """Simulate card payments with fraud, drift, delayed chargebacks and legit labels.
 
     Same options, same output, byte for byte. Transactions go to the
     transactions topic keyed by card_id, labels to the labels topic keyed by
     event_id (labels after all transactions; each label's reported_at says
-    when it takes effect).
+    when it takes effect). Fraud patterns: stolen_card, card_testing,
+    compromised_merchant, account_takeover, cross_border.
+
+    A dataset for a drift baseline (batch model trained before day 14, online
+    model adapting after it):
+
+    \b
+    riskwire simulate --days 28 --drift new_pattern --drift-day 14 --out data/drift
     """
     if out is None and not to_kafka:
         raise click.UsageError("give --out DIR, --publish, or both")
@@ -109,6 +211,8 @@ def simulate(
         raise click.UsageError("--truth needs --out DIR")
     if rate is not None and rate <= 0:
         raise click.BadParameter("must be > 0", param_hint="--rate")
+    switches: dict[str, Any] = dict.fromkeys(off, False)
+    switches |= {f"{name}_rate": value for name, value in pattern_rates.items()}
     try:
         config = SimulationConfig(
             seed=seed,
@@ -116,11 +220,19 @@ def simulate(
             days=days,
             cards=cards,
             merchants=merchants,
+            payments_per_card_day=payments_per_card_day,
+            legit_label_share=legit_label_share,
+            drift=drift,
+            drift_day=drift_day,
+            new_pattern=new_pattern,
+            new_pattern_rate=new_pattern_rate,
+            **switches,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
 
-    click.echo(f"simulating {cards:,} cards x {days:g} days (seed {seed}) ...", err=True)
+    drifting = f", {drift} drift at day {drift_day:g}" if drift is not None and drift_day is not None else ""
+    click.echo(f"simulating {cards:,} cards x {days:g} days (seed {seed}{drifting}) ...", err=True)
     began = time.perf_counter()
     sim = run_simulation(config, progress=_Ticker())
     if out is not None:

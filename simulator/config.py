@@ -61,8 +61,8 @@ class SimulationConfig:
     card_testing_rate: float = 0.0007  # runs per card-day
     # (3) Compromised merchant: for some days, a share of its payments are fraud.
     compromised_merchant: bool = True
-    compromised_merchant_rate: float = 0.0002  # compromises per merchant-day
-    compromised_share: float = 0.12
+    compromised_merchant_rate: float = 0.0008  # compromises per merchant-day
+    compromised_share: float = 0.04
     compromised_days: tuple[float, float] = (7.0, 21.0)
     # (4) Account takeover: new device (and mostly a new email), home-country IP,
     # 1-4 payments far above the card's usual amounts within two days.

@@ -12,12 +12,15 @@ import statistics
 from collections import Counter, defaultdict
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from cli.simulate import simulate as simulate_cli
 from contracts.records import Label, Transaction
-from simulator import Simulation, SimulationConfig, simulate
+from simulator import Simulation, SimulationConfig, read_jsonl, simulate
 
 BASE = SimulationConfig(seed=9, days=12, cards=1500, merchants=150)
 DRIFT_DAY = 6.0
@@ -185,3 +188,31 @@ def test_holiday_means_more_dearer_online_and_foreign_legit_payments(
     assert amount1 > 1.2 * amount0
     assert ecom1 > ecom0 + 0.05
     assert abroad1 > 1.25 * abroad0
+
+
+def test_cli_drift_and_pattern_options(tmp_path: Path) -> None:
+    args = ["--seed", "5", "--days", "4", "--cards", "300", "--merchants", "60"]
+    drift = ["--drift", "new_pattern", "--drift-day", "2", "--new-pattern", "cross_border"]
+    options = ["--off", "card_testing", "--pattern-rate", "stolen_card=0.003", "--legit-label-share", "0.1"]
+    result = CliRunner().invoke(simulate_cli, [*args, *drift, *options, "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "before" in result.output and "after" in result.output
+    config = SimulationConfig(
+        seed=5,
+        days=4,
+        cards=300,
+        merchants=60,
+        drift="new_pattern",
+        drift_day=2.0,
+        new_pattern="cross_border",
+        card_testing=False,
+        stolen_card_rate=0.003,
+        legit_label_share=0.1,
+    )
+    expected = simulate(config)
+    assert list(read_jsonl(tmp_path / "transactions.jsonl")) == expected.transactions
+    assert list(read_jsonl(tmp_path / "labels.jsonl")) == expected.labels
+    bad = CliRunner().invoke(simulate_cli, [*args, "--out", str(tmp_path), "--drift", "holiday"])
+    assert bad.exit_code == 2 and "drift_day" in bad.output
+    bad = CliRunner().invoke(simulate_cli, [*args, "--out", str(tmp_path), "--pattern-rate", "x=1"])
+    assert bad.exit_code == 2
