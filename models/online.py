@@ -15,9 +15,11 @@ Class imbalance: the labels feed is 1 % to 50 % fraud depending on its source,
 so a running estimate of the fraud share sets the weight of a fraud label
 (``(1 - share) / share``, at most ``max_pos_weight``), and predictions subtract
 ``log(weight)`` from the margin (the prior correction of a weighted logistic
-regression), so probabilities stay on the scale of the labels feed — or, with
-``target_share``, are moved to the traffic's fraud share, for a feed that is
-mostly chargebacks.
+regression). SGD on weighted labels still overshoots, so a last intercept,
+``bias``, learns from the *unweighted* labels how far the predictions sit from
+the observed frequency (an online calibration in the large). Probabilities are
+thus on the scale of the labels feed — or, with ``target_share``, moved to the
+traffic's fraud share, for a feed that is mostly chargebacks.
 
 Scoring (``predict_proba_many``) is numpy on the learned weights: no River call,
 no per-row loop, no side effect. State is a JSON-safe dict (``to_state``), exact
@@ -98,6 +100,7 @@ class OnlineModel:
             intercept_lr=self.config.learning_rate,
         )
         self.fraud_share = self.config.prior_share
+        self.bias = 0.0
         self.learned = 0
 
     @property
@@ -108,7 +111,7 @@ class OnlineModel:
 
     def prior_shift(self) -> float:
         """Added to the margin: undoes the fraud up-weighting, then moves to ``target_share``."""
-        shift = -math.log(self.pos_weight)
+        shift = self.bias - math.log(self.pos_weight)
         if (target := self.config.target_share) is not None:
             share = min(max(self.fraud_share, 1e-6), 1 - 1e-6)
             shift += math.log(target / (1 - target)) - math.log(share / (1 - share))
@@ -118,6 +121,9 @@ class OnlineModel:
 
     def predict_proba_many(self, x: Matrix) -> Matrix:
         """Fraud probability per row of an ``n × features`` matrix; pure and vectorised."""
+        return self._proba(x, self.prior_shift())
+
+    def _proba(self, x: Matrix, shift: float) -> Matrix:
         z = signed_log1p(np.asarray(x, dtype=np.float64))
         present = np.isfinite(z)
         means = np.array([self.scaler.means.get(n, 0.0) for n in self.names])
@@ -127,7 +133,7 @@ class OnlineModel:
         w_missing = np.array([weights.get(n, 0.0) for n in self._missing])
         with np.errstate(invalid="ignore", divide="ignore"):
             scaled = np.where(present & (stds > 0), (z - means) / stds, 0.0)
-        margin = scaled @ w + (~present) @ w_missing + self.model.intercept + self.prior_shift()
+        margin = scaled @ w + (~present) @ w_missing + self.model.intercept + shift
         out: Matrix = 1.0 / (1.0 + np.exp(-margin))
         return out
 
@@ -135,14 +141,18 @@ class OnlineModel:
 
     def learn_one(self, x: Matrix, y: int | bool) -> None:
         """Learn one labelled row (a 1-d array of ``len(FEATURE_NAMES)`` values)."""
-        z = signed_log1p(np.asarray(x, dtype=np.float64)).tolist()
+        x = np.asarray(x, dtype=np.float64)
+        fraud = bool(y)
+        # Calibration in the large: the feed-scale forecast, before this label is learned.
+        feed = float(self._proba(x[None, :], self.bias - math.log(self.pos_weight))[0])
+        self.bias += self.config.learning_rate * (float(fraud) - feed)
+        z = signed_log1p(x).tolist()
         present = {n: v for n, v in zip(self.names, z, strict=True) if math.isfinite(v)}
         self.scaler.learn_one(present)
         features = self.scaler.transform_one(present)
         for n, indicator in zip(self.names, self._missing, strict=True):
             if n not in present:
                 features[indicator] = 1.0
-        fraud = bool(y)
         self.model.learn_one(features, fraud, w=self.pos_weight if fraud else 1.0)
         # The share estimate learns after the weight was used: a label never weighs itself.
         cfg = self.config
@@ -175,6 +185,7 @@ class OnlineModel:
             "intercept": self.model.intercept,
             "iterations": self.model.optimizer.n_iterations,
             "fraud_share": self.fraud_share,
+            "bias": self.bias,
             "learned": self.learned,
         }
 
@@ -198,6 +209,7 @@ class OnlineModel:
             model.model.intercept = float(state["intercept"])
             model.model.optimizer.n_iterations = int(state["iterations"])
             model.fraud_share = float(state["fraud_share"])
+            model.bias = float(state["bias"])
             model.learned = int(state["learned"])
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ModelIntegrityError(f"online model state unreadable: {exc!r}") from exc

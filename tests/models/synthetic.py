@@ -33,3 +33,22 @@ def flipping_stream(seed: int, before: int, after: int, a: int = 0, b: int = 1):
     truth = np.concatenate([concept(x[:before], a), concept(x[before:], b)])
     y = (rng.random(len(x)) < truth).astype(np.int8)
     return x, y, concept(x, a), truth
+
+
+DAY_MS = 86_400_000
+
+
+def history(seed: int = 0, n: int = 6000, days: float = 60.0, base: float = -4.0):
+    """A TrainingSet-like history: fraud depends on columns 0 and 1; labels arrive 1–30 days late."""
+    from models.training import NEVER, TrainingSet
+
+    rng = np.random.default_rng(seed)
+    x = features(rng, n)
+    z0 = np.nan_to_num(np.log(x[:, 0]) - 2.0)
+    z1 = np.nan_to_num(np.log(x[:, 1]) - 2.0)
+    p = 1.0 / (1.0 + np.exp(-(base + 1.8 * z0 + 1.2 * z1)))
+    y = (rng.random(n) < p).astype(np.int8)
+    times = np.sort(rng.integers(0, int(days * DAY_MS), size=n)).astype(np.int64) + 1_767_225_600_000
+    delay = rng.integers(DAY_MS, 30 * DAY_MS, size=n)
+    reported = np.where(y == 1, times + delay, NEVER).astype(np.int64)
+    return TrainingSet(x=x, y=y, times_ms=times, fraud_reported_ms=reported)
