@@ -3,11 +3,16 @@
 Layout under ``RISKWIRE_MODEL_DIR``::
 
     versions/<version>/model.json      XGBoost's JSON format
+    versions/<version>/online.json     optional: the online learner's initial state
     versions/<version>/manifest.json   the model card, with each file's SHA-256
     CURRENT                            the version that serves
+    SHADOW                             optional: a candidate scored in shadow, never acted on
 
 A file whose hash does not match its manifest is refused *before* it is
-deserialised, so a tampered artefact never reaches XGBoost's parser.
+deserialised, so a tampered artefact never reaches XGBoost's parser; so is a
+file the manifest does not list, and a listed file that is not one of the
+known artefacts. The online state must also say its format in its first bytes
+(JSON object, ``"format": "riskwire-online-learner/1"``) before it is parsed.
 """
 
 from __future__ import annotations
@@ -23,8 +28,12 @@ from typing import Any
 from models.errors import ModelError, ModelIntegrityError, ModelNotFoundError
 
 MODEL_FILE = "model.json"
+ONLINE_FILE = "online.json"
 MANIFEST_FILE = "manifest.json"
 PROMOTIONS_FILE = "PROMOTIONS.jsonl"
+#: The only artefacts a version may hold: nothing else is ever deserialised.
+ARTEFACT_FILES = frozenset({MODEL_FILE, ONLINE_FILE})
+ONLINE_FORMAT = "riskwire-online-learner/1"
 
 
 def sha256_of(path: Path) -> str:
@@ -38,6 +47,26 @@ class ModelArtefact:
     version: str
     manifest: dict[str, Any]
     model_bytes: bytes
+    online_bytes: bytes | None = None
+
+    def online_state(self) -> dict[str, Any] | None:
+        """The online learner's initial state (verified bytes), or None if the version has none.
+
+        The bytes must open as a JSON object of the expected format; anything else
+        (a pickle renamed, another schema) is refused as a ``ModelIntegrityError``.
+        """
+        if self.online_bytes is None:
+            return None
+        head = self.online_bytes.lstrip()[:1]
+        if head != b"{":
+            raise ModelIntegrityError(f"{self.version}: {ONLINE_FILE} is not a JSON object")
+        try:
+            state = json.loads(self.online_bytes)
+        except ValueError as exc:
+            raise ModelIntegrityError(f"{self.version}: {ONLINE_FILE} is not valid JSON: {exc}") from exc
+        if not isinstance(state, dict) or state.get("format") != ONLINE_FORMAT:
+            raise ModelIntegrityError(f"{self.version}: {ONLINE_FILE} is not a {ONLINE_FORMAT} state")
+        return state
 
 
 class ModelRegistry:
@@ -50,19 +79,38 @@ class ModelRegistry:
     def _versions(self) -> Path:
         return self.root / "versions"
 
-    def save(self, version: str, model_bytes: bytes, manifest: dict[str, Any]) -> Path:
-        """Write a new version and make it current (atomically, via rename)."""
+    def save(
+        self,
+        version: str,
+        model_bytes: bytes,
+        manifest: dict[str, Any],
+        online_state: dict[str, Any] | None = None,
+        *,
+        promote: bool = True,
+    ) -> Path:
+        """Write a new version and (by default) make it current, atomically via rename.
+
+        ``online_state`` (an ``OnlineLearner.to_state()``) is stored as ``online.json``,
+        hashed in the manifest like the model; ``promote=False`` keeps the current
+        version serving (for a shadow candidate).
+        """
         target = self._versions / version
         if target.exists():
             raise FileExistsError(f"model version {version} already exists")
         staging = self._versions / f".{version}.tmp"
         staging.mkdir(parents=True)
-        (staging / MODEL_FILE).write_bytes(model_bytes)
+        files = {MODEL_FILE: model_bytes}
+        if online_state is not None:
+            # Key order kept, not sorted: the restored learner must sum in the same order.
+            files[ONLINE_FILE] = json.dumps(online_state).encode()
+        for name, data in files.items():
+            (staging / name).write_bytes(data)
         card = {**manifest, "version": version}
-        card["files"] = {MODEL_FILE: hashlib.sha256(model_bytes).hexdigest()}
+        card["files"] = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
         (staging / MANIFEST_FILE).write_text(json.dumps(card, indent=2, sort_keys=True))
         staging.rename(target)
-        self.promote(version)
+        if promote:
+            self.promote(version)
         return target
 
     def versions(self) -> list[str]:
@@ -83,19 +131,50 @@ class ModelRegistry:
             raise ModelNotFoundError(f"no model version {version} in {self.root}")
         # Refuse what could not serve before it can become current: a tampered file,
         # features the catalogue no longer has, a model XGBoost cannot read.
+        self.check(version)
+        self._point("CURRENT", version)
+        with (self.root / PROMOTIONS_FILE).open("a") as log:
+            log.write(json.dumps({"version": version, "at": datetime.now(UTC).isoformat()}) + "\n")
+
+    def check(self, version: str) -> None:
+        """Refuse a version that could not serve: tampered or unlisted files, features the
+        catalogue no longer has, a model XGBoost cannot read, an unreadable online state."""
         from models.batch_model import BatchModel
+        from models.learner import OnlineLearner
 
         try:
-            BatchModel(self.load(version))
+            artefact = self.load(version)
+            BatchModel(artefact)
+            if (state := artefact.online_state()) is not None:
+                OnlineLearner.from_state(state)
         except ModelError:
             raise
         except Exception as exc:
             raise ModelIntegrityError(f"{version}: cannot be loaded: {exc}") from exc
-        tmp = self.root / "CURRENT.tmp"
+
+    def _point(self, pointer: str, version: str | None) -> None:
+        path = self.root / pointer
+        if version is None:
+            path.unlink(missing_ok=True)
+            return
+        tmp = self.root / f"{pointer}.tmp"
         tmp.write_text(version + "\n")
-        os.replace(tmp, self.root / "CURRENT")
-        with (self.root / PROMOTIONS_FILE).open("a") as log:
-            log.write(json.dumps({"version": version, "at": datetime.now(UTC).isoformat()}) + "\n")
+        os.replace(tmp, path)
+
+    def set_shadow(self, version: str | None) -> None:
+        """Score ``version`` in shadow (never acted on), or stop shadowing with None."""
+        if version is not None:
+            if not (self._versions / version).is_dir():
+                raise ModelNotFoundError(f"no model version {version} in {self.root}")
+            self.check(version)
+        self._point("SHADOW", version)
+
+    def shadow(self) -> str | None:
+        """The version scored in shadow, if any."""
+        pointer = self.root / "SHADOW"
+        if not pointer.exists():
+            return None
+        return pointer.read_text().strip() or None
 
     def promotions(self) -> list[dict[str, str]]:
         """Every promotion, oldest first."""
@@ -126,14 +205,26 @@ class ModelRegistry:
         except (OSError, ValueError) as exc:
             raise ModelIntegrityError(f"{version}: unreadable {MANIFEST_FILE}: {exc}") from exc
         listed = manifest.get("files", {})
+        if not isinstance(listed, dict):
+            raise ModelIntegrityError(f"{version}: manifest's files is not a name → SHA-256 map")
         present = {p.name for p in folder.iterdir()} - {MANIFEST_FILE}
         if unlisted := present - set(listed):
             raise ModelIntegrityError(f"{version}: files not in the manifest: {sorted(unlisted)}")
+        if unknown := set(listed) - ARTEFACT_FILES:
+            raise ModelIntegrityError(f"{version}: manifest lists unknown artefacts: {sorted(unknown)}")
         if MODEL_FILE not in listed:
             raise ModelIntegrityError(f"{version}: manifest lists no {MODEL_FILE}")
-        if not (folder / MODEL_FILE).is_file():
-            raise ModelIntegrityError(f"{version}: {MODEL_FILE} is listed but missing")
-        data = (folder / MODEL_FILE).read_bytes()
-        if hashlib.sha256(data).hexdigest() != listed[MODEL_FILE]:
-            raise ModelIntegrityError(f"{version}: {MODEL_FILE} does not match its SHA-256")
-        return ModelArtefact(version=version, manifest=manifest, model_bytes=data)
+        verified = {}
+        for name, digest in listed.items():
+            if not (folder / name).is_file():
+                raise ModelIntegrityError(f"{version}: {name} is listed but missing")
+            data = (folder / name).read_bytes()
+            if hashlib.sha256(data).hexdigest() != digest:
+                raise ModelIntegrityError(f"{version}: {name} does not match its SHA-256")
+            verified[name] = data
+        return ModelArtefact(
+            version=version,
+            manifest=manifest,
+            model_bytes=verified[MODEL_FILE],
+            online_bytes=verified.get(ONLINE_FILE),
+        )
