@@ -10,8 +10,12 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from evaluation import Evaluation
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 _OUT = click.Path(dir_okay=False, writable=True, path_type=Path)
@@ -41,6 +45,18 @@ _OUT = click.Path(dir_okay=False, writable=True, path_type=Path)
     is_flag=True,
     help="For CP@k, drop cards already caught in the top k of an earlier day (the handbook's option).",
 )
+@click.option(
+    "--compare",
+    "compare",
+    multiple=True,
+    metavar="NAME=DECISIONS",
+    help="Another variant's decision records on the same history (repeatable): per-day AP side by side.",
+)
+@click.option("--name", default="decisions", show_default=True, help="This run's name in a comparison.")
+@click.option(
+    "--mark-day", default=None, metavar="YYYY-MM-DD", help="Draw a line at this day in the comparison plot."
+)
+@click.option("--compare-png", type=_OUT, default=None, help="Write the comparison plot (PNG) here.")
 @click.option("--html", "html_path", type=_OUT, help="Write a self-contained HTML report with plots here.")
 @click.option("--json", "json_path", type=_OUT, help="Write the metrics as JSON here.")
 def evaluate(
@@ -49,6 +65,10 @@ def evaluate(
     decisions: Path,
     k: int,
     exclude_detected_cards: bool,
+    compare: tuple[str, ...],
+    name: str,
+    mark_day: str | None,
+    compare_png: Path | None,
     html_path: Path | None,
     json_path: Path | None,
 ) -> None:
@@ -78,4 +98,38 @@ def evaluate(
         click.echo("drawing the HTML report ...", err=True)
         write_html(html_path, data, result)
         click.echo(f"report → {html_path}", err=True)
+    if compare:
+        _compare(
+            transactions, labels, name, result, compare, k, exclude_detected_cards, mark_day, compare_png
+        )
     click.echo(f"evaluated {len(data):,} events in {time.monotonic() - started:.1f} s", err=True)
+
+
+def _compare(
+    transactions: Path,
+    labels: Path,
+    name: str,
+    result: Evaluation,
+    variants: tuple[str, ...],
+    k: int,
+    exclude_detected_cards: bool,
+    mark_day: str | None,
+    png: Path | None,
+) -> None:
+    from evaluation import evaluate as run_evaluation
+    from evaluation import load_dataset
+    from evaluation.compare import comparison_png, format_comparison
+
+    results = {name: result}
+    for item in variants:
+        other, sep, path = item.partition("=")
+        if not sep or not other or not Path(path).is_file():
+            raise click.BadParameter(f"expected NAME=DECISIONS_FILE, got {item!r}", param_hint="--compare")
+        data = load_dataset(transactions, labels, Path(path))
+        results[other] = run_evaluation(data, k=k, exclude_detected_cards=exclude_detected_cards)
+    click.echo("\naverage precision per day:")
+    click.echo(format_comparison(results))
+    if png is not None:
+        png.parent.mkdir(parents=True, exist_ok=True)
+        png.write_bytes(comparison_png(results, mark_day=mark_day))
+        click.echo(f"comparison plot → {png}", err=True)

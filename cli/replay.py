@@ -14,27 +14,43 @@ from contracts.settings import get_settings
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
-async def _run(transactions: Path, out: Path, redis_url: str, model_version: str | None, batch: int) -> int:
+async def _run(
+    transactions: Path,
+    labels: Path | None,
+    out: Path,
+    redis_url: str,
+    model_version: str | None,
+    batch: int,
+    online: bool,
+) -> int:
     import redis.asyncio as aioredis
 
-    from cli.history import read_transactions
-    from pipeline.factory import build_pipeline
+    from cli.history import read_labels, read_transactions
+    from pipeline.factory import build_label_learning, build_pipeline
     from pipeline.replay import replay
 
     s = get_settings()
     client = aioredis.Redis.from_url(redis_url)
     if await client.dbsize():
         raise click.ClickException(f"{redis_url} is not empty: replay needs a fresh feature state")
-    pipeline = build_pipeline(s, client, model_version)
+    pipeline = build_pipeline(s, client, model_version, online=online)
+    learning = build_label_learning(s, client) if online else None
     model = pipeline.model
     txs = read_transactions(transactions)
-    click.echo(f"replaying {len(txs):,} payments with model {model.version}", err=True)
+    history = read_labels(labels) if labels else []
+    click.echo(
+        f"replaying {len(txs):,} payments and {len(history):,} labels with model {model.version}, "
+        f"online model {'on' if online else 'off'}",
+        err=True,
+    )
     written = 0
     with (
         out.open("wb") as fh,
         click.progressbar(length=len(txs), label="scoring", file=click.get_text_stream("stderr")) as bar,
     ):
-        async for body in replay(txs, pipeline, batch=batch, progress=bar.update):
+        async for body in replay(
+            txs, pipeline, labels=history, learning=learning, batch=batch, progress=bar.update
+        ):
             fh.write(body + b"\n")
             written += 1
     await client.aclose()
@@ -49,6 +65,18 @@ async def _run(transactions: Path, out: Path, redis_url: str, model_version: str
     required=True,
     help="Decision records (JSON Lines), one per distinct event.",
 )
+@click.option(
+    "--labels",
+    type=_FILE,
+    default=None,
+    help="Labels (JSON Lines): each takes effect once the replay's event time passes its reported_at.",
+)
+@click.option(
+    "--online/--no-online",
+    default=True,
+    show_default=True,
+    help="Blend with the online model learning from the labels, or score with the batch model alone.",
+)
 @click.option("--model-version", default=None, help="Registry version to score with (default: current).")
 @click.option(
     "--redis-url",
@@ -57,16 +85,22 @@ async def _run(transactions: Path, out: Path, redis_url: str, model_version: str
 )
 @click.option("--batch", type=click.IntRange(min=1), default=500, show_default=True)
 def replay_cmd(
-    transactions: Path, out: Path, model_version: str | None, redis_url: str | None, batch: int
+    transactions: Path,
+    labels: Path | None,
+    online: bool,
+    out: Path,
+    model_version: str | None,
+    redis_url: str | None,
+    batch: int,
 ) -> None:
     """Score history through the production pipeline in event-time order, without Kafka.
 
-    Labels do not enter a replay yet: no stage learns from them until the
-    label-derived features and the online model exist.
+    Labels feed the label-derived features and (unless --no-online) the online
+    model, in event time, as the worker's label agent would have.
     """
     started = time.monotonic()
     if redis_url:
-        n = asyncio.run(_run(transactions, out, redis_url, model_version, batch))
+        n = asyncio.run(_run(transactions, labels, out, redis_url, model_version, batch, online))
     else:
         from embedded import EmbeddedServices
 
@@ -74,5 +108,5 @@ def replay_cmd(
             tempfile.TemporaryDirectory(prefix="riskwire-replay-") as tmp,
             EmbeddedServices(workdir=Path(tmp), with_kafka=False) as private,
         ):
-            n = asyncio.run(_run(transactions, out, private.redis_url, model_version, batch))
+            n = asyncio.run(_run(transactions, labels, out, private.redis_url, model_version, batch, online))
     click.echo(f"wrote {n:,} decision records to {out} ({time.monotonic() - started:.1f} s)", err=True)

@@ -13,6 +13,7 @@ from contracts.records import (
     ModelVersions,
     Reason,
     RiskLevel,
+    ShadowDecision,
     Transaction,
 )
 from contracts.settings import Settings, get_settings
@@ -27,6 +28,7 @@ __all__ = [
     "Reason",
     "RiskLevel",
     "Settings",
+    "ShadowDecision",
     "Transaction",
     "get_settings",
 ]

@@ -134,6 +134,20 @@ class ModelVersions(BaseModel):
     batch_weight: float
     online_version: str | None = None
     online_weight: float = 0.0
+    batch_probability: float | None = Field(
+        default=None, description="The batch model's calibrated probability"
+    )
+    online_probability: float | None = Field(default=None, description="The online model's probability")
+
+
+class ShadowDecision(BaseModel):
+    """What a shadow candidate model would have decided: recorded, never acted on."""
+
+    version: str
+    probability: float
+    risk_score: int
+    risk_level: RiskLevel
+    decision: DecisionKind
 
 
 class Decision(BaseModel):
@@ -151,3 +165,4 @@ class Decision(BaseModel):
     rules: list[str]
     features: dict[str, FeatureValue]
     latency_ms: float
+    shadow: ShadowDecision | None = None

@@ -67,6 +67,25 @@ class Settings(BaseSettings):
     top_reasons: int = Field(default=3, ge=1)
     lowering_reasons: int = Field(default=2, ge=0)
 
+    # Online learning and drift (issue 5; the blend rule is in models/blend.py).
+    online_learning: bool = True
+    online_refresh_s: float = Field(default=1.0, gt=0)
+    online_seen_ttl_s: int = Field(default=180 * 24 * 3600, ge=60)
+    online_pending_retry: int = Field(default=200, ge=0)
+    labels_batch_max_events: int = Field(default=500, ge=1)
+    blend_w_min: float = Field(default=0.1, ge=0, le=1)
+    blend_w_max: float = Field(default=0.7, ge=0, le=1)
+    blend_warmup: int = Field(default=50, ge=0)
+    online_learning_rate: float = Field(default=0.02, gt=0)
+    # The traffic's fraud share, for a labels feed that is mostly chargebacks;
+    # None: the batch model's training fraud rate (from its model card).
+    online_target_share: float | None = Field(default=None, gt=0, lt=1)
+    drift_delta: float = Field(default=0.002, gt=0, lt=1)
+    psi_alert_threshold: float = Field(default=0.25, gt=0)
+    psi_min_observed: float = Field(default=1000.0, ge=0)
+    psi_half_life: float = Field(default=5000.0, gt=0)
+    psi_check_every_s: float = Field(default=60.0, gt=0)
+
     # API.
     api_host: str = "127.0.0.1"
     api_port: int = 8000

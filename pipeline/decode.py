@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from contracts.records import Transaction
+from contracts.records import Label, Transaction
 
 #: Transaction schema versions this code reads; absent means 1.
 SUPPORTED_SCHEMA_VERSIONS = frozenset({1})
@@ -71,3 +71,27 @@ def decode(raw: bytes | None, *, max_bytes: int, now_ms: int, max_future_ms: int
             "future_timestamp",
         )
     return tx
+
+
+def decode_label(raw: bytes | None, *, max_bytes: int) -> Label | Rejected:
+    """A valid Label, or the reason it is not one (the dead-letter headers).
+
+    >>> decode_label(b'{"event_id": "e1", "label": "maybe"}', max_bytes=1024).error_class
+    'schema'
+    """
+    if raw is None:
+        return Rejected("empty message (null value)", "encoding")
+    if len(raw) > max_bytes:
+        return Rejected(f"message of {len(raw)} bytes exceeds the {max_bytes}-byte limit", "size")
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return Rejected(f"not UTF-8: {exc.reason} at byte {exc.start}", "encoding")
+    except json.JSONDecodeError as exc:
+        return Rejected(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", "json")
+    if not isinstance(doc, dict):
+        return Rejected(f"expected a JSON object, got {type(doc).__name__}", "schema")
+    try:
+        return Label.model_validate(doc)
+    except ValidationError as exc:
+        return Rejected(_schema_error(exc), "schema")

@@ -2,31 +2,124 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 import redis.asyncio as aioredis
 
 from contracts.settings import Settings
 from explain.risk_score import RiskPolicy
 from features.online_store import OnlineFeatureStore
 from models.batch_model import BatchModel
-from models.registry import ModelRegistry
+from models.blend import BlendConfig
+from models.errors import ModelError
+from models.learner import OnlineLearner
+from models.online import OnlineConfig
+from models.registry import ModelArtefact, ModelRegistry
 from pipeline.decision_store import DecisionStore
+from pipeline.label_learning import LabelLearning
+from pipeline.online_checkpoint import OnlineCheckpoint
+from pipeline.online_follower import OnlineFollower
 from pipeline.scoring import ScoringPipeline
 from rules.live import LiveRules
 from rules.store import RuleStore
 
+log = logging.getLogger(__name__)
+
+
+def feature_store(settings: Settings, client: aioredis.Redis) -> OnlineFeatureStore:
+    return OnlineFeatureStore(
+        client, dedupe_ttl_s=settings.event_dedupe_ttl_s, grace_ms=settings.late_grace_s * 1000
+    )
+
 
 def build_pipeline(
-    settings: Settings, client: aioredis.Redis, model_version: str | None = None
+    settings: Settings,
+    client: aioredis.Redis,
+    model_version: str | None = None,
+    *,
+    online: bool | None = None,
 ) -> ScoringPipeline:
-    """The pipeline on ``client`` with a registered model (raises ``ModelError`` without one)."""
+    """The pipeline on ``client`` with a registered model (raises ``ModelError`` without one).
+
+    ``online`` (default: ``settings.online_learning``) blends with the online
+    learner's latest checkpoint; off, the batch model decides alone.
+    """
+    registry = ModelRegistry(settings.model_dir)
+    use_online = settings.online_learning if online is None else online
     return ScoringPipeline(
-        features=OnlineFeatureStore(
-            client, dedupe_ttl_s=settings.event_dedupe_ttl_s, grace_ms=settings.late_grace_s * 1000
-        ),
+        features=feature_store(settings, client),
         decisions=DecisionStore(client, ttl_s=settings.decision_ttl_s),
-        model=BatchModel(ModelRegistry(settings.model_dir).load(model_version)),
+        model=BatchModel(registry.load(model_version)),
         policy=RiskPolicy(elevated=settings.elevated_threshold, highest=settings.highest_threshold),
         top_reasons=settings.top_reasons,
         lowering_reasons=settings.lowering_reasons,
         rules=LiveRules(RuleStore(client)),
+        online=(
+            OnlineFollower(
+                checkpoint(settings, client), OnlineLearner.from_state, every_s=settings.online_refresh_s
+            )
+            if use_online
+            else None
+        ),
+        shadow=shadow_model(registry),
     )
+
+
+def shadow_model(registry: ModelRegistry) -> BatchModel | None:
+    """The shadow candidate, if one is set and verifies; a bad one is logged, never fatal."""
+    version = registry.shadow()
+    if version is None:
+        return None
+    try:
+        return BatchModel(registry.load(version))
+    except ModelError as exc:
+        log.error("shadow model %s not loaded: %s", version, exc)
+        return None
+
+
+def checkpoint(settings: Settings, client: aioredis.Redis) -> OnlineCheckpoint:
+    return OnlineCheckpoint(client, seen_ttl_s=settings.online_seen_ttl_s)
+
+
+def build_label_learning(
+    settings: Settings, client: aioredis.Redis, model_version: str | None = None
+) -> LabelLearning:
+    """Label learning on ``client``: label features plus the online learner's checkpoint."""
+    artefact = ModelRegistry(settings.model_dir).load(model_version)
+    return LabelLearning(
+        client,
+        feature_store(settings, client),
+        checkpoint(settings, client),
+        new_learner=first_learner(settings, artefact),
+        load_learner=OnlineLearner.from_state,
+        pending_retry=settings.online_pending_retry,
+    )
+
+
+def first_learner(settings: Settings, artefact: ModelArtefact) -> Callable[[], OnlineLearner]:
+    """Where learning starts when Redis holds no checkpoint yet.
+
+    The registry version's own online state if it ships one, else a fresh
+    learner whose probabilities are moved to the traffic's fraud share (the
+    labels feed is mostly chargebacks; the batch model's card says how rare fraud is).
+    """
+    state = artefact.online_state()
+    if state is not None:
+        return lambda: OnlineLearner.from_state(state)
+    target = settings.online_target_share or _training_fraud_share(artefact.manifest)
+    online = OnlineConfig(learning_rate=settings.online_learning_rate, target_share=target)
+    blend = BlendConfig(w_min=settings.blend_w_min, w_max=settings.blend_w_max, warmup=settings.blend_warmup)
+    return lambda: OnlineLearner.create(
+        online=online, blend=blend, drift_delta=settings.drift_delta, origin=artefact.version
+    )
+
+
+def _training_fraud_share(manifest: dict[str, object]) -> float | None:
+    metrics = manifest.get("metrics")
+    if not isinstance(metrics, dict):
+        return None
+    rows, frauds = metrics.get("train_rows"), metrics.get("train_frauds")
+    if isinstance(rows, int) and isinstance(frauds, int) and rows > 0 and 0 < frauds < rows:
+        return frauds / rows
+    return None

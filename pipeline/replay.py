@@ -1,16 +1,22 @@
 """Replaying history through the production pipeline, without Kafka.
 
 Events are scored in event-time order, in micro-batches, by the same
-``ScoringPipeline`` the worker runs (same Lua feature script, model, SHAP,
-reasons and decision store), so a replay gives the decisions the live worker
-would have given had the events arrived in that order.
+``ScoringPipeline`` the worker runs (same Lua feature script, models, SHAP,
+reasons, rules and decision store), so a replay gives the decisions the live
+worker would have given had the events arrived in that order.
+
+Labels take effect in event time: before each micro-batch, every label whose
+``reported_at`` is at or before the batch's first event is applied — to the
+label-derived features and, when ``learning`` is given, to the online model —
+exactly as the worker's label agent would have applied it by then.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable
 
-from contracts.records import Transaction
+from contracts.records import Label, Transaction
+from pipeline.label_learning import LabelInput, LabelLearning
 from pipeline.scoring import ScoringPipeline
 
 
@@ -18,14 +24,24 @@ async def replay(
     transactions: Iterable[Transaction],
     pipeline: ScoringPipeline,
     *,
+    labels: Iterable[Label] = (),
+    learning: LabelLearning | None = None,
     batch: int = 500,
     progress: Callable[[int], None] | None = None,
 ) -> AsyncIterator[bytes]:
     """Decision records (JSON bytes), one per distinct event, in event-time order."""
     ordered = sorted(transactions, key=lambda t: t.occurred_ms)
+    due = sorted(labels, key=lambda lab: lab.reported_at)
+    next_label = 0
     seen: set[str] = set()
     for start in range(0, len(ordered), batch):
         chunk = ordered[start : start + batch]
+        now = chunk[0].occurred_at
+        first = next_label
+        while next_label < len(due) and due[next_label].reported_at <= now:
+            next_label += 1
+        if next_label > first:
+            await _apply(pipeline, learning, due[first:next_label])
         for scored in await pipeline.score(chunk):
             # A duplicate in a later batch gets the stored record back: emit it once.
             if scored.event_id not in seen and not scored.conflict:
@@ -33,3 +49,12 @@ async def replay(
                 yield scored.body
         if progress:
             progress(len(chunk))
+
+
+async def _apply(pipeline: ScoringPipeline, learning: LabelLearning | None, labels: list[Label]) -> None:
+    if learning is None:
+        await pipeline.features.record_labels(labels)
+        return
+    await learning.apply([LabelInput(lab) for lab in labels])
+    if pipeline.online is not None:
+        await pipeline.online.refresh(0.0, force=True)  # the next batch blends with what was just learned

@@ -8,6 +8,7 @@ per-event awaits, Redis calls or model calls.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from typing import Any
 import orjson
 
 from contracts.records import DecisionKind, Transaction
+from explain.online_share import online_share_reason
 from explain.reasons import lowering_reasons, top_reasons
 from explain.risk_score import RiskPolicy
 from features.aggregates import Aggregates
@@ -23,7 +25,9 @@ from features.catalogue import FEATURE_NAMES
 from features.online_store import OnlineFeatureStore
 from features.vectorize import vectorize
 from models.batch_model import BatchModel
+from models.drift import PsiMonitor
 from pipeline.decision_store import CONFLICT, DecisionStore
+from pipeline.online_follower import OnlineFollower
 from rules.attributes import rule_values
 from rules.live import LiveRules
 
@@ -59,6 +63,9 @@ class ScoringPipeline:
         lowering_reasons: int = 2,
         rules: LiveRules | None = None,
         rules_every_s: float = 1.0,
+        online: OnlineFollower[Any] | None = None,
+        shadow: BatchModel | None = None,
+        monitor: PsiMonitor | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.features = features
@@ -70,6 +77,11 @@ class ScoringPipeline:
         self.rules = rules
         self.rules_every_s = rules_every_s
         self._rules_checked = float("-inf")
+        self.online = online
+        self.shadow = shadow
+        self.monitor = monitor  # PSI of features and scores against the training window
+        #: Shadow vs champion decisions since the worker last exported them.
+        self.shadow_tally: Counter[str] = Counter()
         self.clock = clock
 
     def decide(
@@ -82,17 +94,24 @@ class ScoringPipeline:
         """
         model = self.model  # one version for the whole batch, even if a promotion lands meanwhile
         matrix = vectorize(transactions, raw)
-        probability = model.predict_proba(matrix.values).tolist()
+        p_batch = model.predict_proba(matrix.values)
+        learner = self.online.learner if self.online is not None else None
+        if learner is not None:
+            blend = learner.blend(matrix.values, p_batch)
+            probability = [float(p) for p in blend.probability]
+            p_online: list[float] | None = [float(p) for p in blend.online_probability]
+            weight = float(blend.online_weight)
+            online_version = learner.online_version
+        else:
+            probability, p_online, weight, online_version = p_batch.tolist(), None, 0.0, None
+        batch_probability = p_batch.tolist()
+        if self.monitor is not None:
+            self.monitor.update(matrix.values, p_batch)
+        shadow = self._shadow(matrix.values)
         contributions, _base = model.contributions(matrix.values)
         now = self.clock()
         scored_at = datetime.fromtimestamp(now, UTC)
         latency_ms = round((now - started) * 1000.0, 3)
-        versions = {
-            "batch_version": model.version,
-            "batch_weight": 1.0,
-            "online_version": None,
-            "online_weight": 0.0,
-        }
         out = []
         for i, tx in enumerate(transactions):
             p = probability[i]
@@ -103,25 +122,57 @@ class ScoringPipeline:
                 action, matched = self.rules.decide(_rule_values(tx, row, score, p))
                 if action is not None:
                     decision = DecisionKind(action)
-            out.append(
-                {
-                    "event_id": tx.event_id,
-                    "occurred_at": tx.occurred_at,
-                    "scored_at": scored_at,
-                    "risk_score": score,
-                    "risk_level": level.value,
-                    "decision": decision.value,
-                    "probability": p,
-                    "model": versions,
-                    # What raised the risk, strongest first, then what lowered it most.
-                    "reasons": (up := top_reasons(row, contributions[i], tx.currency, self.top_reasons))
-                    + lowering_reasons(row, contributions[i], tx.currency, self.lowering_reasons, up),
-                    "rules": matched,
-                    "features": matrix.record(i),
-                    "latency_ms": latency_ms,
+            # What raised the risk, strongest first, then what lowered it most.
+            up = top_reasons(row, contributions[i], tx.currency, self.top_reasons)
+            reasons = up + lowering_reasons(row, contributions[i], tx.currency, self.lowering_reasons, up)
+            if p_online is not None and weight > 0:
+                reasons.append(
+                    online_share_reason(
+                        p_batch=batch_probability[i], p_online=p_online[i], p_blend=p, weight=weight
+                    )
+                )
+            record = {
+                "event_id": tx.event_id,
+                "occurred_at": tx.occurred_at,
+                "scored_at": scored_at,
+                "risk_score": score,
+                "risk_level": level.value,
+                "decision": decision.value,
+                "probability": p,
+                "model": {
+                    "batch_version": model.version,
+                    "batch_weight": 1.0 - weight,
+                    "online_version": online_version,
+                    "online_weight": weight,
+                    "batch_probability": batch_probability[i],
+                    "online_probability": None if p_online is None else p_online[i],
+                },
+                "reasons": reasons,
+                "rules": matched,
+                "features": matrix.record(i),
+                "latency_ms": latency_ms,
+            }
+            if shadow is not None:
+                version, p_shadow = shadow
+                s_score, s_level, s_decision = self.policy.assess(p_shadow[i])
+                # Recorded for comparison with the champion, never acted on.
+                record["shadow"] = {
+                    "version": version,
+                    "probability": p_shadow[i],
+                    "risk_score": s_score,
+                    "risk_level": s_level.value,
+                    "decision": s_decision.value,
                 }
-            )
+                self.shadow_tally[_agreement(decision.value, s_decision.value)] += 1
+            out.append(record)
         return out
+
+    def _shadow(self, x: Any) -> tuple[str, list[float]] | None:
+        """The shadow candidate's probabilities (one call per batch), or None."""
+        shadow = self.shadow
+        if shadow is None:
+            return None
+        return shadow.version, shadow.predict_proba(x).tolist()
 
     async def score(self, transactions: Sequence[Transaction]) -> list[ScoredEvent]:
         """Score a batch; duplicates within it are scored once."""
@@ -136,6 +187,8 @@ class ScoringPipeline:
             # One GET at most every rules_every_s: rule changes reach running workers.
             await self.rules.refresh()
             self._rules_checked = started
+        if self.online is not None:
+            await self.online.refresh(started)
         raw = await self.features.record_and_fetch(unique)
         decisions = self.decide(unique, raw, started)
         bodies = [(d["event_id"], orjson.dumps(d)) for d in decisions]
@@ -153,6 +206,14 @@ class ScoringPipeline:
         return out
 
 
+def _agreement(champion: str, shadow: str) -> str:
+    """``same``, or whether the shadow would have been stricter or more lenient."""
+    if champion == shadow:
+        return "same"
+    return "stricter" if _SEVERITY[shadow] > _SEVERITY[champion] else "more_lenient"
+
+
+_SEVERITY = {DecisionKind.ALLOW.value: 0, DecisionKind.REVIEW.value: 1, DecisionKind.BLOCK.value: 2}
 CONFLICT_DECISION = "conflict"
 ALERTING = frozenset({DecisionKind.REVIEW.value, DecisionKind.BLOCK.value})
 

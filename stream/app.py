@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import faust
@@ -21,14 +23,19 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from contracts.settings import Settings
 from models.hot_reload import ModelFollower
 from models.registry import ModelRegistry
+from pipeline.factory import build_label_learning, shadow_model
+from pipeline.scoring import ScoringPipeline
 from stream.handler import RETRYABLE, BatchHandler, Incoming
+from stream.label_handler import DRIFT_KEY, LabelHandler, drift_message
 from stream.metrics import Progress, WorkerMetrics
-from stream.publisher import BatchPublisher
-from stream.resources import open_pipeline
+from stream.psi_watch import PsiWatch
+from stream.publisher import BatchPublisher, OutgoingRecord
+from stream.resources import open_pipeline, open_redis
 from stream.transport import LowLatencyApp
 
 log = logging.getLogger("riskwire.worker")
 MAX_BACKOFF_S = 5.0
+SHADOW_CHECK_S = 2.0
 
 
 def _incoming(event: Any) -> Incoming:
@@ -62,8 +69,30 @@ def create_app(settings: Settings) -> faust.App:
         value_type=bytes,
         partitions=settings.topic_partitions,
     )
+    labels_topic = app.topic(
+        settings.topic_labels,
+        key_type=bytes,
+        value_type=bytes,
+        partitions=settings.topic_partitions,
+    )
     metrics = WorkerMetrics()
     progress = Progress(stall_after_s=settings.worker_stall_after_s)
+
+    @app.agent(labels_topic, concurrency=1)
+    async def learn(stream: faust.StreamT[bytes]) -> None:
+        client = open_redis(settings)
+        publisher = BatchPublisher(settings.bootstrap)
+        await publisher.start()
+        handler = LabelHandler(settings, build_label_learning(settings, client), publisher, metrics)
+        try:
+            batches = stream.take_events(  # type: ignore[attr-defined]
+                settings.labels_batch_max_events, settings.batch_max_ms / 1000.0
+            )
+            async for events in batches:
+                await _until_done(partial(handler.handle, [_incoming(e) for e in events]), metrics)
+        finally:
+            await publisher.stop()
+            await client.aclose()
 
     @app.agent(transactions, concurrency=1)
     async def score(stream: faust.StreamT[bytes]) -> None:
@@ -71,10 +100,14 @@ def create_app(settings: Settings) -> faust.App:
         publisher = BatchPublisher(settings.bootstrap)
         await publisher.start()
         handler = BatchHandler(settings, resources.pipeline, publisher, metrics)
-        follower = ModelFollower(ModelRegistry(settings.model_dir), resources.pipeline.model)
-        metrics.model.labels(resources.pipeline.model.version).set(1)
-        log.info("scoring with model %s", resources.pipeline.model.version)
-        reported, last = 0, time.monotonic()
+        pipeline = resources.pipeline
+        registry = ModelRegistry(settings.model_dir)
+        follower = ModelFollower(registry, pipeline.model)
+        watch = PsiWatch(settings, metrics, pipeline.model.manifest.get("reference", {}))
+        pipeline.monitor = watch.monitor
+        metrics.model.labels(pipeline.model.version).set(1)
+        log.info("scoring with model %s", pipeline.model.version)
+        reported, last, shadow_checked = 0, time.monotonic(), time.monotonic()
         try:
             # take_events is faust-streaming's, missing from its StreamT stubs.
             batches = stream.take_events(  # type: ignore[attr-defined]
@@ -83,11 +116,23 @@ def create_app(settings: Settings) -> faust.App:
             async for events in batches:
                 if (promoted := follower.refresh()) is not None:
                     # Between batches: every event is scored by exactly one version.
-                    metrics.model.labels(resources.pipeline.model.version).set(0)
-                    resources.pipeline.model = promoted
+                    metrics.model.labels(pipeline.model.version).set(0)
+                    pipeline.model = promoted
+                    pipeline.monitor = watch.reset(promoted.manifest.get("reference", {}))
                     metrics.model.labels(promoted.version).set(1)
+                if time.monotonic() - shadow_checked >= SHADOW_CHECK_S:
+                    _follow_shadow(pipeline, registry)
+                    shadow_checked = time.monotonic()
                 batch = [_incoming(e) for e in events]
-                await _handle_until_done(handler, batch, metrics)
+                await _until_done(partial(handler.handle, batch), metrics)
+                _follow_online(pipeline, metrics)
+                if drifted := watch.check():
+                    log.warning("input drift: %s", [e.to_json() for e in drifted])
+                    alerts = [
+                        OutgoingRecord(settings.topic_alerts, DRIFT_KEY, drift_message(e, time.time()))
+                        for e in drifted
+                    ]
+                    await _until_done(partial(publisher.publish, alerts), metrics)
                 progress.advance((m.topic, m.partition, m.offset) for m in batch)
                 if time.monotonic() - last >= 10.0:
                     t = handler.totals
@@ -138,21 +183,40 @@ async def _offsets(
     return highwaters, positions
 
 
-async def _handle_until_done(handler: BatchHandler, batch: list[Incoming], metrics: WorkerMetrics) -> None:
+async def _until_done(work: Callable[[], Awaitable[object]], metrics: WorkerMetrics) -> None:
     """Retry a batch on Redis or Kafka failures; nothing is acknowledged meanwhile.
 
-    Retrying is safe: features and decision records are written once per event.
+    Retrying is safe: features, decision records and learned labels are written once per event.
     """
     backoff = 0.1
     while True:
         try:
-            await handler.handle(batch)
+            await work()
             return
         except RETRYABLE as exc:
             metrics.retries.inc()
-            log.warning("batch of %d failed (%r); retrying in %.1f s", len(batch), exc, backoff)
+            log.warning("batch failed (%r); retrying in %.1f s", exc, backoff)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+
+def _follow_online(pipeline: ScoringPipeline, metrics: WorkerMetrics) -> None:
+    learner = pipeline.online.learner if pipeline.online is not None else None
+    if learner is not None:
+        metrics.online_weight.set(learner.online_weight())
+        metrics.online_learned.set(learner.learned)
+    for agreement, n in pipeline.shadow_tally.items():
+        metrics.shadow.labels(agreement).inc(n)
+    pipeline.shadow_tally.clear()
+
+
+def _follow_shadow(pipeline: ScoringPipeline, registry: ModelRegistry) -> None:
+    """Start, switch or stop shadow scoring when the registry's SHADOW pointer moves."""
+    wanted = registry.shadow()
+    running = pipeline.shadow.version if pipeline.shadow is not None else None
+    if wanted != running:
+        pipeline.shadow = shadow_model(registry)
+        log.info("shadow model: %s", pipeline.shadow.version if pipeline.shadow else "none")
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:

@@ -53,6 +53,18 @@ class BatchStats:
     rejected: int = 0
 
 
+def dead_letter(settings: Settings, msg: Incoming, why: Rejected) -> OutgoingRecord:
+    """A dead letter with DESIGN.md's headers."""
+    headers = [
+        ("error", why.error.encode()),
+        ("error_class", why.error_class.encode()),
+        ("source_topic", msg.topic.encode()),
+        ("source_partition", str(msg.partition).encode()),
+        ("source_offset", str(msg.offset).encode()),
+    ]
+    return OutgoingRecord(settings.topic_dlq, msg.key, msg.value or b"", headers)
+
+
 class BatchHandler:
     def __init__(
         self,
@@ -68,14 +80,7 @@ class BatchHandler:
         self.totals = BatchStats()
 
     def dead_letter(self, msg: Incoming, why: Rejected) -> OutgoingRecord:
-        headers = [
-            ("error", why.error.encode()),
-            ("error_class", why.error_class.encode()),
-            ("source_topic", msg.topic.encode()),
-            ("source_partition", str(msg.partition).encode()),
-            ("source_offset", str(msg.offset).encode()),
-        ]
-        return OutgoingRecord(self.settings.topic_dlq, msg.key, msg.value or b"", headers)
+        return dead_letter(self.settings, msg, why)
 
     async def handle(self, messages: Sequence[Incoming]) -> BatchStats:
         """Process a batch; returns only after every output is acknowledged by the broker."""

@@ -51,7 +51,29 @@ class WorkerMetrics:
         self.model = Gauge("riskwire_model_info", "The model versions in use", ["batch_version"], registry=r)
         self.drift = Gauge(
             "riskwire_drift_detected",
-            "1 while a drift detector is firing (none before the online model)",
+            "1 once a drift detector fired since the worker started",
+            registry=r,
+        )
+        self.drift_events = Counter(
+            "riskwire_drift_events", "Drifts detected by the online learner", registry=r
+        )
+        self.labels = Counter("riskwire_labels", "Labels consumed, by outcome", ["outcome"], registry=r)
+        self.online_weight = Gauge(
+            "riskwire_online_weight", "The online model's weight in the blend (last batch)", registry=r
+        )
+        self.online_learned = Gauge(
+            "riskwire_online_learned", "Labels the online model has learned in total", registry=r
+        )
+        self.psi = Gauge(
+            "riskwire_psi",
+            "Population stability index against the training window, by feature (and 'score')",
+            ["feature"],
+            registry=r,
+        )
+        self.shadow = Counter(
+            "riskwire_shadow_decisions",
+            "Shadow candidate decisions compared with the champion's",
+            ["agreement"],
             registry=r,
         )
         self.last_progress = Gauge(

@@ -22,11 +22,15 @@ class PipelineResources:
 
 def open_pipeline(settings: Settings, client: aioredis.Redis | None = None) -> PipelineResources:
     """Build the scoring pipeline on the current registered model."""
+    client = client or open_redis(settings)
+    pipeline = build_pipeline(settings, client)
+    return PipelineResources(redis=client, pipeline=pipeline)
+
+
+def open_redis(settings: Settings) -> aioredis.Redis:
     # Timeouts turn a hung Redis into an error the worker retries, not a silent stall.
-    client = client or aioredis.Redis.from_url(
+    return aioredis.Redis.from_url(
         settings.redis,
         socket_timeout=settings.redis_timeout_s,
         socket_connect_timeout=settings.redis_timeout_s,
     )
-    pipeline = build_pipeline(settings, client)
-    return PipelineResources(redis=client, pipeline=pipeline)

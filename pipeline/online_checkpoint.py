@@ -1,0 +1,132 @@
+"""The online learner's checkpoint in Redis, written compare-and-set.
+
+One JSON document holds everything that must move together: the learner's
+state (River model, blend, drift detector, learned count) and, per ``labels``
+partition, the next offset to learn from. It is replaced in one Lua call that
+also marks the labels learned and files the ones whose event is not known yet,
+and only if nobody committed since it was read — so a label is learned exactly
+once even across crashes, rebalances and two workers sharing the topic.
+Layout: docs/redis-keys.md, "Online learning".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+
+SEQ_KEY = "rw:ol:seq"
+STATE_KEY = "rw:ol:state"
+PENDING_KEY = "rw:ol:pending"
+SEEN_PREFIX = "rw:ol:seen:"
+
+_COMMIT = """
+-- ARGV: expected seq, state JSON, seen TTL s, #seen, seen pairs (event_id, kind),
+--       #pending to add, pending pairs (event_id, label JSON), then ids to drop from pending.
+local seq = tonumber(redis.call('GET', KEYS[1]) or '0')
+if seq ~= tonumber(ARGV[1]) then return -1 end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[1], seq + 1)
+local ttl = tonumber(ARGV[3])
+local i = 4
+local n = tonumber(ARGV[i]); i = i + 1
+for _ = 1, n do
+  redis.call('SET', KEYS[4] .. ARGV[i], ARGV[i + 1], 'EX', ttl)
+  i = i + 2
+end
+n = tonumber(ARGV[i]); i = i + 1
+for _ = 1, n do
+  redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+while i <= #ARGV do
+  redis.call('HDEL', KEYS[3], ARGV[i])
+  i = i + 1
+end
+return seq + 1
+"""
+
+
+@dataclass
+class Snapshot:
+    """A consistent read of the checkpoint (``seq`` 0: nothing committed yet)."""
+
+    seq: int
+    learner: dict[str, Any] | None
+    offsets: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Commit:
+    """What one learning step changes besides the learner's state."""
+
+    offsets: Mapping[str, int]
+    seen: Sequence[tuple[str, str]] = ()
+    pending_add: Sequence[tuple[str, bytes]] = ()
+    pending_drop: Sequence[str] = ()
+
+
+class OnlineCheckpoint:
+    """Read and compare-and-set the learner's checkpoint."""
+
+    def __init__(self, client: aioredis.Redis, *, seen_ttl_s: int) -> None:
+        self._redis = client
+        self._seen_ttl_s = seen_ttl_s
+        self._commit = client.register_script(_COMMIT)
+
+    async def seq(self) -> int:
+        """The committed sequence number: one GET, cheap enough to poll."""
+        return int(await self._redis.get(SEQ_KEY) or 0)
+
+    async def load(self) -> Snapshot:
+        seq, body = await self._redis.mget(SEQ_KEY, STATE_KEY)
+        if body is None:
+            return Snapshot(seq=int(seq or 0), learner=None)
+        doc = orjson.loads(body)
+        return Snapshot(seq=int(seq or 0), learner=doc["learner"], offsets=dict(doc["offsets"]))
+
+    async def commit(self, expected_seq: int, learner: dict[str, Any], step: Commit) -> bool:
+        """Replace the checkpoint if ``expected_seq`` is still current; False if someone else won."""
+        args: list[str | bytes | int] = [
+            expected_seq,
+            orjson.dumps({"learner": learner, "offsets": dict(step.offsets)}),
+            self._seen_ttl_s,
+            len(step.seen),
+        ]
+        for event_id, kind in step.seen:
+            args += [event_id, kind]
+        args.append(len(step.pending_add))
+        for event_id, body in step.pending_add:
+            args += [event_id, body]
+        args += list(step.pending_drop)
+        keys = [SEQ_KEY, STATE_KEY, PENDING_KEY, SEEN_PREFIX]
+        return int(await self._commit(keys=keys, args=args)) > 0
+
+    async def seen(self, event_ids: Sequence[str]) -> list[str | None]:
+        """The label kind already learned for each event, or None."""
+        if not event_ids:
+            return []
+        values = await self._redis.mget([SEEN_PREFIX + e for e in event_ids])
+        return [None if v is None else (v.decode() if isinstance(v, bytes) else v) for v in values]
+
+    async def pending_sample(self, count: int) -> dict[str, bytes]:
+        """Up to ``count`` labels still waiting for their event."""
+        if count <= 0:
+            return {}
+        raw = await self._redis.hrandfield(PENDING_KEY, count, withvalues=True)
+        items = [v for v in raw or [] if isinstance(v, bytes | str)]
+        return {_text(items[i]): _bytes(items[i + 1]) for i in range(0, len(items), 2)}
+
+    async def pending_count(self) -> int:
+        return int(await self._redis.hlen(PENDING_KEY))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _bytes(value: bytes | str) -> bytes:
+    return value.encode() if isinstance(value, str) else value

@@ -1,0 +1,81 @@
+"""One micro-batch of ``labels`` messages: decode, learn once, report drift.
+
+Bad labels go to ``dlq`` with their reason, like bad transactions. Good ones
+update the label-derived features and the online learner
+(``pipeline.label_learning``), whose checkpoint records each partition's next
+offset, so a label redelivered after a crash is not learned again. A drift the
+learner detects becomes a metric and a ``drift`` message on ``alerts`` (key
+``drift``), for the on-call person.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
+
+import orjson
+
+from contracts.settings import Settings
+from models.drift import DriftEvent
+from pipeline.decode import Rejected, decode_label
+from pipeline.label_learning import LabelInput, LabelLearning, LearnOutcome
+from stream.handler import Incoming, Publisher, dead_letter
+from stream.metrics import WorkerMetrics
+from stream.publisher import OutgoingRecord
+
+log = logging.getLogger(__name__)
+DRIFT_KEY = b"drift"
+
+
+def drift_message(event: DriftEvent, at: float) -> bytes:
+    """The ``alerts`` record for a drift: ``kind: "drift"`` sets it apart from decisions."""
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+    return orjson.dumps({"kind": "drift", "reported_at": when, **event.to_json()})
+
+
+class LabelHandler:
+    def __init__(
+        self,
+        settings: Settings,
+        learning: LabelLearning,
+        publisher: Publisher,
+        metrics: WorkerMetrics,
+    ) -> None:
+        self.settings = settings
+        self.learning = learning
+        self.publisher = publisher
+        self.metrics = metrics
+
+    async def handle(self, messages: Sequence[Incoming]) -> LearnOutcome:
+        """Learn a batch; returns after every output (dead letters, drift alerts) is acknowledged."""
+        s = self.settings
+        out: list[OutgoingRecord] = []
+        rejected: Counter[str] = Counter()
+        inputs: list[LabelInput] = []
+        for msg in messages:
+            result = decode_label(msg.value, max_bytes=s.max_message_bytes)
+            if isinstance(result, Rejected):
+                out.append(dead_letter(s, msg, result))
+                rejected[result.error_class] += 1
+            else:
+                inputs.append(LabelInput(result, (f"{msg.topic}:{msg.partition}", msg.offset)))
+        outcome = await self.learning.apply(inputs)
+        now = time.time()
+        for event in outcome.drift:
+            out.append(OutgoingRecord(s.topic_alerts, DRIFT_KEY, drift_message(event, now)))
+        await self.publisher.publish(out)
+        m = self.metrics
+        m.labels.labels("learned").inc(outcome.learned)
+        m.labels.labels("duplicate").inc(outcome.duplicates)
+        m.labels.labels("pending").inc(outcome.pending_added)
+        m.labels.labels("pending_resolved").inc(outcome.pending_resolved)
+        m.labels.labels("dead_lettered").inc(sum(rejected.values()))
+        for error_class, n in rejected.items():
+            m.dead_letters.labels(error_class).inc(n)
+        if outcome.drift:
+            m.drift.set(1)
+            m.drift_events.inc(len(outcome.drift))
+            log.warning("drift detected: %s", [drift_message(e, now).decode() for e in outcome.drift])
+        return outcome

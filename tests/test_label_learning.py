@@ -1,0 +1,155 @@
+"""Label learning against a real Redis: each label learned once, none lost.
+
+The learner here is a small fake passed in (it records what it was taught), so
+these tests check the joining, deduplication, pending and compare-and-set
+logic on their own; tests/test_online_worker.py runs the real River learner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+import redis.asyncio as aioredis
+
+from contracts.records import Label
+from features.catalogue import FEATURE_INDEX
+from features.online_store import OnlineFeatureStore
+from pipeline.decision_store import decision_key
+from pipeline.label_learning import LabelInput, LabelLearning
+from pipeline.online_checkpoint import OnlineCheckpoint
+
+pytestmark = pytest.mark.services
+AMOUNT = FEATURE_INDEX["amount"]
+
+
+class TaughtLearner:
+    """Remembers (amount feature, label) pairs in the order it learned them."""
+
+    def __init__(self, state: dict[str, Any] | None = None) -> None:
+        self.taught: list[list[float]] = list(state["taught"]) if state else []
+
+    def learn(self, x: Any, y: Any, p_batch: Any, times_ms: Any = None) -> list[Any]:
+        self.taught += [[float(a), int(b)] for a, b in zip(x[:, AMOUNT], y, strict=True)]
+        return []
+
+    def to_state(self) -> dict[str, Any]:
+        return {"taught": self.taught}
+
+
+def _learning(client: aioredis.Redis) -> LabelLearning:
+    return LabelLearning(
+        client,
+        OnlineFeatureStore(client, dedupe_ttl_s=3600, grace_ms=0),
+        OnlineCheckpoint(client, seen_ttl_s=3600),
+        new_learner=TaughtLearner,
+        load_learner=TaughtLearner,
+    )
+
+
+def _label(event_id: str, kind: str = "fraud") -> Label:
+    at = datetime(2026, 3, 1, tzinfo=UTC) + timedelta(minutes=int(event_id[1:]))
+    return Label(event_id=event_id, label=kind, reported_at=at, source="chargeback")  # type: ignore[arg-type]
+
+
+async def _decide(client: aioredis.Redis, event_ids: list[str]) -> None:
+    """Decision records as the pipeline stores them, with the amount = the id's number."""
+    for e in event_ids:
+        record = {
+            "event_id": e,
+            "probability": 0.2,
+            "model": {"batch_probability": 0.1},
+            "features": {"amount": {"value": float(e[1:]), "complete": True}},
+        }
+        await client.set(decision_key(e), orjson.dumps(record))
+
+
+async def _taught(client: aioredis.Redis) -> list[list[float]]:
+    snap = await OnlineCheckpoint(client, seen_ttl_s=3600).load()
+    return [] if snap.learner is None else list(snap.learner["taught"])
+
+
+@pytest.fixture()
+def url(redis_client: Any, services: Any) -> str:
+    """The URL of Redis db 0, flushed for this test by ``redis_client``."""
+    return str(services.redis_url)
+
+
+def test_redelivered_and_repeated_labels_are_learned_once(url: str) -> None:
+    async def run() -> None:
+        client = aioredis.Redis.from_url(url)
+        ids = [f"e{i}" for i in range(10)]
+        await _decide(client, ids)
+        learning = _learning(client)
+        first = await learning.apply([LabelInput(_label(e), ("labels:0", i)) for i, e in enumerate(ids)])
+        assert first.learned == 10
+        # Redelivery after a crash: same offsets, nothing learned again.
+        again = await learning.apply([LabelInput(_label(e), ("labels:0", i)) for i, e in enumerate(ids)])
+        assert again.learned == 0
+        # The same labels published again (new offsets): duplicates, not lessons.
+        repeat = await learning.apply(
+            [LabelInput(_label(e), ("labels:0", 10 + i)) for i, e in enumerate(ids)]
+        )
+        assert (repeat.learned, repeat.duplicates) == (0, 10)
+        # A correction (legit after fraud) is learned.
+        fix = await learning.apply([LabelInput(_label("e3", "legit"), ("labels:0", 20))])
+        assert fix.learned == 1
+        taught = await _taught(client)
+        assert taught == [[float(i), 1] for i in range(10)] + [[3.0, 0]]
+        await client.aclose()
+
+    asyncio.run(run())
+
+
+def test_a_label_for_an_unknown_event_waits_for_its_decision(url: str) -> None:
+    async def run() -> None:
+        client = aioredis.Redis.from_url(url)
+        learning = _learning(client)
+        early = await learning.apply([LabelInput(_label("e42"), ("labels:1", 0))])
+        assert (early.learned, early.pending_added) == (0, 1)
+        assert await learning.checkpoint.pending_count() == 1
+        await _decide(client, ["e42"])
+        later = await learning.apply([])
+        assert (later.learned, later.pending_resolved) == (1, 1)
+        assert await learning.checkpoint.pending_count() == 0
+        assert await _taught(client) == [[42.0, 1]]
+        await client.aclose()
+
+    asyncio.run(run())
+
+
+def test_two_learners_racing_lose_nothing_and_learn_nothing_twice(url: str) -> None:
+    async def run() -> None:
+        client = aioredis.Redis.from_url(url)
+        ids = [f"e{i}" for i in range(60)]
+        await _decide(client, ids)
+        a, b = _learning(client), _learning(aioredis.Redis.from_url(url))
+
+        async def feed(learning: LabelLearning, part: int) -> None:
+            mine = ids[part::2]
+            for j in range(0, len(mine), 5):
+                chunk = mine[j : j + 5]
+                await learning.apply(
+                    [LabelInput(_label(e), (f"labels:{part}", j + k)) for k, e in enumerate(chunk)]
+                )
+
+        await asyncio.gather(feed(a, 0), feed(b, 1))
+        taught = await _taught(client)
+        assert sorted(a for a, _ in taught) == [float(i) for i in range(60)]
+        snap = await a.checkpoint.load()
+        assert snap.offsets == {"labels:0": 30, "labels:1": 30}
+        await client.aclose()
+
+    asyncio.run(run())
+
+
+def test_features_of_reads_what_the_decision_was_made_on() -> None:
+    from pipeline.label_learning import features_of
+
+    row, p = features_of({"features": {"amount": {"value": 12.5}}, "probability": 0.3})
+    assert row[AMOUNT] == 12.5 and p == 0.3
+    assert np.isnan(row[FEATURE_INDEX["card_count_1h"]])
