@@ -69,3 +69,62 @@ def redis_memory(client: redis.Redis, pattern: str, sample: int = 200) -> float:
         if len(sizes) >= sample:
             break
     return sum(sizes) / len(sizes) if sizes else 0.0
+
+
+def feature_stage(
+    store: SyncOnlineFeatureStore,
+    events: Sequence[Transaction],
+    batch_sizes: Sequence[int] = (1, 100, 1000),
+    per_size: int = 3000,
+) -> dict[int, float]:
+    """µs per event of the feature stage alone (one Lua call + vectorize) per batch size."""
+    out: dict[int, float] = {}
+    offset = 0
+    for size in batch_sizes:
+        n = max(size, min(per_size, 600 if size == 1 else per_size) // size * size)
+        chunk = events[offset : offset + n]
+        offset += n
+        started = time.perf_counter()
+        for i in range(0, len(chunk), size):
+            b = chunk[i : i + size]
+            vectorize(b, store.record_and_fetch(b))
+        out[size] = (time.perf_counter() - started) / max(len(chunk), 1) * 1e6
+    return out
+
+
+def feature_month(cards: int = 1000, days: int = 31) -> dict[str, float]:
+    """A simulated month through the online store on a private Redis: the feature stage's
+    cost at batch 1/100/1,000 after it, and Redis bytes per card, merchant and event id."""
+    import tempfile
+    from pathlib import Path
+
+    from embedded import EmbeddedServices
+    from simulator import SimulationConfig, simulate
+
+    sim = simulate(SimulationConfig(seed=7, days=days + 1, cards=cards))
+    txs = [Transaction.model_validate(t) for t in sim.transactions]
+    cut = len(txs) - 6600  # the last events measure the stage, after a month of history
+    with (
+        tempfile.TemporaryDirectory(prefix="riskwire-fbench-") as tmp,
+        EmbeddedServices(workdir=Path(tmp)) as services,
+    ):
+        client = redis.Redis.from_url(services.redis_url, socket_timeout=600)
+        store = SyncOnlineFeatureStore(client, dedupe_ttl_s=35 * 86400, grace_ms=3_600_000)
+        backfill = backfill_cost(store, txs[:cut])
+        figures = {
+            "events": float(cut),
+            "backfill_us": backfill,
+            "card_bytes": redis_memory(client, "rw:f:card:*"),
+            "merchant_bytes": redis_memory(client, "rw:f:merchant:*"),
+            "event_bytes": redis_memory(client, "rw:f:event:*"),
+            "ip_bytes": redis_memory(client, "rw:f:ip:*"),
+        }
+        for size, us in feature_stage(store, txs[cut:]).items():
+            figures[f"features_us_batch_{size}"] = us
+        client.close()
+    return figures
+
+
+if __name__ == "__main__":
+    for name, value in feature_month().items():
+        print(f"{name:>24} {value:>12,.1f}")

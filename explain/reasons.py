@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from features.catalogue import FEATURE_NAMES
+from features.aggregates import DISTINCT_CAP
+from features.catalogue import FEATURE_NAMES, SPOKEN, WINDOWS
 
 Row = Mapping[str, float]
 CHANNELS = {0: "online (card not present)", 1: "in person", 2: "at an ATM", 3: "person to person"}
@@ -55,47 +56,187 @@ def _since_previous(row: Row, cur: str) -> str:
     return f"Previous payment on this card was {_duration(gap)} earlier"
 
 
-def _mismatch(what: str) -> Callable[[Row, str], str]:
-    name = f"card_{what}_country_mismatch"
-    label = {"merchant": "the merchant", "ip": "the IP address"}[what]
+def _mismatch(first: str, second: str) -> Callable[[Row, str], str]:
+    name = f"{first}_{second}_country_mismatch"
+    labels = {"card": "the card", "merchant": "the merchant", "ip": "the IP address"}
+    a, b = labels[first], labels[second]
 
     def text(row: Row, cur: str) -> str:
         v = _num(row, name)
         if math.isnan(v):
-            return f"Country of the card or {label} unknown"
-        return f"Card's country differs from {label}'s" if v else f"Card's country matches {label}'s"
+            return f"Country of {a} or {b} unknown"
+        verb = "differs from" if v else "matches"
+        return f"{a[4:].capitalize()}'s country {verb} {b}'s"
 
     return text
 
 
+OWNER = {
+    "card": "on this card",
+    "customer": "by this customer",
+    "merchant": "at this merchant",
+    "device": "from this device",
+    "ip": "from this IP address",
+    "email": "with this email address",
+}
+ABSENT = {"customer": "customer", "device": "device", "ip": "IP address", "email": "email address"}
+MONTH_S = 30 * 86400.0
+
+
+def _absent(row: Row, entity: str) -> str | None:
+    """The text for an optional entity the payment does not name (its counts are NaN)."""
+    if entity in ABSENT and math.isnan(_num(row, f"{entity}_count_30d")):
+        return f"No {ABSENT[entity]} given with this payment"
+    return None
+
+
+def _usual(row: Row, entity: str, what: str, window: str, money: str | None) -> str:
+    """The entity's own normal for a window, from its 30-day figure ("" when unknown)."""
+    if window == "30d":
+        return ""
+    month = _num(row, f"{entity}_{what}_30d")
+    if math.isnan(month) or month <= 0:
+        return ""
+    usual = month * WINDOWS[window][0] / (MONTH_S * 1000)
+    shown = f"{usual:,.2f} {money}" if money else f"{usual:.1f}"
+    return f" (its 30-day pace: {shown} per {SPOKEN[window]})"
+
+
+def _count(entity: str, window: str) -> Callable[[Row, str], str]:
+    name = f"{entity}_count_{window}"
+    word = "earlier payment" if entity == "card" else "payment"
+
+    def text(row: Row, cur: str) -> str:
+        if (none := _absent(row, entity)) is not None:
+            return none
+        n = _num(row, name)
+        return (
+            f"{_plural(n, word)} {OWNER[entity]} in the last {SPOKEN[window]}"
+            f"{_usual(row, entity, 'count', window, None)}"
+        )
+
+    return text
+
+
+def _amount_sum(entity: str, window: str) -> Callable[[Row, str], str]:
+    name = f"{entity}_amount_sum_{window}"
+
+    def text(row: Row, cur: str) -> str:
+        if (none := _absent(row, entity)) is not None:
+            return none
+        return (
+            f"{_num(row, name):,.2f} {cur} spent {OWNER[entity]} in the last {SPOKEN[window]}"
+            f"{_usual(row, entity, 'amount_sum', window, cur)}"
+        )
+
+    return text
+
+
+DISTINCT_WORDS = {
+    "merchants": "different merchants",
+    "countries": "different merchant countries",
+    "cards": "different cards",
+}
+
+
+def _distinct(entity: str, what: str, window: str) -> Callable[[Row, str], str]:
+    name = f"{entity}_distinct_{what}_{window}"
+
+    def text(row: Row, cur: str) -> str:
+        if (none := _absent(row, entity)) is not None:
+            return none
+        n = _num(row, name)
+        shown = f"{int(n)} or more" if n >= DISTINCT_CAP else str(int(n))
+        other = "7d" if window == "24h" else "24h"
+        m = _num(row, f"{entity}_distinct_{what}_{other}")
+        context = "" if math.isnan(m) else f" ({int(m)} in the last {SPOKEN[other]})"
+        return f"{shown} {DISTINCT_WORDS[what]} {OWNER[entity]} in the last {SPOKEN[window]}{context}"
+
+    return text
+
+
+def _fraud(entity: str, kind: str, window: str) -> Callable[[Row, str], str]:
+    whose = f"this {entity}'s"
+
+    def text(row: Row, cur: str) -> str:
+        n = _num(row, f"{entity}_fraud_count_{window}")
+        payments = _num(row, f"{entity}_count_{window}")
+        if kind == "rate":
+            if math.isnan(payments) or payments <= 0:
+                return (
+                    f"No earlier payments {OWNER[entity]} in the last {SPOKEN[window]} to compare fraud with"
+                )
+            rate = _num(row, f"{entity}_fraud_rate_{window}")
+            return (
+                f"{rate:.0%} of {whose} payments in the last {SPOKEN[window]} reported as fraud "
+                f"({int(n)} of {int(payments)})"
+            )
+        return f"{_plural(n, 'payment')} {OWNER[entity]} in the last {SPOKEN[window]} reported as fraud"
+
+    return text
+
+
+def _first_seen(entity: str) -> Callable[[Row, str], str]:
+    def text(row: Row, cur: str) -> str:
+        if (none := _absent(row, entity)) is not None:
+            return none
+        age = _num(row, f"{entity}_seconds_since_first")
+        what = {"card": "card", "device": "device", "email": "email address"}[entity]
+        if math.isnan(age):
+            return f"First payment seen with this {what}"
+        return f"This {what} was first seen {_duration(age)} earlier"
+
+    return text
+
+
+def _spread(row: Row, cur: str) -> str:
+    std, avg = _num(row, "card_amount_std_30d"), _num(row, "card_amount_avg_30d")
+    if math.isnan(std):
+        return "Too few payments on this card in 30 days to know how its amounts vary"
+    return f"This card's amounts usually vary by {std:,.2f} {cur} around {avg:,.2f} {cur} (30 days)"
+
+
+def _zscore(row: Row, cur: str) -> str:
+    z, avg = _num(row, "amount_zscore_card_30d"), _num(row, "card_amount_avg_30d")
+    if math.isnan(z):
+        return "Too few varied payments on this card in 30 days to compare the amount with"
+    side = "above" if z >= 0 else "below"
+    return (
+        f"{_num(row, 'amount'):,.2f} {cur} is {abs(z):.1f} standard deviations {side} "
+        f"this card's 30-day average of {avg:,.2f} {cur}"
+    )
+
+
 TEMPLATES: dict[str, Callable[[Row, str], str]] = {
     "amount": lambda r, c: f"Amount of {_num(r, 'amount'):,.2f} {c}",
-    "card_count_1h": lambda r, c: (
-        f"{_plural(_num(r, 'card_count_1h'), 'earlier payment')} on this card in the last hour"
-    ),
-    "card_amount_sum_1h": lambda r, c: (
-        f"{_num(r, 'card_amount_sum_1h'):,.2f} {c} spent on this card in the last hour"
-    ),
-    "card_count_24h": lambda r, c: (
-        f"{_plural(_num(r, 'card_count_24h'), 'earlier payment')} on this card in the last 24 hours"
-    ),
-    "card_amount_sum_24h": lambda r, c: (
-        f"{_num(r, 'card_amount_sum_24h'):,.2f} {c} spent on this card in the last 24 hours"
-    ),
-    "card_count_30d": lambda r, c: (
-        f"{_plural(_num(r, 'card_count_30d'), 'earlier payment')} on this card in 30 days"
-    ),
+    **{f"{e}_count_{w}": _count(e, w) for e in OWNER for w in WINDOWS},
+    **{f"{e}_amount_sum_{w}": _amount_sum(e, w) for e in OWNER for w in WINDOWS},
     "card_amount_avg_30d": _avg_ratio,
     "amount_to_card_avg_30d": _avg_ratio,
+    "card_amount_std_30d": _spread,
+    "amount_zscore_card_30d": _zscore,
     "card_seconds_since_previous": _since_previous,
-    "merchant_count_1h": lambda r, c: (
-        f"{_plural(_num(r, 'merchant_count_1h'), 'payment')} at this merchant in the last hour"
-    ),
-    "merchant_count_24h": lambda r, c: (
-        f"{_plural(_num(r, 'merchant_count_24h'), 'payment')} at this merchant in the last 24 hours"
-    ),
-    "card_merchant_country_mismatch": _mismatch("merchant"),
-    "card_ip_country_mismatch": _mismatch("ip"),
+    **{f"{e}_seconds_since_first": _first_seen(e) for e in ("card", "device", "email")},
+    **{
+        f"{e}_distinct_{what}_{w}": _distinct(e, what, w)
+        for e, what in (
+            ("card", "merchants"),
+            ("card", "countries"),
+            ("device", "cards"),
+            ("ip", "cards"),
+            ("email", "cards"),
+        )
+        for w in ("24h", "7d")
+    },
+    **{
+        f"{e}_fraud_{kind}_{w}": _fraud(e, kind, w)
+        for e in ("card", "merchant")
+        for kind in ("count", "rate")
+        for w in ("7d", "30d")
+    },
+    "card_merchant_country_mismatch": _mismatch("card", "merchant"),
+    "card_ip_country_mismatch": _mismatch("card", "ip"),
+    "merchant_ip_country_mismatch": _mismatch("merchant", "ip"),
     "local_hour": lambda r, c: f"Paid at {int(_num(r, 'local_hour')):02d}:00 local time",
     "is_weekend": lambda r, c: "Paid at the weekend" if _num(r, "is_weekend") else "Paid on a weekday",
     "channel_code": lambda r, c: (
@@ -105,8 +246,34 @@ TEMPLATES: dict[str, Callable[[Row, str], str]] = {
     ),
 }
 
+
+def _group(name: str) -> str:
+    """The cause a feature speaks for: one reason per cause is listed."""
+    for entity in OWNER:
+        for w in ("10m", "1h", "24h"):
+            if name in (f"{entity}_count_{w}", f"{entity}_amount_sum_{w}"):
+                return f"{entity}_recent_activity"
+        for w in ("7d", "30d"):
+            if name in (f"{entity}_count_{w}", f"{entity}_amount_sum_{w}"):
+                return f"{entity}_usual_activity"
+    if name.startswith(("card_fraud_", "merchant_fraud_")):
+        return name.rsplit("_", 2)[0]
+    if "_distinct_" in name:
+        return name.rsplit("_", 1)[0]
+    if name in (
+        "card_amount_avg_30d",
+        "amount_to_card_avg_30d",
+        "card_amount_std_30d",
+        "amount_zscore_card_30d",
+    ):
+        return "amount_vs_card"
+    if name.endswith("_country_mismatch"):
+        return "countries"
+    return name
+
+
 # Features that describe one cause: only the strongest of a group is listed.
-GROUPS = {"card_amount_avg_30d": "amount_vs_card", "amount_to_card_avg_30d": "amount_vs_card"}
+GROUPS = {name: g for name in FEATURE_NAMES if (g := _group(name)) != name}
 
 
 def reason_text(feature: str, row: Row, currency: str) -> str:

@@ -1,11 +1,14 @@
 """Raw window aggregates, as the online store and the offline engine produce them.
 
-Both sides produce the same space-separated string per event (format in
-docs/redis-keys.md), so the parse below is the single point where they meet.
+Both sides produce the same space-separated string per event (81 integer
+fields, ``""`` for none; docs/redis-keys.md), so the parse below is the single
+point where they meet. ``RAW_FIELDS`` names the fields in order.
 
->>> a = parse_aggregates(["1 250000 2 500000 4 900000 1000 0 3 5"])
->>> a.shape, float(a[0, CARD_UNITS_24H]), float(a[0, HISTORY_SINCE])
-((1, 10), 500000.0, 5.0)
+>>> len(RAW_FIELDS), RAW_INDEX["card_n_1h"], RAW_FIELDS[-2:]
+(81, 2, ('history_since_ms', 'late'))
+>>> a = parse_aggregates([" ".join(["1"] * 80 + ["0"])])
+>>> a.shape, float(a[0, RAW_INDEX["history_since_ms"]])
+((1, 81), 1.0)
 """
 
 from __future__ import annotations
@@ -15,35 +18,66 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-(
-    CARD_COUNT_1H,
-    CARD_UNITS_1H,
-    CARD_COUNT_24H,
-    CARD_UNITS_24H,
-    CARD_COUNT_30D,
-    CARD_UNITS_30D,
-    CARD_PREVIOUS_MS,
-    MERCHANT_COUNT_1H,
-    MERCHANT_COUNT_24H,
-    HISTORY_SINCE,
-) = range(10)
-AGGREGATE_COUNT = 10
+#: Entities with per-window counts and amount sums, in raw order.
+COUNTED = ("card", "customer", "merchant", "device", "ip", "email")
+#: Window names with their bucket size and number of earlier buckets (docs/redis-keys.md).
+WINDOWS: tuple[tuple[str, int, int], ...] = (
+    ("10m", 60_000, 10),
+    ("1h", 300_000, 12),
+    ("24h", 3_600_000, 24),
+    ("7d", 86_400_000, 7),
+    ("30d", 86_400_000, 30),
+)
+#: Distinct-count families: (raw prefix, owning entity).
+DISTINCT = (
+    ("card_merchants", "card"),
+    ("card_countries", "card"),
+    ("device_cards", "device"),
+    ("ip_cards", "ip"),
+    ("email_cards", "email"),
+)
+#: Distinct counts saturate here (per-day lists hold at most this many values).
+DISTINCT_CAP = 32
+
+RAW_FIELDS: tuple[str, ...] = (
+    *(f"{e}_{kind}_{w}" for e in COUNTED for w, _, _ in WINDOWS for kind in ("n", "u")),
+    "card_cents2_30d",
+    "card_previous_ms",
+    "card_first_ms",
+    "device_first_ms",
+    "email_first_ms",
+    *(f"{d}_{w}" for d, _ in DISTINCT for w in ("24h", "7d")),
+    "card_fraud_7d",
+    "card_fraud_30d",
+    "merchant_fraud_7d",
+    "merchant_fraud_30d",
+    "history_since_ms",
+    "late",
+)
+RAW_INDEX: dict[str, int] = {name: i for i, name in enumerate(RAW_FIELDS)}
+AGGREGATE_COUNT = len(RAW_FIELDS)
+HISTORY_SINCE = RAW_INDEX["history_since_ms"]
+LATE = RAW_INDEX["late"]
 
 Aggregates = npt.NDArray[np.float64]
 
 
-def format_aggregates(values: Sequence[float | None]) -> str:
-    """The store's string form: integers, ``""`` for none."""
-    return " ".join("" if v is None else str(int(v)) for v in values)
+def format_number(v: float | None) -> str:
+    """A raw field as the Lua script writes it (``%.0f``; ``""`` for none).
+
+    >>> format_number(None), format_number(3.0), format_number(2.0**53 + 2)
+    ('', '3', '9007199254740994')
+    """
+    return "" if v is None else format(v, ".0f")
 
 
 def parse_aggregates(rows: Sequence[str | bytes]) -> Aggregates:
-    """Parse stored aggregate strings into an ``n × 10`` array (NaN for none)."""
+    """Parse stored aggregate strings into an ``n × 81`` array (NaN for none)."""
     out = np.full((len(rows), AGGREGATE_COUNT), np.nan)
     for i, row in enumerate(rows):
         text = row.decode() if isinstance(row, bytes) else row
         parts = text.split(" ")
         if len(parts) != AGGREGATE_COUNT:
-            raise ValueError(f"malformed aggregates {text!r}: expected {AGGREGATE_COUNT} fields")
+            raise ValueError(f"malformed aggregates {text[:80]!r}: expected {AGGREGATE_COUNT} fields")
         out[i] = [float(p) if p else np.nan for p in parts]
     return out

@@ -2,7 +2,10 @@
 
 This is the one place where features are derived, for the worker, training
 and backfill alike, so they cannot drift apart. Missing values are NaN, which
-XGBoost treats natively as "unknown" rather than as zero.
+XGBoost treats natively as "unknown" rather than as zero; an optional entity
+the payment does not name (no device, IP, email or customer) gives NaN, not 0.
+Everything below is column arithmetic on the whole batch (numpy), except the
+few event fields read from each transaction.
 """
 
 from __future__ import annotations
@@ -19,6 +22,17 @@ from features.catalogue import AMOUNT_UNITS, FEATURE_INDEX, FEATURE_NAMES, FEATU
 
 CHANNEL_CODES = {Channel.ECOM: 0.0, Channel.POS: 1.0, Channel.ATM: 2.0, Channel.P2P: 3.0}
 _WINDOWS = np.array([f.window_ms or 0 for f in FEATURES], dtype=np.float64)
+_BUCKETS = np.array([f.bucket_ms or 1 for f in FEATURES], dtype=np.float64)
+_HISTORY = _WINDOWS > 0
+# Raw count/units columns → feature columns, for the 60 per-entity window features.
+_COUNT_SRC = [agg.RAW_INDEX[f"{e}_n_{w}"] for e in agg.COUNTED for w, _, _ in agg.WINDOWS]
+_COUNT_DST = [FEATURE_INDEX[f"{e}_count_{w}"] for e in agg.COUNTED for w, _, _ in agg.WINDOWS]
+_UNITS_SRC = [agg.RAW_INDEX[f"{e}_u_{w}"] for e in agg.COUNTED for w, _, _ in agg.WINDOWS]
+_UNITS_DST = [FEATURE_INDEX[f"{e}_amount_sum_{w}"] for e in agg.COUNTED for w, _, _ in agg.WINDOWS]
+_DISTINCT_SRC = [agg.RAW_INDEX[f"{d}_{w}"] for d, _ in agg.DISTINCT for w in ("24h", "7d")]
+_DISTINCT_DST = [
+    FEATURE_INDEX[f"{e}_distinct_{d.split('_')[1]}_{w}"] for d, e in agg.DISTINCT for w in ("24h", "7d")
+]
 
 
 @dataclass(frozen=True)
@@ -46,6 +60,11 @@ def amount_units(amount: float) -> int:
     return round(amount * AMOUNT_UNITS)
 
 
+def amount_cents(amount: float) -> int:
+    """An amount in cents (the card's sum of squares is kept in cents²)."""
+    return round(amount * 100)
+
+
 def _mismatch(a: str | None, b: str | None) -> float:
     return np.nan if a is None or b is None else float(a != b)
 
@@ -56,39 +75,52 @@ def vectorize(transactions: Sequence[Transaction], raw: agg.Aggregates) -> Featu
     x = np.full((n, len(FEATURE_NAMES)), np.nan)
     col = FEATURE_INDEX
     times = np.empty(n)
+    amounts = np.empty(n)
     for i, t in enumerate(transactions):
         local = t.occurred_at
         times[i] = t.occurred_ms
-        x[i, col["amount"]] = t.amount
+        amounts[i] = t.amount
         x[i, col["card_merchant_country_mismatch"]] = _mismatch(t.card_country, t.merchant_country)
         x[i, col["card_ip_country_mismatch"]] = _mismatch(t.card_country, t.ip_country)
+        x[i, col["merchant_ip_country_mismatch"]] = _mismatch(t.merchant_country, t.ip_country)
         x[i, col["local_hour"]] = local.hour
         x[i, col["is_weekend"]] = float(local.weekday() >= 5)
         x[i, col["channel_code"]] = np.nan if t.channel is None else CHANNEL_CODES[t.channel]
+    x[:, col["amount"]] = amounts
 
-    units = AMOUNT_UNITS
-    x[:, col["card_count_1h"]] = raw[:, agg.CARD_COUNT_1H]
-    x[:, col["card_amount_sum_1h"]] = raw[:, agg.CARD_UNITS_1H] / units
-    x[:, col["card_count_24h"]] = raw[:, agg.CARD_COUNT_24H]
-    x[:, col["card_amount_sum_24h"]] = raw[:, agg.CARD_UNITS_24H] / units
-    x[:, col["card_count_30d"]] = raw[:, agg.CARD_COUNT_30D]
+    r = agg.RAW_INDEX
+    x[:, _COUNT_DST] = raw[:, _COUNT_SRC]
+    x[:, _UNITS_DST] = raw[:, _UNITS_SRC] / AMOUNT_UNITS
+    x[:, _DISTINCT_DST] = raw[:, _DISTINCT_SRC]
+    n30 = raw[:, r["card_n_30d"]]
     with np.errstate(divide="ignore", invalid="ignore"):
-        avg = np.where(
-            raw[:, agg.CARD_COUNT_30D] > 0,
-            raw[:, agg.CARD_UNITS_30D] / units / raw[:, agg.CARD_COUNT_30D],
-            np.nan,
-        )
+        some = n30 > 0
+        avg = np.where(some, raw[:, r["card_u_30d"]] / AMOUNT_UNITS / n30, np.nan)
+        # Mean of squares in currency units² (kept in cents²), then the population variance.
+        var = np.where(some, raw[:, r["card_cents2_30d"]] / 1e4 / n30, np.nan) - avg * avg
+        std = np.where(n30 >= 2, np.sqrt(np.maximum(var, 0.0)), np.nan)
         x[:, col["card_amount_avg_30d"]] = avg
-        x[:, col["amount_to_card_avg_30d"]] = x[:, col["amount"]] / avg
-    x[:, col["card_seconds_since_previous"]] = (times - raw[:, agg.CARD_PREVIOUS_MS]) / 1000.0
-    x[:, col["merchant_count_1h"]] = raw[:, agg.MERCHANT_COUNT_1H]
-    x[:, col["merchant_count_24h"]] = raw[:, agg.MERCHANT_COUNT_24H]
+        x[:, col["card_amount_std_30d"]] = std
+        x[:, col["amount_to_card_avg_30d"]] = amounts / avg
+        # A card whose amounts never vary has no z-score (division by zero → NaN below).
+        x[:, col["amount_zscore_card_30d"]] = (amounts - avg) / np.where(std > 0, std, np.nan)
+        for e, raw_e in (("card", "card"), ("merchant", "merchant")):
+            for w in ("7d", "30d"):
+                frauds = raw[:, r[f"{raw_e}_fraud_{w}"]]
+                x[:, col[f"{e}_fraud_count_{w}"]] = frauds
+                payments = raw[:, r[f"{raw_e}_n_{w}"]]
+                x[:, col[f"{e}_fraud_rate_{w}"]] = np.where(payments > 0, frauds / payments, np.nan)
+    x[:, col["card_seconds_since_previous"]] = (times - raw[:, r["card_previous_ms"]]) / 1000.0
+    for e in ("card", "device", "email"):
+        x[:, col[f"{e}_seconds_since_first"]] = (times - raw[:, r[f"{e}_first_ms"]]) / 1000.0
 
     # Ratios over tiny averages can overflow: unknown, not infinite, to the model.
     x[~np.isfinite(x)] = np.nan
 
-    # A window is complete when the store's history reaches back over all of it.
-    starts = times[:, None] - _WINDOWS[None, :]
+    # A window is complete when the store's history reaches back over all of it
+    # (from the start of the event's own bucket) and the event was not late.
+    starts = np.floor(times[:, None] / _BUCKETS[None, :]) * _BUCKETS[None, :] - _WINDOWS[None, :]
     complete = starts >= raw[:, agg.HISTORY_SINCE][:, None]
-    complete[:, _WINDOWS == 0] = True
+    complete &= (raw[:, agg.LATE] != 1)[:, None] | ~_HISTORY[None, :]
+    complete[:, ~_HISTORY] = True
     return FeatureMatrix(values=x, complete=complete)
