@@ -39,7 +39,7 @@ from models.training import build_training_set, train
 from simulator import SimulationConfig, simulate
 from stream.topics import ensure_topics
 
-HISTORY_DAYS = 21
+HISTORY_DAYS = 30
 
 
 def _say(text: str) -> None:

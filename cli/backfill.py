@@ -9,22 +9,29 @@ import click
 from contracts.settings import get_settings
 
 
-def backfill(path: Path, redis_url: str, batch: int = 1000) -> int:
-    """Record history in time order with the worker's own Lua script; returns events recorded."""
+def backfill(path: Path, redis_url: str, labels: Path | None = None, batch: int = 1000) -> int:
+    """Record history in event time with the worker's own Lua scripts; returns events recorded.
+
+    Labels (optional) enter between micro-batches once event time passes their
+    ``reported_at``, as in the worker, so the label-derived features match too.
+    """
     import redis
 
-    from cli.history import read_transactions
+    from cli.history import read_labels, read_transactions
+    from features.event_time import in_event_time
     from features.online_store import SyncOnlineFeatureStore
 
     settings = get_settings()
-    txs = sorted(read_transactions(path), key=lambda t: t.occurred_ms)
+    txs = read_transactions(path)
+    history = read_labels(labels) if labels else []
     client = redis.Redis.from_url(redis_url)
     store = SyncOnlineFeatureStore(
         client, dedupe_ttl_s=settings.event_dedupe_ttl_s, grace_ms=settings.late_grace_s * 1000
     )
     with click.progressbar(length=len(txs), label="backfilling features") as bar:
-        for start in range(0, len(txs), batch):
-            chunk = txs[start : start + batch]
+        for due, chunk in in_event_time(txs, history, batch):
+            if due:
+                store.record_labels(due)
             store.record_and_fetch(chunk)
             bar.update(len(chunk))
     client.close()
@@ -33,7 +40,13 @@ def backfill(path: Path, redis_url: str, batch: int = 1000) -> int:
 
 @click.command("backfill")
 @click.option("--transactions", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
-def backfill_cmd(transactions: Path) -> None:
-    """Rebuild the online feature state in Redis from a history file."""
-    n = backfill(transactions, get_settings().redis)
+@click.option(
+    "--labels",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Labels (JSON Lines) for the label-derived features, applied in event time.",
+)
+def backfill_cmd(transactions: Path, labels: Path | None) -> None:
+    """Rebuild the online feature state in Redis from history files."""
+    n = backfill(transactions, get_settings().redis, labels)
     click.echo(f"recorded {n:,} events")

@@ -154,19 +154,24 @@ def demo(seconds: float | None, rate: float, cards: int, workdir: Path | None) -
         cut = config.start + timedelta(days=HISTORY_DAYS)
         history = [t for t in sim.transactions if datetime.fromisoformat(t["occurred_at"]) < cut]
         live = sim.transactions[len(history) :]
-        # The demo trains with every chargeback its history will ever get, as if it
-        # had waited for them; label-delay-aware training is the models issue's job.
-        history_ids = {t["event_id"] for t in history}
-        known = [lab for lab in sim.labels if lab["event_id"] in history_ids]
+        # Only what was known at the cut: labels reported since are still to come.
+        known = [lab for lab in sim.labels if datetime.fromisoformat(lab["reported_at"]) < cut]
         write_jsonl(work / "history_transactions.jsonl", history)
         write_jsonl(work / "history_labels.jsonl", known)
-        click.echo(f"history: {len(history):,} payments with {len(known):,} chargebacks")
-
+        frauds = sum(lab["label"] == "fraud" for lab in known)
+        click.echo(
+            f"history: {len(history):,} payments; {frauds:,} chargebacks and "
+            f"{len(known) - frauds:,} confirmed-legit labels reported by {cut:%Y-%m-%d}"
+        )
         train_model(
-            work / "history_transactions.jsonl", work / "history_labels.jsonl", work / "models", seed=7
+            work / "history_transactions.jsonl",
+            work / "history_labels.jsonl",
+            work / "models",
+            seed=7,
+            cutoff=cut,
         )
         ensure_topics(settings)
-        backfill(work / "history_transactions.jsonl", redis_url)
+        backfill(work / "history_transactions.jsonl", redis_url, work / "history_labels.jsonl")
 
         worker_log, api_log = work / "worker.log", work / "api.log"
         worker = _child(["cli", "worker"], env, worker_log)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -11,8 +12,19 @@ import click
 from contracts.settings import get_settings
 
 
-def train_model(transactions: Path, labels: Path, model_dir: Path, seed: int) -> str:
-    """Train and register a model; returns its version."""
+def train_model(
+    transactions: Path,
+    labels: Path,
+    model_dir: Path,
+    seed: int,
+    cutoff: datetime | None = None,
+    maturity_days: float | None = None,
+) -> str:
+    """Train and register a model; returns its version.
+
+    ``cutoff``: train as if it were that moment — only labels reported by then
+    count, and events too young for their chargebacks to be in are left out.
+    """
     from cli.history import read_labels, read_transactions
     from models.registry import ModelRegistry
     from models.training import build_training_set, train
@@ -22,17 +34,32 @@ def train_model(transactions: Path, labels: Path, model_dir: Path, seed: int) ->
     labs = read_labels(labels)
     click.echo(f"read {len(txs):,} transactions and {len(labs):,} labels")
     with click.progressbar(length=len(txs), label="computing point-in-time features") as bar:
-        data = build_training_set(txs, labs, progress=bar.update)
-    click.echo(f"training on {len(data.y):,} events ({int(data.y.sum()):,} frauds) ...")
-    result = train(data, seed=seed)
+        data = build_training_set(txs, labs, progress=bar.update, grace_ms=get_settings().late_grace_s * 1000)
+    click.echo(f"training on {len(data.y):,} events (latest labels: {int(data.y.sum()):,} frauds) ...")
+    result = train(
+        data,
+        seed=seed,
+        cutoff_ms=None if cutoff is None else int(cutoff.timestamp() * 1000),
+        maturity_ms=None if maturity_days is None else int(maturity_days * 86_400_000),
+    )
     ModelRegistry(model_dir).save(result.version, result.model_bytes, result.manifest)
-    m = result.manifest["metrics"]
+    m, lab = result.manifest["metrics"], result.manifest["labels"]
     click.echo(
-        f"model {result.version}: {m['trees']} trees, validation AUC {m['validation_auc_roc']:.3f}, "
-        f"average precision {m['validation_average_precision']:.3f} "
+        f"labels known at the cutoff {lab['cutoff']}; events after {lab['mature_until']} left out "
+        f"({lab['immature_rows_excluded']:,} too young for their chargebacks)"
+    )
+    click.echo(
+        f"model {result.version}: {m['trees']} trees on {m['train_rows']:,} events "
+        f"({m['train_frauds']:,} frauds); validation AUC {_num(m['validation_auc_roc'])}, "
+        f"average precision {_num(m['validation_average_precision'])}, "
+        f"calibration error {_num(m['validation_reliability_error'])} "
         f"({time.monotonic() - started:.1f} s) → {model_dir}"
     )
     return result.version
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 @click.command()
@@ -45,11 +72,37 @@ def train_model(transactions: Path, labels: Path, model_dir: Path, seed: int) ->
     help="Registry directory (default: RISKWIRE_MODEL_DIR).",
 )
 @click.option("--seed", default=7, show_default=True)
+@click.option(
+    "--cutoff",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    default=None,
+    help="Train as of this UTC time: labels reported later are unknown (default: the end of the files).",
+)
+@click.option(
+    "--maturity-days",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Leave out events this young at the cutoff: their chargebacks are not in yet "
+    "(default: a fifth of the history, at most 30).",
+)
 @click.option("--json-out", is_flag=True, help="Print the manifest as JSON at the end.")
-def train_cmd(transactions: Path, labels: Path, model_dir: Path | None, seed: int, json_out: bool) -> None:
-    """Train the XGBoost batch model on history files and register it as current."""
+def train_cmd(
+    transactions: Path,
+    labels: Path,
+    model_dir: Path | None,
+    seed: int,
+    cutoff: datetime | None,
+    maturity_days: float | None,
+    json_out: bool,
+) -> None:
+    """Train the XGBoost batch model on history files and register it as current.
+
+    Time-based and label-delay aware: validation is the last mature window,
+    probabilities are calibrated on it, and the manifest is the model card.
+    """
     directory = model_dir or get_settings().model_dir
-    version = train_model(transactions, labels, directory, seed)
+    when = None if cutoff is None else cutoff.replace(tzinfo=UTC)
+    version = train_model(transactions, labels, directory, seed, when, maturity_days)
     if json_out:
         from models.registry import ModelRegistry
 

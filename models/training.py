@@ -36,6 +36,7 @@ from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 from contracts.records import Label, LabelKind, Transaction
 from features.aggregates import parse_aggregates
 from features.catalogue import DAY_MS, FEATURE_NAMES
+from features.event_time import in_event_time
 from features.offline import OfflineFeatureEngine
 from features.vectorize import vectorize
 from models.calibration import fit_isotonic, reliability_error, sigmoid
@@ -109,19 +110,24 @@ def build_training_set(
     transactions: Iterable[Transaction],
     labels: Iterable[Label],
     progress: Callable[[int], None] | None = None,
-    chunk: int = 5000,
+    chunk: int = 500,
+    grace_ms: int = 3_600_000,
 ) -> TrainingSet:
-    """Point-in-time features and fraud labels (with when they were reported) per event."""
+    """Point-in-time features and fraud labels (with when they were reported) per event.
+
+    ``chunk`` is the micro-batch of the replay it mirrors, ``grace_ms`` the
+    worker's late grace (``RISKWIRE_LATE_GRACE_S``), so features match serving.
+    """
     labels = sorted(labels, key=lambda lab: lab.reported_at)
     fraud_since = _fraud_since(labels)
     # First occurrence of each event id, in event-time order (stable for ties).
     first = {t.event_id: t for t in reversed(list(transactions))}
     unique = sorted(reversed(list(first.values())), key=lambda t: t.occurred_ms)
-    engine = OfflineFeatureEngine()
-    # (features, issue 5: engine.record_labels(labels) goes here, before any fetch)
+    engine = OfflineFeatureEngine(grace_ms=grace_ms)
     parts = []
-    for start in range(0, len(unique), chunk):
-        batch = unique[start : start + chunk]
+    for due, batch in in_event_time(unique, labels, chunk):
+        if due:
+            engine.record_labels(due)
         parts.append(vectorize(batch, parse_aggregates(engine.record_and_fetch(batch))).values)
         if progress:
             progress(len(batch))

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable
 
 from contracts.records import Label, Transaction
+from features.event_time import in_event_time
 from pipeline.label_learning import LabelInput, LabelLearning
 from pipeline.scoring import ScoringPipeline
 
@@ -30,18 +31,10 @@ async def replay(
     progress: Callable[[int], None] | None = None,
 ) -> AsyncIterator[bytes]:
     """Decision records (JSON bytes), one per distinct event, in event-time order."""
-    ordered = sorted(transactions, key=lambda t: t.occurred_ms)
-    due = sorted(labels, key=lambda lab: lab.reported_at)
-    next_label = 0
     seen: set[str] = set()
-    for start in range(0, len(ordered), batch):
-        chunk = ordered[start : start + batch]
-        now = chunk[0].occurred_at
-        first = next_label
-        while next_label < len(due) and due[next_label].reported_at <= now:
-            next_label += 1
-        if next_label > first:
-            await _apply(pipeline, learning, due[first:next_label])
+    for due, chunk in in_event_time(transactions, labels, batch):
+        if due:
+            await _apply(pipeline, learning, due)
         for scored in await pipeline.score(chunk):
             # A duplicate in a later batch gets the stored record back: emit it once.
             if scored.event_id not in seen and not scored.conflict:

@@ -55,7 +55,7 @@ def test_contributions_add_up_to_the_margin(model, features):
     # The margin and the probability agree with XGBoost's own DMatrix prediction.
     dm = xgb.DMatrix(x, missing=np.nan, feature_names=list(FEATURE_NAMES))
     np.testing.assert_allclose(margin, model.booster.predict(dm, output_margin=True), atol=1e-5)
-    np.testing.assert_allclose(model.predict_proba(x), sigmoid(margin), rtol=1e-12)
+    np.testing.assert_allclose(model.raw_proba(x), sigmoid(margin), rtol=1e-12)
     assert np.ptp(margin) > 1.0  # the model really separates rows
 
 

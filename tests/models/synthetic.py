@@ -7,11 +7,14 @@ import numpy as np
 from features.catalogue import FEATURE_NAMES
 
 N_FEATURES = len(FEATURE_NAMES)
+#: A small fixed catalogue for tests of the learning itself, so their thresholds do
+#: not move whenever the real catalogue grows (more noise columns, slower SGD).
+SYNTH_NAMES = tuple(f"f{i:02d}" for i in range(16))
 
 
-def features(rng: np.random.Generator, n: int, missing: float = 0.1) -> np.ndarray:
+def features(rng: np.random.Generator, n: int, missing: float = 0.1, width: int = N_FEATURES) -> np.ndarray:
     """Heavy-tailed positive values, like amounts and counts, with some unknown."""
-    x = np.exp(rng.normal(2.0, 1.0, size=(n, N_FEATURES)))
+    x = np.exp(rng.normal(2.0, 1.0, size=(n, width)))
     x[rng.random(x.shape) < missing] = np.nan
     return x
 
@@ -22,14 +25,14 @@ def concept(x: np.ndarray, column: int, base: float = -4.0, strength: float = 2.
     return 1.0 / (1.0 + np.exp(-(base + strength * z)))
 
 
-def flipping_stream(seed: int, before: int, after: int, a: int = 0, b: int = 1):
+def flipping_stream(seed: int, before: int, after: int, a: int = 0, b: int = 1, width: int = N_FEATURES):
     """Rows whose fraud depends on column ``a``, then (after ``before`` rows) on column ``b``.
 
     Returns x, y, the frozen batch model's probability (the truth of the first concept)
     and the true probability.
     """
     rng = np.random.default_rng(seed)
-    x = features(rng, before + after)
+    x = features(rng, before + after, width=width)
     truth = np.concatenate([concept(x[:before], a), concept(x[before:], b)])
     y = (rng.random(len(x)) < truth).astype(np.int8)
     return x, y, concept(x, a), truth

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from models.blend import BlendConfig
+from models.blend import BlendConfig, Blender
 from models.errors import ModelIntegrityError
 from models.learner import OnlineLearner
-from tests.models.synthetic import flipping_stream
+from models.online import OnlineModel
+from tests.models.synthetic import SYNTH_NAMES, flipping_stream
 
 BEFORE, AFTER, BATCH = 3000, 3000, 50
 
@@ -33,13 +34,19 @@ def _run(learner: OnlineLearner, x, y, p_batch):
 
 @pytest.fixture(scope="module")
 def stream():
+    return flipping_stream(seed=1, before=BEFORE, after=AFTER, width=len(SYNTH_NAMES))
+
+
+@pytest.fixture(scope="module")
+def wide_stream():
+    """The same stream over the real catalogue's width, for checkpoint tests."""
     return flipping_stream(seed=1, before=BEFORE, after=AFTER)
 
 
 @pytest.fixture(scope="module")
 def run(stream):
     x, y, p_batch, _ = stream
-    return _run(OnlineLearner(), x, y, p_batch)
+    return _run(OnlineLearner(OnlineModel(names=SYNTH_NAMES)), x, y, p_batch)
 
 
 def test_after_a_concept_flip_the_blend_moves_to_the_online_model(stream, run):
@@ -65,15 +72,15 @@ def test_online_precision_recovers_after_the_flip_while_the_batch_models_does_no
 
 def test_switched_off_the_blend_is_the_batch_model(stream):
     x, y, p_batch, _ = stream
-    learner = OnlineLearner.create(blend=BlendConfig(enabled=False))
+    learner = OnlineLearner(OnlineModel(names=SYNTH_NAMES), Blender(BlendConfig(enabled=False)))
     _, blended, weights, _ = _run(learner, x[:2000], y[:2000], p_batch[:2000])
     assert (weights == 0.0).all()
     np.testing.assert_array_equal(blended, p_batch[:2000])
     assert learner.learned == 2000  # it still learns, for comparisons
 
 
-def test_checkpoint_restores_the_same_blend_and_the_same_future_learning(stream):
-    x, y, p_batch, _ = stream
+def test_checkpoint_restores_the_same_blend_and_the_same_future_learning(wide_stream):
+    x, y, p_batch, _ = wide_stream
     a = OnlineLearner(origin="v1")
     a.learn(x[:3100], y[:3100], p_batch[:3100])
     text = json.dumps(a.to_state())
@@ -88,8 +95,8 @@ def test_checkpoint_restores_the_same_blend_and_the_same_future_learning(stream)
     np.testing.assert_array_equal(a.blend(x, p_batch).probability, b.blend(x, p_batch).probability)
 
 
-def test_blend_is_pure_and_learn_checks_shapes(stream):
-    x, y, p_batch, _ = stream
+def test_blend_is_pure_and_learn_checks_shapes(wide_stream):
+    x, y, p_batch, _ = wide_stream
     learner = OnlineLearner()
     learner.learn(x[:100], y[:100], p_batch[:100])
     before = json.dumps(learner.to_state())

@@ -14,14 +14,14 @@ from models.drift import ErrorDrift, PsiMonitor, batch_error
 from models.errors import ModelIntegrityError
 from models.online import OnlineConfig, OnlineModel
 from models.reference import reference_distributions
-from tests.models.synthetic import concept, features, flipping_stream
+from tests.models.synthetic import SYNTH_NAMES, concept, features, flipping_stream
 
 
 def _trained(n: int = 1500, seed: int = 0) -> tuple[OnlineModel, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    x = features(rng, n)
+    x = features(rng, n, width=len(SYNTH_NAMES))
     y = (rng.random(n) < concept(x, 0)).astype(np.int8)
-    model = OnlineModel()
+    model = OnlineModel(names=SYNTH_NAMES)
     model.learn_many(x, y)
     return model, x, y
 
@@ -29,15 +29,15 @@ def _trained(n: int = 1500, seed: int = 0) -> tuple[OnlineModel, np.ndarray, np.
 def test_online_model_learns_a_concept_and_handles_missing_values():
     model, _x, y = _trained(3000)
     assert model.learned == len(y)
-    assert set(model.model.weights) >= {f"{n}__missing" for n in FEATURE_NAMES}
+    assert set(model.model.weights) >= {f"{n}__missing" for n in SYNTH_NAMES}
     rng = np.random.default_rng(1)
-    test = features(rng, 4000)
+    test = features(rng, 4000, width=len(SYNTH_NAMES))
     truth = concept(test, 0)
     p = model.predict_proba_many(test)
     assert np.corrcoef(p, truth)[0, 1] > 0.8
     # Up-weighted fraud, yet the probabilities stay on the labels' scale (SGD noise aside).
     assert p.mean() == pytest.approx(truth.mean(), rel=0.3)
-    all_missing = np.full((1, len(FEATURE_NAMES)), np.nan)
+    all_missing = np.full((1, len(SYNTH_NAMES)), np.nan)
     assert np.isfinite(model.predict_proba_many(all_missing)).all()
 
 
@@ -48,19 +48,19 @@ def test_prediction_matches_river_and_has_no_side_effect():
     assert json.dumps(model.to_state()) == before
     for i in range(5):  # the numpy scoring is River's own prediction, with the prior shift
         z = np.sign(x[i]) * np.log1p(np.abs(x[i]))
-        present = {n: v for n, v in zip(FEATURE_NAMES, z.tolist(), strict=True) if np.isfinite(v)}
+        present = {n: v for n, v in zip(SYNTH_NAMES, z.tolist(), strict=True) if np.isfinite(v)}
         feats = model.scaler.transform_one(present)
-        feats.update({f"{n}__missing": 1.0 for n in FEATURE_NAMES if n not in present})
+        feats.update({f"{n}__missing": 1.0 for n in SYNTH_NAMES if n not in present})
         margin = model.model._raw_dot_one(feats) + model.prior_shift()  # includes the bias
         assert p[i] == pytest.approx(1 / (1 + np.exp(-margin)), rel=1e-12)
 
 
 def test_state_round_trip_is_exact_for_predictions_and_future_learning():
     model, x, _y = _trained(400)
-    restored = OnlineModel.from_state(json.loads(json.dumps(model.to_state())))
+    restored = OnlineModel.from_state(json.loads(json.dumps(model.to_state())), names=SYNTH_NAMES)
     np.testing.assert_array_equal(restored.predict_proba_many(x), model.predict_proba_many(x))
     rng = np.random.default_rng(5)
-    more = features(rng, 300)
+    more = features(rng, 300, width=len(SYNTH_NAMES))
     labels = (rng.random(300) < concept(more, 1)).astype(np.int8)
     model.learn_many(more, labels)
     restored.learn_many(more, labels)
@@ -80,12 +80,13 @@ def test_online_state_of_other_features_or_format_is_refused():
 
 def test_target_share_moves_probabilities_to_the_traffic_scale():
     rng = np.random.default_rng(3)
-    x = features(rng, 2000)
+    x = features(rng, 2000, width=len(SYNTH_NAMES))
     y = (rng.random(2000) < 0.5).astype(np.int8)  # a feed that is half fraud
-    feed = OnlineModel()
+    feed = OnlineModel(names=SYNTH_NAMES)
     feed.learn_many(x, y)
     state = feed.to_state()
-    traffic = OnlineModel.from_state({**state, "config": {**state["config"], "target_share": 0.02}})
+    config = {**state["config"], "target_share": 0.02}
+    traffic = OnlineModel.from_state({**state, "config": config}, names=SYNTH_NAMES)
     assert feed.predict_proba_many(x).mean() == pytest.approx(0.5, abs=0.1)
     assert traffic.predict_proba_many(x).mean() == pytest.approx(0.02, rel=0.5)
 
