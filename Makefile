@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit bench clean
+.PHONY: install demo test lint typecheck unit bench baseline clean
 
 install: $(STAMP)
 
@@ -32,6 +32,9 @@ test: lint typecheck unit
 
 bench: install
 	$(BIN)/python -m bench
+
+baseline: install
+	bash docs/baseline/run.sh
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

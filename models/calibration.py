@@ -9,7 +9,12 @@ meaning the same across model versions.
 
 The map is stored in the manifest as a monotone piecewise-linear table of
 knots (JSON, no pickle) and applied with ``numpy.interp``: exactly what
-scikit-learn's ``IsotonicRegression.predict`` computes, clipped at both ends.
+scikit-learn's ``IsotonicRegression.predict`` computes, clipped at both ends —
+plus a thousandth of the plain sigmoid. An isotonic map is a staircase: on its
+flat steps (and beyond its end knots) thousands of payments would share one
+probability, and ranking by probability (review queues, AUC, precision at k)
+would lose the order the model knows. The small sigmoid share keeps the map
+strictly increasing while moving no probability by more than 0.001.
 Explanations are unaffected: SHAP values explain the raw margin.
 
 >>> import numpy as np
@@ -40,6 +45,8 @@ Vector = npt.NDArray[np.float64]
 #: Calibrated probabilities stay inside (0, 1): a score of exactly 0 or 1 would
 #: claim a certainty a finite validation window cannot give, and breaks log-loss.
 P_FLOOR = 1e-4
+#: The sigmoid's share in the calibrated probability: breaks the staircase's ties.
+TIE_BREAK = 1e-3
 
 
 def sigmoid(margin: Vector) -> Vector:
@@ -70,10 +77,11 @@ class Calibration:
         return not self.margin
 
     def apply(self, margin: Vector) -> Vector:
-        """Calibrated probability of each margin (vectorised; monotone non-decreasing)."""
+        """Calibrated probability of each margin (vectorised; strictly increasing)."""
         if self.identity:
             return sigmoid(margin)
-        return np.interp(margin, self.margin, self.probability)
+        stairs = np.interp(margin, self.margin, self.probability)
+        return (1.0 - TIE_BREAK) * stairs + TIE_BREAK * sigmoid(margin)
 
     def to_manifest(self) -> dict[str, Any]:
         return {"method": self.method, "margin": list(self.margin), "probability": list(self.probability)}

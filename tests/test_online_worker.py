@@ -48,6 +48,7 @@ def test_labels_are_learned_exactly_once_across_kill_9(services, worker_settings
     stream = labels + labels + [{**labels[0], "event_id": "evt_never_seen"}]
     random.Random(3).shuffle(stream)
     messages = [(lab["event_id"].encode(), json.dumps(lab).encode()) for lab in stream]
+    messages.insert(len(messages) // 2, (b"bad", b'{"event_id": "x", "label": "maybe"}'))  # to dlq
     rng = random.Random(31)
     for part in range(0, len(messages), len(messages) // 4 + 1):
         produce(s.bootstrap, s.topic_labels, messages[part : part + len(messages) // 4 + 1])
@@ -73,7 +74,9 @@ def test_labels_are_learned_exactly_once_across_kill_9(services, worker_settings
     scores = read_topic(
         s.bootstrap, s.topic_scores, 2, until=lambda m: ids <= {x.key().decode() for x in m}, timeout=90
     )
+    dlq = read_topic(s.bootstrap, s.topic_dlq, 2, until=lambda m: len(m) >= 1, timeout=30)
     worker.stop()
+    assert [(m.key(), dict(m.headers())["error_class"]) for m in dlq] == [(b"bad", b"schema")]
     decided = [json.loads(m.value()) for m in scores if m.key().decode() in ids]
     assert all(d["model"]["online_version"] is not None for d in decided)
     assert all(d["model"]["batch_probability"] is not None for d in decided)

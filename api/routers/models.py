@@ -10,18 +10,23 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
+import redis.asyncio as aioredis
 from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import BaseModel, Field
 
 from api.audit import AuditLog, entry_fields
-from api.dependencies import AdminKey, get_app_settings, get_audit_log
+from api.dependencies import AdminKey, get_app_settings, get_audit_log, get_redis
 from api.errors import PROTECTED, error_responses
 from contracts.settings import Settings
 from models.errors import ModelIntegrityError, ModelNotFoundError
+from models.learner import OnlineLearner
 from models.registry import ModelRegistry
+from pipeline.online_checkpoint import OnlineCheckpoint
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
+#: A drift's boost halves every 200 labels; below this it no longer counts as "detected".
+DRIFT_BOOST_SHOWN = 0.05
 Version = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$")]
 
 
@@ -42,8 +47,9 @@ class Promotion(BaseModel):
 
 
 class Drift(BaseModel):
-    detected: bool
-    detectors: list[str] = Field(description="Drift detectors running (none before the online model)")
+    detected: bool = Field(description="The blend is boosted toward the online model after a detected drift")
+    detectors: list[str] = Field(description="Drift detectors running on the online learner")
+    boost: float = Field(description="What is left of the last drift's boost (1 right after it, halving)")
 
 
 class Blend(BaseModel):
@@ -51,6 +57,9 @@ class Blend(BaseModel):
     batch_weight: float
     online_version: str | None
     online_weight: float
+    online_learned: int = Field(description="Labels the online model has learned")
+    labels_pending: int = Field(description="Labels waiting for their event's decision")
+    shadow_version: str | None = Field(description="A candidate scoring in shadow, never acted on")
     drift: Drift
 
 
@@ -92,16 +101,31 @@ async def list_models(principal: AdminKey, registry: Registry) -> ModelList:
     responses=error_responses(*PROTECTED, 404),
     summary="The blend in use: model versions, weights, drift state",
 )
-async def current_blend(principal: AdminKey, registry: Registry) -> Blend:
+async def current_blend(
+    principal: AdminKey, registry: Registry, client: Annotated[aioredis.Redis, Depends(get_redis)]
+) -> Blend:
     current = _current(registry)
     if current is None:
         raise HTTPException(404, "no model yet: run `riskwire train`")
+    # The online learner as the workers blend with it: the last committed checkpoint.
+    checkpoint = OnlineCheckpoint(client, seen_ttl_s=1)
+    snap, pending = await checkpoint.load(), await checkpoint.pending_count()
+    learner = OnlineLearner.from_state(snap.learner) if snap.learner is not None else None
+    weight = learner.online_weight() if learner is not None else 0.0
+    boost = learner.blender.boost if learner is not None else 0.0
     return Blend(
         batch_version=current,
-        batch_weight=1.0,
-        online_version=None,
-        online_weight=0.0,
-        drift=Drift(detected=False, detectors=[]),
+        batch_weight=1.0 - weight,
+        online_version=learner.online_version if learner is not None else None,
+        online_weight=weight,
+        online_learned=learner.learned if learner is not None else 0,
+        labels_pending=pending,
+        shadow_version=registry.shadow(),
+        drift=Drift(
+            detected=boost > DRIFT_BOOST_SHOWN,
+            detectors=[learner.detector.name] if learner is not None else [],
+            boost=boost,
+        ),
     )
 
 
@@ -149,3 +173,50 @@ async def rollback(
     principal: AdminKey, registry: Registry, audit: Annotated[AuditLog, Depends(get_audit_log)]
 ) -> Promotion:
     return await _change(principal, registry, audit, "models.rollback", None)
+
+
+class Shadow(BaseModel):
+    shadow: str | None
+    previous: str | None
+
+
+async def _shadow(principal: Any, registry: ModelRegistry, audit: AuditLog, version: str | None) -> Shadow:
+    _global_admin(principal)
+    before = registry.shadow()
+    try:
+        await asyncio.to_thread(registry.set_shadow, version)
+    except ModelNotFoundError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except ModelIntegrityError as exc:
+        raise HTTPException(409, f"refused: {exc}") from exc
+    await audit.add(
+        entry_fields(principal.actor, "models.shadow", "shadow", {"shadow": before}, {"shadow": version})
+    )
+    return Shadow(shadow=version, previous=before)
+
+
+@router.post(
+    "/{version}/shadow",
+    response_model=Shadow,
+    responses=error_responses(*PROTECTED, 404, 409, 422),
+    summary="Score a candidate version in shadow: recorded in each decision, never acted on",
+)
+async def start_shadow(
+    version: Version,
+    principal: AdminKey,
+    registry: Registry,
+    audit: Annotated[AuditLog, Depends(get_audit_log)],
+) -> Shadow:
+    return await _shadow(principal, registry, audit, version)
+
+
+@router.delete(
+    "/shadow",
+    response_model=Shadow,
+    responses=error_responses(*PROTECTED),
+    summary="Stop shadow scoring",
+)
+async def stop_shadow(
+    principal: AdminKey, registry: Registry, audit: Annotated[AuditLog, Depends(get_audit_log)]
+) -> Shadow:
+    return await _shadow(principal, registry, audit, None)

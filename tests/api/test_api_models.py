@@ -38,3 +38,20 @@ def test_list_promote_rollback_and_audit(models_client, key):
 
     assert client.post("/v1/models/nope/promote", headers=admin).status_code == 404
     assert client.post("/v1/models/v2-candidate/promote", headers=key("admin", "acme")).status_code == 403
+
+
+def test_shadow_start_stop_and_the_blend_shows_it(models_client, key):
+    client, reg, first = models_client
+    admin = key("admin")
+    started = client.post("/v1/models/v2-candidate/shadow", headers=admin)
+    assert started.status_code == 200 and started.json() == {"shadow": "v2-candidate", "previous": None}
+    assert reg.shadow() == "v2-candidate" and reg.current() == first  # shadow never becomes current
+    blend = client.get("/v1/models/current", headers=admin).json()
+    assert blend["shadow_version"] == "v2-candidate"
+    assert blend["online_version"] is None and blend["online_learned"] == 0  # nothing learned yet
+    assert client.post("/v1/models/nope/shadow", headers=admin).status_code == 404
+    assert client.post("/v1/models/v2-candidate/shadow", headers=key("admin", "acme")).status_code == 403
+    stopped = client.delete("/v1/models/shadow", headers=admin)
+    assert stopped.json() == {"shadow": None, "previous": "v2-candidate"} and reg.shadow() is None
+    actions = [e["action"] for e in client.get("/v1/audit", headers=admin).json()["items"]]
+    assert actions.count("models.shadow") == 2
