@@ -76,7 +76,8 @@ def test_labels_are_learned_exactly_once_across_kill_9(services, worker_settings
     )
     dlq = read_topic(s.bootstrap, s.topic_dlq, 2, until=lambda m: len(m) >= 1, timeout=30)
     worker.stop()
-    assert [(m.key(), dict(m.headers())["error_class"]) for m in dlq] == [(b"bad", b"schema")]
+    # At least once (a kill can come before its offset is committed), never anything else.
+    assert {(m.key(), dict(m.headers())["error_class"]) for m in dlq} == {(b"bad", b"schema")}
     decided = [json.loads(m.value()) for m in scores if m.key().decode() in ids]
     assert all(d["model"]["online_version"] is not None for d in decided)
     assert all(d["model"]["batch_probability"] is not None for d in decided)

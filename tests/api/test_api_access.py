@@ -32,6 +32,8 @@ ROUTE_ROLES: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/models/current"): ADMIN,
     ("POST", "/v1/models/{version}/promote"): ADMIN,
     ("POST", "/v1/models/rollback"): ADMIN,
+    ("POST", "/v1/models/{version}/shadow"): ADMIN,
+    ("DELETE", "/v1/models/shadow"): ADMIN,
     ("GET", "/v1/rules"): ADMIN,
     ("POST", "/v1/rules"): ADMIN,
     ("POST", "/v1/rules/validate"): ADMIN,
