@@ -12,10 +12,43 @@ local WINDOWS = {{1, 10}, {2, 12}, {3, 24}, {4, 7}, {4, 30}}
 local CAP = 32
 local ENTITIES = {'card', 'customer', 'merchant', 'device', 'ip', 'email'}
 
+local floor = math.floor
+
 local since_key = prefix .. 'f:meta:history_since'
 local since = redis.call('GET', since_key)
 local late_events = 0
 local out = {}
+
+-- Entity states are decoded once per batch (on first use), updated in this table by every
+-- event of the batch, and the touched ones encoded and written back once at the end: many
+-- events of a batch share a merchant, IP or device. The steps applied to a state are the
+-- same as one event at a time, so the results are identical.
+local states, dirty, dirty_keys = {}, {}, {}
+
+local function load_state(key)
+  local st = states[key]
+  if st == nil then
+    local blob = redis.call('GET', key)
+    if blob then
+      st = cmsgpack.unpack(blob)
+    else
+      st = {false, false, {}, {}, {}, {}, {}, {}, {}, false}
+    end
+    states[key] = st
+  end
+  return st
+end
+
+local function touch(key)
+  if not dirty[key] then
+    dirty[key] = true
+    dirty_keys[#dirty_keys + 1] = key
+  end
+end
+
+-- Fraud sets are read once per batch too (parsed: reported ms, score), and read again
+-- after this script changes them (pending labels applied, trims).
+local fraud_rows = {}
 
 local function trim(map, bound)
   for i in pairs(map) do
@@ -46,21 +79,39 @@ local function add_flat(flat, i, units, q)
   end
 end
 
-local function distinct(map, d, k)
-  local seen, n = {}, 0
-  for i = d - k, d do
+-- Sum of the buckets lo..hi of a flat array, added in ascending bucket order like the
+-- offline twin; found from the end (an in-order event's window is the last buckets).
+local function window(flat, lo, hi)
+  local j = #flat - 3
+  while j >= 1 and flat[j] > hi do j = j - 4 end
+  local last = j
+  while j >= 1 and flat[j] >= lo do j = j - 4 end
+  local n, u, q = 0, 0, 0
+  for m = j + 4, last, 4 do
+    n = n + flat[m + 1]
+    u = u + flat[m + 2]
+    q = q + flat[m + 3]
+  end
+  return n, u, q
+end
+
+-- Distinct values over the days d-1..d and d-7..d in one pass: min(|union|, CAP) each.
+local function distinct2(map, d)
+  local seen, n, n1 = {}, 0, nil
+  for i = d, d - 7, -1 do
+    if i == d - 2 then n1 = n end
     local list = map[i]
     if list then
       for _, v in ipairs(list) do
         if not seen[v] then
           seen[v] = true
           n = n + 1
-          if n >= CAP then return CAP end
+          if n >= CAP then return n1 or CAP, CAP end
         end
       end
     end
   end
-  return n
+  return n1, n
 end
 
 local function add_distinct(map, d, v)
@@ -84,29 +135,16 @@ local function entity(kind, id, e, parts, info)
   end
   local t = e.t
   local key = prefix .. 'f:' .. kind .. ':' .. id
-  local blob = redis.call('GET', key)
-  local st
-  if blob then
-    st = cmsgpack.unpack(blob)
-  else
-    st = {false, false, {}, {}, {}, {}, {}, {}, {}, false}
-  end
-  local idx = {}
-  for r = 1, 4 do idx[r] = math.floor(t / RES[r]) end
-  for _, w in ipairs(WINDOWS) do
-    local flat, lo, hi = st[2 + w[1]], idx[w[1]] - w[2], idx[w[1]]
-    local n, u, q = 0, 0, 0
-    for j = 1, #flat, 4 do
-      local i = flat[j]
-      if i >= lo and i <= hi then
-        n = n + flat[j + 1]
-        u = u + flat[j + 2]
-        q = q + flat[j + 3]
-      end
-    end
-    parts[#parts + 1] = fmt(n)
-    parts[#parts + 1] = fmt(u)
-    if kind == 'card' and w[2] == 30 then info.card_q = fmt(q) end
+  local st = load_state(key)
+  local idx = {floor(t / 60000), floor(t / 300000), floor(t / 3600000), floor(t / DAY)}
+  local np = #parts
+  for w = 1, 5 do
+    local r, k = WINDOWS[w][1], WINDOWS[w][2]
+    local n, u, q = window(st[2 + r], idx[r] - k, idx[r])
+    parts[np + 1] = fmt(n)
+    parts[np + 2] = fmt(u)
+    np = np + 2
+    if w == 5 and kind == 'card' then info.card_q = fmt(q) end
   end
   local old_hi = st[1]
   if old_hi and t < old_hi - grace then info.late = true end
@@ -122,12 +160,13 @@ local function entity(kind, id, e, parts, info)
     end
     if not prev and st[10] and st[10] < t then prev = st[10] end
     if prev then info.prev = fmt(prev) end
-    info.card_merchants = {distinct(st[7], day, 1), distinct(st[7], day, 7)}
-    info.card_countries = {distinct(st[8], day, 1), distinct(st[8], day, 7)}
+    info.card_merchants = {distinct2(st[7], day)}
+    info.card_countries = {distinct2(st[8], day)}
   elseif kind ~= 'customer' and kind ~= 'merchant' then
-    info[kind .. '_cards'] = {distinct(st[7], day, 1), distinct(st[7], day, 7)}
+    info[kind .. '_cards'] = {distinct2(st[7], day)}
   end
   if not record then return end
+  touch(key)
 
   local hi = t
   if old_hi and old_hi > t then hi = old_hi end
@@ -177,20 +216,33 @@ local function entity(kind, id, e, parts, info)
   end
   if day_advanced and (kind == 'card' or kind == 'merchant') then
     local bound = math.floor(h / DAY) - KMAX[4]
-    redis.call('ZREMRANGEBYSCORE', prefix .. 'f:fraud:' .. kind .. ':' .. id, '-inf', '(' .. fmt(bound * DAY))
+    local fkey = prefix .. 'f:fraud:' .. kind .. ':' .. id
+    redis.call('ZREMRANGEBYSCORE', fkey, '-inf', '(' .. fmt(bound * DAY))
+    fraud_rows[fkey] = nil
   end
-  redis.call('SET', key, cmsgpack.pack(st), 'PX', KEEP)
 end
 
 local function fraud_counts(kind, id, t)
-  local d = math.floor(t / DAY)
-  local rows = redis.call('ZRANGEBYSCORE', prefix .. 'f:fraud:' .. kind .. ':' .. id,
-    fmt((d - 30) * DAY), '(' .. fmt((d + 1) * DAY), 'WITHSCORES')
+  local key = prefix .. 'f:fraud:' .. kind .. ':' .. id
+  local rows = fraud_rows[key]
+  if not rows then
+    rows = {}
+    local raw = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+    for j = 1, #raw, 2 do
+      rows[j] = tonumber(string.match(raw[j], '^(%-?%d+)|'))
+      rows[j + 1] = tonumber(raw[j + 1])
+    end
+    fraud_rows[key] = rows
+  end
+  if #rows == 0 then return 0, 0 end
+  local d = floor(t / DAY)
+  local lo, lo7, hi = (d - 30) * DAY, (d - 7) * DAY, (d + 1) * DAY
   local n7, n30 = 0, 0
   for j = 1, #rows, 2 do
-    if tonumber(string.match(rows[j], '^(%-?%d+)|')) <= t then
+    local s = rows[j + 1]
+    if s >= lo and s < hi and rows[j] <= t then
       n30 = n30 + 1
-      if tonumber(rows[j + 1]) >= (d - 7) * DAY then n7 = n7 + 1 end
+      if s >= lo7 then n7 = n7 + 1 end
     end
   end
   return n7, n30
@@ -199,6 +251,20 @@ end
 local function pair(x)
   if x then return fmt(x[1]), fmt(x[2]) end
   return '', ''
+end
+
+-- Pending labels of the batch's events, in one read (only this batch's first copies of
+-- events delete them; label batches are separate calls).
+local pending = {}
+if record then
+  local pkeys = {}
+  for i = 5, #ARGV, 11 do pkeys[#pkeys + 1] = prefix .. 'f:pending:' .. ARGV[i] end
+  for c = 1, #pkeys, 500 do
+    local vals = redis.call('MGET', unpack(pkeys, c, math.min(c + 499, #pkeys)))
+    for j = 1, #vals do
+      if vals[j] then pending[pkeys[c + j - 1]] = vals[j] end
+    end
+  end
 end
 
 for i = 5, #ARGV, 11 do
@@ -238,14 +304,20 @@ for i = 5, #ARGV, 11 do
       redis.call('HSET', event_key, 'a', result, 'c', e.card, 'm', e.merchant, 't', ARGV[i + 1])
       redis.call('EXPIRE', event_key, dedupe_ttl)
       local pending_key = prefix .. 'f:pending:' .. event_id
-      local pending = redis.call('GET', pending_key)
-      if pending then
-        apply_label(event_id, event_key, e.card, e.merchant, e.t, nil, pending)
+      local lab = pending[pending_key]
+      if lab then
+        pending[pending_key] = nil
+        apply_label(event_id, event_key, e.card, e.merchant, e.t, nil, lab)
+        fraud_rows[prefix .. 'f:fraud:card:' .. e.card] = nil
+        fraud_rows[prefix .. 'f:fraud:merchant:' .. e.merchant] = nil
         redis.call('DEL', pending_key)
       end
     end
     out[#out + 1] = result
   end
+end
+for _, key in ipairs(dirty_keys) do
+  redis.call('SET', key, cmsgpack.pack(states[key]), 'PX', KEEP)
 end
 if late_events > 0 then redis.call('INCRBY', prefix .. 'f:meta:late_events', late_events) end
 return out
