@@ -58,12 +58,14 @@ end
 -- Buckets are flat arrays sorted by index, 4 numbers each: index, count, units, cents²
 -- (cents² only on the card's day buckets). Flat arrays decode several times faster.
 local function trim_flat(flat, bound)
-  local k = 1
-  while k <= #flat and flat[k] < bound do k = k + 4 end
+  local n, k = #flat, 1
+  while k <= n and flat[k] < bound do k = k + 4 end
   if k == 1 then return flat end
-  local out = {}
-  for j = k, #flat do out[#out + 1] = flat[j] end
-  return out
+  -- In place: no new table (less garbage while the collector is paused).
+  local m = k - 1
+  for j = k, n do flat[j - m] = flat[j] end
+  for j = n - m + 1, n do flat[j] = nil end
+  return flat
 end
 
 local function add_flat(flat, i, units, q)
@@ -165,6 +167,8 @@ local function add_distinct(map, d, v)
   list[#list + 1] = v
 end
 
+local IDX = {0, 0, 0, 0} -- the event's bucket index per resolution (entity() only)
+
 -- One entity: append its 10 window fields to `parts`, fill `info`, record the event.
 local function entity(kind, id, e, parts, info)
   if id == '' then
@@ -174,7 +178,8 @@ local function entity(kind, id, e, parts, info)
   local t = e.t
   local key = prefix .. 'f:' .. kind .. ':' .. id
   local st = load_state(key)
-  local idx = {floor(t / 60000), floor(t / 300000), floor(t / 3600000), floor(t / DAY)}
+  local idx = IDX
+  idx[1], idx[2], idx[3], idx[4] = floor(t / 60000), floor(t / 300000), floor(t / 3600000), floor(t / DAY)
   local old_hi = st[1]
   local low = -math.huge
   local np = #parts
