@@ -427,3 +427,113 @@ def test_memory_per_entity_is_bounded(redis_client):
     assert merchant is not None and merchant <= 4000
     assert ip is not None and ip <= 6000
     assert event is not None and event <= 700
+
+
+# --- (f) one call per batch: in-batch caching, write-back and failures -----------------------
+
+
+def _late_stream(seed: int, n: int = 300, grace: int = GRACE_MS) -> list[Transaction]:
+    """Few entities, jumps of minutes to weeks, arrivals delayed up to twice the grace period
+    (so some events are late) and redeliveries: inside one batch the entities' bounds move
+    many times and late events reach buckets that are dropped when the state is written."""
+    rng = random.Random(seed)
+    at, events = T0_MS, []
+    for i in range(n):
+        at += rng.choice([*GAPS, 2 * HOUR, 3 * HOUR, 25 * HOUR, 9 * DAY])
+        events.append(
+            tx(
+                f"s{seed}-{i}",
+                at,
+                card=rng.choice(["c1", "c2"]),
+                merchant=rng.choice(["m1", "m2", "m3"]),
+                amount=rng.randint(1, 10**6) / 100,
+                device_id=rng.choice(["d1", None]),
+                ip=rng.choice(["i1", "i2"]),
+                email=rng.choice(["e1", None]),
+                customer_id=rng.choice(["u1", None]),
+                merchant_country=rng.choice(["FR", "DE", "NL", None]),
+            )
+        )
+    arrivals = sorted(events, key=lambda e: e.occurred_ms + rng.randint(0, 2 * grace + 1))
+    for _ in range(n // 10):
+        arrivals.insert(rng.randrange(len(arrivals) + 1), rng.choice(events))
+    return arrivals
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_one_big_batch_with_late_events_matches_the_offline_engine(redis_client, seed):
+    arrivals = _late_stream(seed)
+    engine = OfflineFeatureEngine(grace_ms=GRACE_MS)
+    expected = engine.record_and_fetch(arrivals)
+    assert engine.late_events >= 3  # the stream does exercise late events
+    assert store_for(redis_client).raw(arrivals) == expected
+    assert redis_client.get(LATE_EVENTS_KEY) == str(engine.late_events).encode()
+    # The states written back once at the end are those the engine holds: probes agree.
+    top = max(e.occurred_ms for e in arrivals)
+    probes = [
+        e.model_copy(update={"event_id": f"p{j}", "occurred_at": tx("p", top + j * MINUTE).occurred_at})
+        for j, e in enumerate(arrivals[-20:])
+    ]
+    assert store_for(redis_client).raw(probes, record=False) == engine.peek(probes)
+
+
+def test_batch_size_changes_neither_results_nor_state(redis_client):
+    arrivals = _late_stream(4, n=200)
+    store = store_for(redis_client)
+    one_by_one = [r for e in arrivals for r in store.raw([e])]
+    keys_then = {k: redis_client.pttl(k) > 0 for k in redis_client.scan_iter("rw:f:*")}
+    top = max(e.occurred_ms for e in arrivals)
+    probes = [
+        e.model_copy(update={"event_id": f"p{j}", "occurred_at": tx("p", top + j).occurred_at})
+        for j, e in enumerate(arrivals)
+    ]
+    probed = store.raw(probes, record=False)
+    redis_client.flushdb()
+    assert store.raw(arrivals) == one_by_one
+    assert {k: redis_client.pttl(k) > 0 for k in redis_client.scan_iter("rw:f:*")} == keys_then
+    assert store.raw(probes, record=False) == probed
+
+
+def test_a_batch_is_one_script_call(redis_client, small_history):
+    txs = small_history[0][:1500]
+    store = store_for(redis_client)
+    store.raw(txs[:10])  # the script is loaded
+    redis_client.config_resetstat()
+    store.raw(txs[10:1010])
+    calls = {name: v["calls"] for name, v in redis_client.info("commandstats").items()}
+    # (commandstats also counts the commands the script runs)
+    assert calls["cmdstat_evalsha"] == 1 and "cmdstat_eval" not in calls
+    # Each entity of the batch is read once and written once, however many events share it.
+    entities = {
+        (kind, ident)
+        for t in txs[10:1010]
+        for kind, ident in zip(
+            ("card", "customer", "merchant", "device", "ip", "email"),
+            (t.card_id, t.customer_id, t.merchant_id, t.device_id, t.ip, t.email),
+            strict=True,
+        )
+        if ident
+    }
+    assert len(entities) < 4000  # shared merchants, IPs, …: fewer entities than 6 per event
+    assert calls["cmdstat_get"] == 1 + len(entities)  # + rw:f:meta:history_since
+    assert calls["cmdstat_set"] == len(entities)
+    assert calls["cmdstat_hset"] == 1000 and calls["cmdstat_mget"] == 2  # pending labels, 500 a read
+
+
+def test_a_malformed_batch_fails_before_writing_and_resumes_the_collector(redis_client):
+    from features.online_store import SCRIPT, script_args
+
+    events = [tx("ok1", T), tx("ok2", T + MINUTE, card="c2"), tx("ok3", T + 2 * MINUTE)]
+    args = script_args(events, dedupe_ttl_s=DEDUPE_TTL_S, grace_ms=GRACE_MS)
+    args[4 + 11 + 1] = "not-a-number"  # the second event's time
+    with pytest.raises(redis.ResponseError, match="bad numbers for event ok2"):
+        redis_client.eval(SCRIPT, 0, *args)
+    assert list(redis_client.scan_iter("rw:*")) == []
+    # The garbage collector paused during the batch runs again: 10⁶ short-lived tables
+    # (≈ 40 MB if nothing were collected) leave the Lua heap small.
+    grown = redis_client.eval(
+        "local a = collectgarbage('count') for i = 1, 1000000 do local t = {i} end "
+        "return math.floor(collectgarbage('count') - a)",
+        0,
+    )
+    assert isinstance(grown, int) and grown < 16_000, grown

@@ -6,8 +6,23 @@ local grace = tonumber(ARGV[3])
 local DAY = 86400000
 local KEEP = 31 * DAY + grace
 
+local sformat = string.format
+local fmt_memo = {}
+
+-- A number as the raw strings write it ('%.0f'), memoised for the whole call: the same
+-- counts, sums and times come back thousands of times per batch. Zero is special-cased
+-- (a table key cannot tell 0 from -0).
 local function fmt(x)
-  return string.format('%.0f', x)
+  if x == 0 then
+    if 1 / x > 0 then return '0' end
+    return '-0'
+  end
+  local s = fmt_memo[x]
+  if not s then
+    s = sformat('%.0f', x)
+    fmt_memo[x] = s
+  end
+  return s
 end
 
 -- A label "kind reported_ms" beats another when it was reported later (fraud wins ties).
