@@ -108,27 +108,26 @@ class LabelLearning:
                     continue  # learned before a crash or by the partition's previous owner
                 offsets[where] = max(offsets.get(where, 0), offset + 1)
             fresh[item.label.event_id] = item.label  # the latest word on an event wins
-        ids = list(fresh)
-        seen = await self.checkpoint.seen(ids)
-        outcome = LearnOutcome()
-        todo: dict[str, Label] = {}
-        for event_id, kind in zip(ids, seen, strict=True):
-            if kind == fresh[event_id].label.value:
-                outcome.duplicates += 1
-            else:
-                todo[event_id] = fresh[event_id]
-        todo_fresh = set(todo)
         pending = await self.checkpoint.pending_sample(self._pending_retry)
+        todo: dict[str, Label] = dict(fresh)
         for event_id, body in pending.items():
-            todo.setdefault(event_id, Label.model_validate_json(body))
+            todo.setdefault(event_id, Label.model_validate_json(body))  # a fresh label wins
+        outcome = LearnOutcome()
+        pending_drop: list[str] = []
+        # Learned already (this label repeated, or a pending copy learned from a fresh one)?
+        for event_id, kind in zip(list(todo), await self.checkpoint.seen(list(todo)), strict=True):
+            if kind == todo[event_id].label.value:
+                del todo[event_id]
+                outcome.duplicates += event_id in fresh
+                if event_id in pending:
+                    pending_drop.append(event_id)
         records = await self._redis.mget([decision_key(e) for e in todo]) if todo else []
 
         rows, ys, probs, times, learned_ids = [], [], [], [], []
         pending_add: list[tuple[str, bytes]] = []
-        pending_drop: list[str] = []
         for (event_id, label), record in zip(todo.items(), records, strict=True):
             if record is None:
-                if event_id in todo_fresh:  # a pending label stays as filed; a new one is (re)filed
+                if event_id in fresh:  # a pending label stays as filed; a new one is (re)filed
                     pending_add.append((event_id, label.model_dump_json().encode()))
                 continue
             if event_id in pending:  # learned now, whichever copy was used

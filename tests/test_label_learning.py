@@ -41,13 +41,14 @@ class TaughtLearner:
         return {"taught": self.taught}
 
 
-def _learning(client: aioredis.Redis) -> LabelLearning:
+def _learning(client: aioredis.Redis, pending_retry: int = 200) -> LabelLearning:
     return LabelLearning(
         client,
         OnlineFeatureStore(client, dedupe_ttl_s=3600, grace_ms=0),
         OnlineCheckpoint(client, seen_ttl_s=3600),
         new_learner=TaughtLearner,
         load_learner=TaughtLearner,
+        pending_retry=pending_retry,
     )
 
 
@@ -117,6 +118,23 @@ def test_a_label_for_an_unknown_event_waits_for_its_decision(url: str) -> None:
         assert (later.learned, later.pending_resolved) == (1, 1)
         assert await learning.checkpoint.pending_count() == 0
         assert await _taught(client) == [[42.0, 1]]
+        await client.aclose()
+
+    asyncio.run(run())
+
+
+def test_a_pending_label_learned_through_a_fresh_copy_is_not_learned_again(url: str) -> None:
+    async def run() -> None:
+        client = aioredis.Redis.from_url(url)
+        await _learning(client).apply([LabelInput(_label("e7"), ("labels:0", 0))])
+        await _decide(client, ["e7"])
+        # The same label again, in a step that happens not to retry the pending one.
+        fresh = await _learning(client, pending_retry=0).apply([LabelInput(_label("e7"), ("labels:0", 1))])
+        assert fresh.learned == 1
+        later = await _learning(client).apply([])
+        assert (later.learned, later.pending_resolved) == (0, 0)
+        assert await OnlineCheckpoint(client, seen_ttl_s=3600).pending_count() == 0
+        assert await _taught(client) == [[7.0, 1]]
         await client.aclose()
 
     asyncio.run(run())

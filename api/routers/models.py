@@ -8,6 +8,8 @@ account cannot change models: they serve every account.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import redis.asyncio as aioredis
@@ -129,21 +131,28 @@ async def current_blend(
     )
 
 
+@contextmanager
+def _registry_errors() -> Iterator[None]:
+    """No such version → 404; an artefact that fails verification → 409."""
+    try:
+        yield
+    except ModelNotFoundError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except ModelIntegrityError as exc:
+        raise HTTPException(409, f"refused: {exc}") from exc
+
+
 async def _change(
     principal: Any, registry: ModelRegistry, audit: AuditLog, action: str, version: str | None
 ) -> Promotion:
     _global_admin(principal)
     before = _current(registry)
-    try:
+    with _registry_errors():
         if version is None:
             now = await asyncio.to_thread(registry.rollback)
         else:
             await asyncio.to_thread(registry.promote, version)
             now = version
-    except ModelNotFoundError as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except ModelIntegrityError as exc:
-        raise HTTPException(409, f"refused: {exc}") from exc
     await audit.add(entry_fields(principal.actor, action, now, {"current": before}, {"current": now}))
     return Promotion(current=now, previous=before)
 
@@ -183,12 +192,8 @@ class Shadow(BaseModel):
 async def _shadow(principal: Any, registry: ModelRegistry, audit: AuditLog, version: str | None) -> Shadow:
     _global_admin(principal)
     before = registry.shadow()
-    try:
+    with _registry_errors():
         await asyncio.to_thread(registry.set_shadow, version)
-    except ModelNotFoundError as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except ModelIntegrityError as exc:
-        raise HTTPException(409, f"refused: {exc}") from exc
     await audit.add(
         entry_fields(principal.actor, "models.shadow", "shadow", {"shadow": before}, {"shadow": version})
     )

@@ -17,7 +17,7 @@ $R simulate --days 28 --drift new_pattern --drift-day 14 --out "$DATA"
 
 # 2. The batch model, trained as of the drift day: only labels reported by then.
 $R train --transactions "$DATA/transactions.jsonl" --labels "$DATA/labels.jsonl" --cutoff 2026-01-15 \
-  --json-out > "$OUT/model_card.json"
+  | tee "$OUT/train.txt"
 
 # 3. Both variants over the whole history, labels in event time.
 $R replay --transactions "$DATA/transactions.jsonl" --labels "$DATA/labels.jsonl" --no-online --out "$OUT/batch.jsonl"
