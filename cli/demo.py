@@ -24,8 +24,8 @@ import httpx
 from cli.demo_summary import ScoreReader, ScoreTally
 from contracts.settings import Settings, get_settings
 
-HISTORY_DAYS = 21
-STREAM_DAYS = 14
+HISTORY_DAYS = 42  # chargebacks take 1-60 days: six weeks leave a model something to learn
+STREAM_DAYS = 21
 
 
 class DemoError(click.ClickException):
@@ -98,7 +98,7 @@ def _print_example(record: dict[str, Any], api_url: str, secret: str) -> None:
     help="Stop by itself after this long (env DEMO_SECONDS); default: until Ctrl-C.",
 )
 @click.option("--rate", type=float, default=1000.0, show_default=True, help="Payments published per second.")
-@click.option("--cards", type=int, default=2000, show_default=True)
+@click.option("--cards", type=int, default=1200, show_default=True)
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None)
 def demo(seconds: float | None, rate: float, cards: int, workdir: Path | None) -> None:
     """Run everything on embedded services and show live decisions (Ctrl-C ends it)."""
@@ -192,8 +192,19 @@ def demo(seconds: float | None, rate: float, cards: int, workdir: Path | None) -
             daemon=True,
         )
         publisher.start()
+        # Labels reported during the streamed days follow at the stream's pace, so the
+        # worker's label agent learns from them as they "arrive".
+        later = [lab for lab in sim.labels if datetime.fromisoformat(lab["reported_at"]) >= cut]
+        span_s = (datetime.fromisoformat(live[-1]["occurred_at"]) - cut).total_seconds() if live else 1.0
+        feedback = threading.Thread(
+            target=_publish_labels_in_pace,
+            args=(publish, later, cut, span_s / (len(live) / rate), bootstrap, settings.topic_labels, stop),
+            daemon=True,
+        )
+        feedback.start()
         click.echo(
-            f"streaming {len(live):,} payments at {rate:,.0f}/s; worker log: {worker_log}; "
+            f"streaming {len(live):,} payments at {rate:,.0f}/s, and their labels as they are reported; "
+            f"worker log: {worker_log}; "
             f"metrics: http://127.0.0.1:{env['RISKWIRE_WORKER_WEB_PORT']}/metrics\n"
         )
         try:
@@ -218,6 +229,15 @@ def demo(seconds: float | None, rate: float, cards: int, workdir: Path | None) -
         if fetched.status_code != 200:
             raise DemoError(f"the API answered {fetched.status_code} for the example decision")
         _print_example(tally.example, api_url, secret)
+        _, admin = create_key(settings, "admin", name="demo-admin")
+        blend = httpx.get(
+            f"{api_url}/v1/models/current", headers={"Authorization": f"Bearer {admin}"}, timeout=5
+        ).json()
+        click.echo(
+            f"\nonline model {blend.get('online_version')}: "
+            f"{blend.get('online_learned', 0):,} labels learned, {blend.get('labels_pending', 0):,} waiting for their payment, blend weight "
+            f"{blend.get('online_weight', 0.0):.2f}"
+        )
         lv = tally.levels
         click.echo(
             f"\nsummary: {tally.total:,} decisions for {len(tally.event_ids):,} distinct payments in "
@@ -248,6 +268,28 @@ def _publish_until(
             yield r
 
     publish(until_stopped(), bootstrap=bootstrap, topic=topic, key_field="card_id", rate=rate)
+
+
+def _publish_labels_in_pace(
+    publish: Any,
+    labels: list[dict[str, Any]],
+    cut: datetime,
+    speedup: float,
+    bootstrap: str,
+    topic: str,
+    stop: threading.Event,
+) -> None:
+    """Publish each label when the stream's simulated clock reaches its ``reported_at``."""
+    started = time.monotonic()
+
+    def when_due() -> Any:
+        for lab in labels:
+            due = (datetime.fromisoformat(lab["reported_at"]) - cut).total_seconds() / speedup
+            if stop.wait(max(0.0, started + due - time.monotonic())):
+                return
+            yield lab
+
+    publish(when_due(), bootstrap=bootstrap, topic=topic, key_field="event_id")
 
 
 def _free_port() -> int:

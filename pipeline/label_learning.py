@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from contracts.records import Label, LabelKind
 from features.catalogue import FEATURE_NAMES
@@ -32,6 +33,10 @@ from pipeline.online_checkpoint import Commit, OnlineCheckpoint
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
+
+
+class CheckpointContended(RedisError):
+    """Other writers kept winning the compare-and-set: retried like a Redis outage."""
 
 
 class Learner(Protocol):
@@ -94,7 +99,7 @@ class LabelLearning:
             outcome = await self._attempt(inputs)
             if outcome is not None:
                 return outcome
-        raise RuntimeError(f"online checkpoint still contended after {MAX_ATTEMPTS} attempts")
+        raise CheckpointContended(f"online checkpoint still contended after {MAX_ATTEMPTS} attempts")
 
     async def _attempt(self, inputs: Sequence[LabelInput]) -> LearnOutcome | None:
         snap = await self.checkpoint.load()

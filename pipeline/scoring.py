@@ -98,8 +98,8 @@ class ScoringPipeline:
         learner = self.online.learner if self.online is not None else None
         if learner is not None:
             blend = learner.blend(matrix.values, p_batch)
-            probability = [float(p) for p in blend.probability]
-            p_online: list[float] | None = [float(p) for p in blend.online_probability]
+            probability = blend.probability.tolist()
+            p_online: list[float] | None = blend.online_probability.tolist()
             weight = float(blend.online_weight)
             online_version = learner.online_version
         else:
@@ -117,6 +117,7 @@ class ScoringPipeline:
             p = probability[i]
             row = matrix.values[i]
             score, level, decision = self.policy.assess(p)
+            by_score = decision  # before rules: what a shadow model is compared with
             matched: list[str] = []
             if self.rules is not None and len(self.rules.rules):
                 action, matched = self.rules.decide(_rule_values(tx, row, score, p))
@@ -155,7 +156,7 @@ class ScoringPipeline:
             if shadow is not None:
                 version, p_shadow = shadow
                 s_score, s_level, s_decision = self.policy.assess(p_shadow[i])
-                # Recorded for comparison with the champion, never acted on.
+                # Recorded for comparison with the champion's score-based decision, never acted on.
                 record["shadow"] = {
                     "version": version,
                     "probability": p_shadow[i],
@@ -163,7 +164,7 @@ class ScoringPipeline:
                     "risk_level": s_level.value,
                     "decision": s_decision.value,
                 }
-                self.shadow_tally[_agreement(decision.value, s_decision.value)] += 1
+                self.shadow_tally[_agreement(by_score.value, s_decision.value)] += 1
             out.append(record)
         return out
 

@@ -14,14 +14,15 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Sequence
+from typing import Protocol
 
 import orjson
 
 from contracts.settings import Settings
 from models.drift import DriftEvent
 from pipeline.decode import Rejected, decode_label
-from pipeline.label_learning import LabelInput, LabelLearning, LearnOutcome
-from stream.handler import Incoming, Publisher, dead_letter
+from pipeline.label_learning import LabelInput, LearnOutcome
+from stream.handler import RETRYABLE, Incoming, Publisher, dead_letter
 from stream.metrics import WorkerMetrics
 from stream.publisher import OutgoingRecord
 
@@ -35,11 +36,17 @@ def drift_message(event: DriftEvent, at: float) -> bytes:
     return orjson.dumps({"kind": "drift", "reported_at": when, **event.to_json()})
 
 
+class Learning(Protocol):
+    """What the handler needs of ``pipeline.label_learning.LabelLearning``."""
+
+    async def apply(self, inputs: Sequence[LabelInput]) -> LearnOutcome: ...
+
+
 class LabelHandler:
     def __init__(
         self,
         settings: Settings,
-        learning: LabelLearning,
+        learning: Learning,
         publisher: Publisher,
         metrics: WorkerMetrics,
     ) -> None:
@@ -54,6 +61,7 @@ class LabelHandler:
         out: list[OutgoingRecord] = []
         rejected: Counter[str] = Counter()
         inputs: list[LabelInput] = []
+        decoded: list[Incoming] = []
         for msg in messages:
             result = decode_label(msg.value, max_bytes=s.max_message_bytes)
             if isinstance(result, Rejected):
@@ -61,7 +69,19 @@ class LabelHandler:
                 rejected[result.error_class] += 1
             else:
                 inputs.append(LabelInput(result, (f"{msg.topic}:{msg.partition}", msg.offset)))
-        outcome = await self.learning.apply(inputs)
+                decoded.append(msg)
+        try:
+            outcome = await self.learning.apply(inputs)
+        except RETRYABLE:
+            raise
+        except Exception as exc:
+            # Not an outage: a bug or a state this code cannot read. Park the batch on dlq
+            # (replayable from there) rather than crash-loop the worker on it.
+            log.exception("labels batch of %d could not be learned", len(inputs))
+            why = Rejected(f"could not be learned: {exc!r}", "processing")
+            out += [dead_letter(s, msg, why) for msg in decoded]
+            rejected["processing"] += len(inputs)
+            outcome = LearnOutcome()
         now = time.time()
         for event in outcome.drift:
             out.append(OutgoingRecord(s.topic_alerts, DRIFT_KEY, drift_message(event, now)))

@@ -12,11 +12,12 @@ DATA=$OUT/data
 export RISKWIRE_MODEL_DIR=$OUT/models
 rm -rf "$OUT" && mkdir -p "$OUT" "$DOCS"
 
-# 1. 28 days, 2,000 cards; from 2026-01-15 (day 14) account takeover appears.
-$R simulate --days 28 --drift new_pattern --drift-day 14 --out "$DATA"
+# 1. 60 days, 2,000 cards; from 2026-02-15 (day 45) account takeover appears.
+$R simulate --days 60 --drift new_pattern --drift-day 45 --out "$DATA"
 
-# 2. The batch model, trained as of the drift day: only labels reported by then.
-$R train --transactions "$DATA/transactions.jsonl" --labels "$DATA/labels.jsonl" --cutoff 2026-01-15 \
+# 2. The batch model, trained as of the drift day: only labels reported by then
+#    (chargebacks take 1-60 days, so the last 12 days before it are left out).
+$R train --transactions "$DATA/transactions.jsonl" --labels "$DATA/labels.jsonl" --cutoff 2026-02-15 \
   | tee "$OUT/train.txt"
 
 # 3. Both variants over the whole history, labels in event time.
@@ -28,7 +29,7 @@ $R evaluate --transactions "$DATA/transactions.jsonl" --labels "$DATA/labels.jso
   --decisions "$OUT/batch.jsonl" --json "$OUT/batch.json" --html "$OUT/batch.html" > "$OUT/batch.txt"
 $R evaluate --transactions "$DATA/transactions.jsonl" --labels "$DATA/labels.jsonl" \
   --decisions "$OUT/online.jsonl" --name batch+online --compare "batch=$OUT/batch.jsonl" \
-  --mark-day 2026-01-15 --compare-png "$DOCS/ap_per_day.png" \
+  --mark-day 2026-02-15 --compare-png "$DOCS/ap_per_day.png" \
   --json "$OUT/online.json" --html "$OUT/online.html" > "$OUT/online.txt"
 cat "$OUT/online.txt"
 echo "reports: $OUT/batch.html $OUT/online.html; plot: $DOCS/ap_per_day.png"
