@@ -235,8 +235,9 @@ def demo(seconds: float | None, rate: float, cards: int, workdir: Path | None) -
         ).json()
         click.echo(
             f"\nonline model {blend.get('online_version')}: "
-            f"{blend.get('online_learned', 0):,} labels learned, {blend.get('labels_pending', 0):,} waiting for their payment, blend weight "
-            f"{blend.get('online_weight', 0.0):.2f}"
+            f"{blend.get('online_learned', 0):,} labels learned, "
+            f"{blend.get('labels_pending', 0):,} waiting for their payment, "
+            f"blend weight {blend.get('online_weight', 0.0):.2f}"
         )
         lv = tally.levels
         click.echo(
