@@ -101,16 +101,22 @@ class Calibration:
             raise ModelIntegrityError(f"calibration table unreadable: {exc}") from exc
 
 
-def fit_isotonic(margin: Vector, y: npt.NDArray[Any], floor: float = P_FLOOR) -> Calibration:
+def fit_isotonic(
+    margin: Vector, y: npt.NDArray[Any], floor: float = P_FLOOR, fraud_weight: Vector | None = None
+) -> Calibration:
     """Fit the isotonic map on (margin, label) pairs, e.g. the validation window.
 
+    ``fraud_weight`` (per row) counts a known fraud that many times — ``1 / F(age)``
+    from ``models.label_delay`` when the window's labels are not all in yet: the
+    fitted frequency then estimates the fraud rate, not the reported-by-now rate.
     Deterministic: the same pairs give the same knots. Needs both classes.
     """
     y = np.asarray(y, dtype=np.float64)
     if not 0 < y.sum() < len(y):
         raise ValueError("calibration needs both frauds and legitimate payments in its window")
+    target = y if fraud_weight is None else y * np.asarray(fraud_weight, dtype=np.float64)
     iso = IsotonicRegression(y_min=floor, y_max=1.0 - floor, out_of_bounds="clip", increasing=True)
-    iso.fit(np.asarray(margin, dtype=np.float64), y)
+    iso.fit(np.asarray(margin, dtype=np.float64), target)
     xs = np.asarray(iso.X_thresholds_, dtype=np.float64)
     ps = np.asarray(iso.y_thresholds_, dtype=np.float64)
     return Calibration(margin=tuple(xs.tolist()), probability=tuple(ps.tolist()))

@@ -40,6 +40,7 @@ from features.event_time import in_event_time
 from features.offline import OfflineFeatureEngine
 from features.vectorize import vectorize
 from models.calibration import fit_isotonic, reliability_error, sigmoid
+from models.label_delay import LabelDelay
 from models.reference import reference_distributions
 
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -233,7 +234,9 @@ def train(
     )
     best = booster[: booster.best_iteration + 1]
     margin = np.asarray(best.predict(valid_m, output_margin=True), dtype=np.float64)
-    calibration = fit_isotonic(margin, y_valid)
+    delay = label_delay(data, split)
+    ages_days = (split.cutoff_ms - data.times_ms) / DAY_MS
+    calibration = fit_isotonic(margin, y_valid, fraud_weight=delay.weights(ages_days[split.valid]))
     p = calibration.apply(margin)
     model_bytes = bytes(best.save_raw(raw_format="json"))
     now = datetime.now(UTC)
@@ -257,7 +260,15 @@ def train(
             "frauds_reported_after_cutoff": int(data.y[mature].sum() - split.y[mature].sum()),
         },
         "params": params,
-        "metrics": _metrics(y_train, y_valid, margin, p, int(booster.best_iteration + 1)),
+        "metrics": {
+            **_metrics(y_train, y_valid, margin, p, int(booster.best_iteration + 1)),
+            # Frauds per payment once every label is in: known frauds weighted 1 / F(age).
+            "train_fraud_rate_estimated": float(
+                (y_train * delay.weights(ages_days[split.train])).sum() / max(1, len(y_train))
+            ),
+            "validation_label_completeness": float(delay.completeness(ages_days[split.valid]).mean()),
+        },
+        "label_delay": delay.to_manifest(),
         "calibration": calibration.to_manifest(),
         "reference": {
             "features_window": {"from": _iso(int(times[0])), "to": _iso(int(times[split.valid.stop - 1]))},
@@ -267,6 +278,16 @@ def train(
         "xgboost_version": xgb.__version__,
     }
     return TrainingResult(version=version, model_bytes=model_bytes, manifest=manifest)
+
+
+def label_delay(data: TrainingSet, split: TimeSplit) -> LabelDelay:
+    """The chargeback delay distribution, from the frauds known at the cutoff."""
+    if data.fraud_reported_ms is None:
+        return LabelDelay()  # labels without report times: take them as complete
+    known = (data.y == 1) & (data.fraud_reported_ms <= split.cutoff_ms)
+    delays = (data.fraud_reported_ms[known] - data.times_ms[known]) / DAY_MS
+    ages = (split.cutoff_ms - data.times_ms[known]) / DAY_MS
+    return LabelDelay.fit(delays, ages)
 
 
 def _metrics(

@@ -116,9 +116,13 @@ def first_learner(settings: Settings, artefact: ModelArtefact) -> Callable[[], O
 
 
 def _training_fraud_share(manifest: dict[str, object]) -> float | None:
+    """The batch model's estimate of the traffic's fraud share (labels made complete)."""
     metrics = manifest.get("metrics")
     if not isinstance(metrics, dict):
         return None
+    estimated = metrics.get("train_fraud_rate_estimated")
+    if isinstance(estimated, float) and 0 < estimated < 1:
+        return estimated
     rows, frauds = metrics.get("train_rows"), metrics.get("train_frauds")
     if isinstance(rows, int) and isinstance(frauds, int) and rows > 0 and 0 < frauds < rows:
         return frauds / rows
