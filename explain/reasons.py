@@ -290,7 +290,7 @@ def top_reasons(
 
     Each is a dict in the ``Reason`` shape (plain, as it runs for every event).
     """
-    return _strongest(values, contributions, currency, k, raising=True)
+    return explain_row(values, contributions, currency, k, 0)[0]
 
 
 def lowering_reasons(
@@ -303,28 +303,48 @@ def lowering_reasons(
     """The ``k`` features that lowered this row's risk most (negative contributions),
     leaving out the causes already given in ``besides`` (the raising reasons)."""
     taken = {GROUPS.get(r["feature"], r["feature"]) for r in besides}
-    return _strongest(values, contributions, currency, k, raising=False, taken=taken)
+    row = dict(zip(FEATURE_NAMES, values.tolist(), strict=True))
+    order = np.argsort(contributions, kind="stable").tolist()
+    return _strongest(row, contributions.tolist(), order, currency, k, raising=False, taken=taken)
+
+
+def explain_row(
+    values: npt.NDArray[np.float64],
+    contributions: npt.NDArray[np.float64],
+    currency: str,
+    k_raising: int,
+    k_lowering: int,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Both lists at once — what raised the risk most, then what lowered it most,
+    leaving out causes already listed — sharing the row's conversions (the hot path)."""
+    row = dict(zip(FEATURE_NAMES, values.tolist(), strict=True))
+    contribs = contributions.tolist()
+    ascending = np.argsort(contributions, kind="stable").tolist()
+    descending = np.argsort(-contributions, kind="stable").tolist()  # ties: feature order, both ways
+    up = _strongest(row, contribs, descending, currency, k_raising, raising=True)
+    taken = {GROUPS.get(r["feature"], r["feature"]) for r in up}
+    down = _strongest(row, contribs, ascending, currency, k_lowering, raising=False, taken=taken)
+    return up, down
 
 
 def _strongest(
-    values: npt.NDArray[np.float64],
-    contributions: npt.NDArray[np.float64],
+    row: dict[str, float],
+    contributions: list[float],
+    order: list[int],
     currency: str,
     k: int,
     raising: bool,
     taken: set[str] | None = None,
 ) -> list[dict[str, Any]]:
-    if k <= 0:
-        return []
-    row = dict(zip(FEATURE_NAMES, values.tolist(), strict=True))
-    signed = contributions if raising else -contributions
+    """Walk ``order`` (strongest first) while contributions keep the wanted sign."""
     out: list[dict[str, Any]] = []
     used: set[str] = set(taken or ())
-    for j in np.argsort(-signed, kind="stable")[: k + len(GROUPS) + len(used)].tolist():
+    for j in order:
+        c = contributions[j]
+        if len(out) >= k or (c <= 0 if raising else c >= 0):
+            break
         name = FEATURE_NAMES[j]
         group = GROUPS.get(name, name)
-        if signed[j] <= 0 or len(out) >= k:
-            break
         if group in used:
             continue
         used.add(group)
@@ -333,7 +353,7 @@ def _strongest(
             {
                 "feature": name,
                 "value": None if math.isnan(v) else v,
-                "contribution": float(contributions[j]),
+                "contribution": c,
                 "text": reason_text(name, row, currency),
             }
         )

@@ -18,7 +18,7 @@ import orjson
 
 from contracts.records import DecisionKind, Transaction
 from explain.online_share import online_share_reason
-from explain.reasons import lowering_reasons, top_reasons
+from explain.reasons import explain_row
 from explain.risk_score import RiskPolicy
 from features.aggregates import Aggregates
 from features.catalogue import FEATURE_NAMES
@@ -124,8 +124,10 @@ class ScoringPipeline:
                 if action is not None:
                     decision = DecisionKind(action)
             # What raised the risk, strongest first, then what lowered it most.
-            up = top_reasons(row, contributions[i], tx.currency, self.top_reasons)
-            reasons = up + lowering_reasons(row, contributions[i], tx.currency, self.lowering_reasons, up)
+            up, down = explain_row(
+                row, contributions[i], tx.currency, self.top_reasons, self.lowering_reasons
+            )
+            reasons = up + down
             if p_online is not None and weight > 0:
                 reasons.append(
                     online_share_reason(
