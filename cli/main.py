@@ -11,6 +11,7 @@ from cli.bench import bench
 from cli.demo import demo
 from cli.evaluate import evaluate
 from cli.keys import keys
+from cli.models import models
 from cli.replay import replay_cmd
 from cli.services import services
 from cli.simulate import simulate
@@ -34,5 +35,6 @@ main.add_command(api)
 main.add_command(demo)
 main.add_command(evaluate)
 main.add_command(keys)
+main.add_command(models)
 main.add_command(replay_cmd, "replay")
 main.add_command(bench)

@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     # None: the batch model's training fraud rate (from its model card).
     online_target_share: float | None = Field(default=None, gt=0, lt=1)
     drift_delta: float = Field(default=0.002, gt=0, lt=1)
+    # Run on a drift of the online learner's detector (e.g. a retraining job), at most
+    # once per interval; the detector's JSON is in RISKWIRE_DRIFT_EVENT. None: no command.
+    drift_retrain_command: str | None = None
+    drift_retrain_min_interval_s: float = Field(default=3600.0, ge=0)
     psi_alert_threshold: float = Field(default=0.25, gt=0)
     psi_min_observed: float = Field(default=1000.0, ge=0)
     psi_half_life: float = Field(default=5000.0, gt=0)

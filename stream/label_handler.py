@@ -11,6 +11,9 @@ learner detects becomes a metric and a ``drift`` message on ``alerts`` (key
 from __future__ import annotations
 
 import logging
+import os
+import shlex
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -54,6 +57,7 @@ class LabelHandler:
         self.learning = learning
         self.publisher = publisher
         self.metrics = metrics
+        self._retrain_started = float("-inf")
 
     async def handle(self, messages: Sequence[Incoming]) -> LearnOutcome:
         """Learn a batch; returns after every output (dead letters, drift alerts) is acknowledged."""
@@ -98,4 +102,18 @@ class LabelHandler:
             m.drift.set(1)
             m.drift_events.inc(len(outcome.drift))
             log.warning("drift detected: %s", [drift_message(e, now).decode() for e in outcome.drift])
+            self._trigger_retrain(outcome.drift[-1], now)
         return outcome
+
+    def _trigger_retrain(self, event: DriftEvent, now: float) -> None:
+        """Start the configured retraining command, detached, at most once per interval."""
+        s = self.settings
+        if not s.drift_retrain_command or now - self._retrain_started < s.drift_retrain_min_interval_s:
+            return
+        self._retrain_started = now
+        env = {**os.environ, "RISKWIRE_DRIFT_EVENT": drift_message(event, now).decode()}
+        try:
+            subprocess.Popen(shlex.split(s.drift_retrain_command), env=env, start_new_session=True)
+            log.warning("drift: started %r", s.drift_retrain_command)
+        except OSError as exc:
+            log.error("drift: could not start %r: %r", s.drift_retrain_command, exc)

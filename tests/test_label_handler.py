@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,9 +41,11 @@ class Learning:
         return self.outcome
 
 
-def _handle(learning: Learning, values: list[bytes]) -> tuple[Sent, WorkerMetrics]:
+def _handle(
+    learning: Learning, values: list[bytes], settings: Settings | None = None
+) -> tuple[Sent, WorkerMetrics]:
     sent, metrics = Sent(), WorkerMetrics()
-    handler = LabelHandler(Settings(), learning, sent, metrics)
+    handler = LabelHandler(settings or Settings(), learning, sent, metrics)
     messages = [Incoming("labels", 0, i, b"k", v) for i, v in enumerate(values)]
     asyncio.run(handler.handle(messages))
     return sent, metrics
@@ -80,3 +83,15 @@ def test_a_detected_drift_goes_to_alerts():
         and b'"detector":"adwin_batch_error"' in sent.records[0].value
     )
     assert metrics.registry.get_sample_value("riskwire_drift_detected") == 1
+
+
+def test_a_drift_starts_the_configured_retraining_command(tmp_path):
+    marker = tmp_path / "retrain.json"
+    command = f"sh -c 'printf %s \"$RISKWIRE_DRIFT_EVENT\" > {marker}'"
+    drift = DriftEvent("adwin_batch_error", learned=10, details={})
+    _handle(Learning(LearnOutcome(drift=[drift])), [GOOD], Settings(drift_retrain_command=command))
+    for _ in range(100):
+        if marker.exists() and marker.read_text():
+            break
+        time.sleep(0.05)
+    assert '"detector":"adwin_batch_error"' in marker.read_text()
