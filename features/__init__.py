@@ -7,6 +7,7 @@ vectorizer that turns both into the model's feature matrix.
 
 from features.aggregates import Aggregates, parse_aggregates
 from features.catalogue import FEATURE_INDEX, FEATURE_NAMES, FEATURES, FEATURES_BY_NAME, Entity, Feature
+from features.event_time import in_event_time
 from features.offline import OfflineFeatureEngine
 from features.online_store import OnlineFeatureStore, SyncOnlineFeatureStore
 from features.vectorize import FeatureMatrix, vectorize
@@ -23,6 +24,7 @@ __all__ = [
     "OfflineFeatureEngine",
     "OnlineFeatureStore",
     "SyncOnlineFeatureStore",
+    "in_event_time",
     "parse_aggregates",
     "vectorize",
 ]
