@@ -34,7 +34,7 @@ async def _run(
     if await client.dbsize():
         raise click.ClickException(f"{redis_url} is not empty: replay needs a fresh feature state")
     pipeline = build_pipeline(s, client, model_version, online=online)
-    learning = build_label_learning(s, client) if online else None
+    learning = build_label_learning(s, client, model_version) if online else None
     model = pipeline.model
     txs = read_transactions(transactions)
     history = read_labels(labels) if labels else []
