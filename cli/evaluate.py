@@ -116,16 +116,21 @@ def _compare(
     mark_day: str | None,
     png: Path | None,
 ) -> None:
+    from evaluation import build_dataset, read_records
     from evaluation import evaluate as run_evaluation
-    from evaluation import load_dataset
     from evaluation.compare import comparison_png, format_comparison
 
     results = {name: result}
+    parsed: list[tuple[str, Path]] = []
     for item in variants:
         other, sep, path = item.partition("=")
         if not sep or not other or not Path(path).is_file():
             raise click.BadParameter(f"expected NAME=DECISIONS_FILE, got {item!r}", param_hint="--compare")
-        data = load_dataset(transactions, labels, Path(path))
+        parsed.append((other, Path(path)))
+    # The shared history is read once for all the variants.
+    txs, labs = list(read_records(transactions)), list(read_records(labels))
+    for other, decisions in parsed:
+        data = build_dataset(txs, labs, read_records(decisions))
         results[other] = run_evaluation(data, k=k, exclude_detected_cards=exclude_detected_cards)
     click.echo("\naverage precision per day:")
     click.echo(format_comparison(results))

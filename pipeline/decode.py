@@ -39,8 +39,8 @@ def _schema_error(exc: ValidationError) -> str:
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
-def decode(raw: bytes | None, *, max_bytes: int, now_ms: int, max_future_ms: int) -> Transaction | Rejected:
-    """A valid Transaction, or the reason it is not one."""
+def _json_object(raw: bytes | None, max_bytes: int) -> dict[str, object] | Rejected:
+    """The message as a JSON object, or why it is not one (shared by events and labels)."""
     if raw is None:
         return Rejected("empty message (null value)", "encoding")
     if len(raw) > max_bytes:
@@ -55,6 +55,14 @@ def decode(raw: bytes | None, *, max_bytes: int, now_ms: int, max_future_ms: int
         return Rejected(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", "json")
     if not isinstance(doc, dict):
         return Rejected(f"expected a JSON object, got {type(doc).__name__}", "schema")
+    return doc
+
+
+def decode(raw: bytes | None, *, max_bytes: int, now_ms: int, max_future_ms: int) -> Transaction | Rejected:
+    """A valid Transaction, or the reason it is not one."""
+    doc = _json_object(raw, max_bytes)
+    if isinstance(doc, Rejected):
+        return doc
     version = doc.get("schema_version", 1)
     if type(version) is not int or version not in SUPPORTED_SCHEMA_VERSIONS:
         return Rejected(
@@ -79,18 +87,9 @@ def decode_label(raw: bytes | None, *, max_bytes: int) -> Label | Rejected:
     >>> decode_label(b'{"event_id": "e1", "label": "maybe"}', max_bytes=1024).error_class
     'schema'
     """
-    if raw is None:
-        return Rejected("empty message (null value)", "encoding")
-    if len(raw) > max_bytes:
-        return Rejected(f"message of {len(raw)} bytes exceeds the {max_bytes}-byte limit", "size")
-    try:
-        doc = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        return Rejected(f"not UTF-8: {exc.reason} at byte {exc.start}", "encoding")
-    except json.JSONDecodeError as exc:
-        return Rejected(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", "json")
-    if not isinstance(doc, dict):
-        return Rejected(f"expected a JSON object, got {type(doc).__name__}", "schema")
+    doc = _json_object(raw, max_bytes)
+    if isinstance(doc, Rejected):
+        return doc
     try:
         return Label.model_validate(doc)
     except ValidationError as exc:

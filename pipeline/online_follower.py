@@ -23,7 +23,7 @@ class OnlineFollower(Generic[L]):
     def __init__(
         self,
         checkpoint: OnlineCheckpoint,
-        load_learner: Callable[[dict[str, Any]], L],
+        load_learner: Callable[[dict[str, Any]], L],  # raises ModelError on a state it cannot read
         *,
         every_s: float = 1.0,
     ) -> None:
@@ -46,7 +46,7 @@ class OnlineFollower(Generic[L]):
             return False
         try:
             learner = self._load(snap.learner)
-        except (ModelError, KeyError, TypeError, ValueError) as exc:
+        except ModelError as exc:
             # A checkpoint this code cannot read keeps the previous learner serving.
             log.error("online checkpoint %d not loaded, keeping %d: %r", snap.seq, self.seq, exc)
             self.seq = snap.seq

@@ -23,7 +23,7 @@ from contracts.settings import Settings
 from models.errors import ModelIntegrityError, ModelNotFoundError
 from models.learner import OnlineLearner
 from models.registry import ModelRegistry
-from pipeline.online_checkpoint import OnlineCheckpoint
+from pipeline.factory import checkpoint
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -104,14 +104,17 @@ async def list_models(principal: AdminKey, registry: Registry) -> ModelList:
     summary="The blend in use: model versions, weights, drift state",
 )
 async def current_blend(
-    principal: AdminKey, registry: Registry, client: Annotated[aioredis.Redis, Depends(get_redis)]
+    principal: AdminKey,
+    registry: Registry,
+    client: Annotated[aioredis.Redis, Depends(get_redis)],
+    settings: Annotated[Settings, Depends(get_app_settings)],
 ) -> Blend:
     current = _current(registry)
     if current is None:
         raise HTTPException(404, "no model yet: run `riskwire train`")
     # The online learner as the workers blend with it: the last committed checkpoint.
-    checkpoint = OnlineCheckpoint(client, seen_ttl_s=1)
-    snap, pending = await checkpoint.load(), await checkpoint.pending_count()
+    online = checkpoint(settings, client)
+    snap, pending = await online.load(), await online.pending_count()
     learner = OnlineLearner.from_state(snap.learner) if snap.learner is not None else None
     weight = learner.online_weight() if learner is not None else 0.0
     boost = learner.blender.boost if learner is not None else 0.0
