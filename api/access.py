@@ -21,14 +21,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
 from api.audit import Actor, AuditLog, entry_fields, now_rfc3339
+from store.connect import AsyncRedis
+from store.keys import API
 
-KEY_PREFIX = "rw:apikey:"
-KEYS_INDEX = "rw:apikeys"
-RATE_PREFIX = "rw:ratelimit:"
+KEY_PREFIX = API + "apikey:"
+KEYS_INDEX = API + "apikeys"
+RATE_PREFIX = API + "ratelimit:"
 
 _SECRET = re.compile(r"^rwk_([0-9a-f]{16})_[A-Za-z0-9_-]{20,128}$")
 
@@ -86,14 +87,15 @@ def parse_secret(secret: str) -> str | None:
     return match.group(1) if match else None
 
 
-# ARGV: key_id, sha256 hex, rate per s, burst. Returns {0} (refused) | {1, role, account} |
+# KEYS: the key's hash, its bucket (one slot, rw:{api}:). ARGV: key_id, sha256 hex, rate
+# per s, burst. Returns {0} (refused) | {1, role, account} |
 # {2, role, account, wait_us} (over the limit).
 _CHECK = """
-local rec = redis.call('HMGET', 'rw:apikey:' .. ARGV[1], 'sha256', 'role', 'account', 'revoked_at')
+local rec = redis.call('HMGET', KEYS[1], 'sha256', 'role', 'account', 'revoked_at')
 if (not rec[1]) or rec[1] ~= ARGV[2] or (rec[4] and rec[4] ~= '') then return {0} end
 local rate = tonumber(ARGV[3])
 local burst = tonumber(ARGV[4])
-local bucket = 'rw:ratelimit:' .. ARGV[1]
+local bucket = KEYS[2]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local b = redis.call('HMGET', bucket, 'tokens', 'ts')
@@ -148,7 +150,7 @@ def _public(info: KeyInfo) -> dict[str, str | None]:
 
 
 class KeyStore:
-    def __init__(self, client: aioredis.Redis, audit: AuditLog, *, rate_per_s: float, burst: int) -> None:
+    def __init__(self, client: AsyncRedis, audit: AuditLog, *, rate_per_s: float, burst: int) -> None:
         self._redis = client
         self._audit = audit
         self.rate_per_s = rate_per_s
@@ -160,7 +162,10 @@ class KeyStore:
         key_id = parse_secret(secret)
         if key_id is None:
             return Verdict(None)
-        reply = await self._check(args=[key_id, hash_secret(secret), self.rate_per_s, self.burst])
+        reply = await self._check(
+            keys=[key_name(key_id), RATE_PREFIX + key_id],
+            args=[key_id, hash_secret(secret), self.rate_per_s, self.burst],
+        )
         status = int(reply[0])
         if status == 0:
             return Verdict(None)

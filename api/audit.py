@@ -12,10 +12,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline
 
-AUDIT_KEY = "rw:audit"
+from store.connect import AsyncRedis
+from store.keys import API
+
+AUDIT_KEY = API + "audit"
 AUDIT_FIELDS = ("who", "role", "account", "action", "target", "at", "before", "after")
 
 
@@ -113,11 +116,11 @@ def previous_stream_id(value: str) -> str | None:
 
 
 class AuditLog:
-    def __init__(self, client: aioredis.Redis, *, max_entries: int) -> None:
+    def __init__(self, client: AsyncRedis, *, max_entries: int) -> None:
         self._redis = client
         self.max_entries = max_entries
 
-    def add_to(self, pipe: Pipeline, fields: dict[str, str]) -> None:
+    def add_to(self, pipe: Pipeline | ClusterPipeline, fields: dict[str, str]) -> None:
         """Queue an entry on a pipeline (``MULTI``) that also makes the change."""
         pipe.xadd(AUDIT_KEY, fields, maxlen=self.max_entries, approximate=True)  # type: ignore[arg-type]
 

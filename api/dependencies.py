@@ -12,7 +12,6 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-import redis.asyncio as aioredis
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -25,6 +24,7 @@ from contracts.settings import Settings
 from models.hot_reload import ModelFollower
 from pipeline.decision_store import DecisionStore
 from pipeline.scoring import ScoringPipeline
+from store.connect import AsyncRedis
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer rwk_…`")
 
@@ -34,8 +34,8 @@ def get_app_settings(request: Request) -> Settings:
     return settings
 
 
-def get_redis(request: Request) -> aioredis.Redis:
-    client: aioredis.Redis = request.app.state.redis
+def get_redis(request: Request) -> AsyncRedis:
+    client: AsyncRedis = request.app.state.redis
     return client
 
 

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from api import errors
@@ -26,13 +25,14 @@ from models.registry import ModelRegistry
 from pipeline.decision_store import DecisionStore
 from pipeline.factory import build_pipeline
 from pipeline.scoring import ScoringPipeline
+from store.connect import AsyncRedis, async_client
 
 log = logging.getLogger("riskwire.api")
 
 REDIS_SOCKET_TIMEOUT_S = 10.0
 
 
-def _scoring_pipeline(settings: Settings, client: aioredis.Redis) -> tuple[ScoringPipeline | None, str]:
+def _scoring_pipeline(settings: Settings, client: AsyncRedis) -> tuple[ScoringPipeline | None, str]:
     """The worker's pipeline on the API's Redis, or why there is none (no model yet)."""
     try:
         pipeline = build_pipeline(settings, client)
@@ -47,8 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = aioredis.Redis.from_url(
-            settings.redis,
+        client = async_client(
+            settings,
             socket_connect_timeout=settings.api_probe_timeout_s,
             socket_timeout=REDIS_SOCKET_TIMEOUT_S,
         )

@@ -1,7 +1,7 @@
 """The review queue's state changes: assign, close, and reopen (when a label could not be published).
 
 Each change is one Lua call that checks the event's account and state, moves it
-between the ``rw:rv:{status}`` queues, updates ``rw:review:{event_id}`` and
+between the ``rw:{api}:rv:<status>`` queues, updates ``rw:{api}:review:<event_id>`` and
 appends the audit entry, atomically: of two concurrent closes exactly one wins.
 """
 
@@ -11,19 +11,22 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
 
 from api.audit import Actor, AuditLog, entry_fields, now_rfc3339
+from pipeline.decision_store import meta_key
+from store.connect import AsyncRedis
 
-# Shared head: ARGV[1] event id, ARGV[2] account scope ('' = any), ARGV[3] audit maxlen,
+# Shared head: KEYS[1] the event's dmeta (it names the slot, rw:{api}:); ARGV[1] event id,
+# ARGV[2] account scope ('' = any), ARGV[3] audit maxlen,
 # ARGV[4..9] audit who, role, account, action, target, at; then per script.
 _HEAD = """
+local P = 'rw:{api}:'
 local eid, scope = ARGV[1], ARGV[2]
-local meta = redis.call('HMGET', 'rw:dmeta:' .. eid, 'a', 'd', 't')
+local meta = redis.call('HMGET', P .. 'dmeta:' .. eid, 'a', 'd', 't')
 if not meta[1] or (scope ~= '' and meta[1] ~= scope) then return {'missing'} end
 if meta[2] ~= 'review' then return {'not_review'} end
 local account, score = meta[1], meta[3]
-local rkey = 'rw:review:' .. eid
+local rkey = P .. 'review:' .. eid
 local FIELDS = {'status', 'assignee', 'assigned_at', 'assigned_by',
                 'outcome', 'note', 'closed_at', 'closed_by'}
 local function state()
@@ -34,19 +37,19 @@ local function state()
   return s
 end
 local function move(from, to)
-  redis.call('ZREM', 'rw:rv:' .. from, eid)
-  redis.call('ZADD', 'rw:rv:' .. to, score, eid)
+  redis.call('ZREM', P .. 'rv:' .. from, eid)
+  redis.call('ZADD', P .. 'rv:' .. to, score, eid)
   if account ~= '' then
-    redis.call('ZREM', 'rw:rv:' .. from .. ':' .. account, eid)
-    redis.call('ZADD', 'rw:rv:' .. to .. ':' .. account, score, eid)
+    redis.call('ZREM', P .. 'rv:' .. from .. ':' .. account, eid)
+    redis.call('ZADD', P .. 'rv:' .. to .. ':' .. account, score, eid)
   end
 end
 local function finish(before)
-  local ttl = redis.call('PTTL', 'rw:dmeta:' .. eid)
+  local ttl = redis.call('PTTL', P .. 'dmeta:' .. eid)
   if ttl > 0 then redis.call('PEXPIRE', rkey, ttl) end
   local after = state()
   local b, a = cjson.encode(before), cjson.encode(after)
-  redis.call('XADD', 'rw:audit', 'MAXLEN', '~', ARGV[3], '*', 'who', ARGV[4], 'role', ARGV[5],
+  redis.call('XADD', P .. 'audit', 'MAXLEN', '~', ARGV[3], '*', 'who', ARGV[4], 'role', ARGV[5],
              'account', ARGV[6], 'action', ARGV[7], 'target', ARGV[8], 'at', ARGV[9],
              'before', b, 'after', a)
   return {'ok', b, a, score}
@@ -108,7 +111,7 @@ def _text(value: bytes | str) -> str:
 
 
 class ReviewStore:
-    def __init__(self, client: aioredis.Redis, audit: AuditLog) -> None:
+    def __init__(self, client: AsyncRedis, audit: AuditLog) -> None:
         self._audit = audit
         self._assign = client.register_script(_ASSIGN)
         self._close = client.register_script(_CLOSE)
@@ -134,13 +137,13 @@ class ReviewStore:
 
     async def assign(self, event_id: str, *, scope: str | None, assignee: str, actor: Actor) -> Transition:
         args = self._head(event_id, scope, actor, "review.assign", now_rfc3339())
-        return self._result(await self._assign(args=[*args, assignee]))
+        return self._result(await self._assign(keys=[meta_key(event_id)], args=[*args, assignee]))
 
     async def close(
         self, event_id: str, *, scope: str | None, outcome: str, note: str | None, actor: Actor
     ) -> Transition:
         args = self._head(event_id, scope, actor, "review.close", now_rfc3339())
-        return self._result(await self._close(args=[*args, outcome, note or ""]))
+        return self._result(await self._close(keys=[meta_key(event_id)], args=[*args, outcome, note or ""]))
 
     async def reopen(
         self, event_id: str, closed: Transition, *, scope: str | None, actor: Actor
@@ -151,6 +154,7 @@ class ReviewStore:
         before_note = closed.before.get("note")
         return self._result(
             await self._reopen(
-                args=[*args, closed.after["closed_at"], closed.before["status"], before_note or ""]
+                keys=[meta_key(event_id)],
+                args=[*args, closed.after["closed_at"], closed.before["status"], before_note or ""],
             )
         )

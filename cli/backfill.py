@@ -15,18 +15,19 @@ def backfill(path: Path, redis_url: str, labels: Path | None = None, batch: int 
     Labels (optional) enter between micro-batches once event time passes their
     ``reported_at``, as in the worker, so the label-derived features match too.
     """
-    import redis
-
     from cli.history import read_labels, read_transactions
     from features.event_time import in_event_time
     from features.online_store import SyncOnlineFeatureStore
+    from store.connect import sync_client
 
     settings = get_settings()
     txs = read_transactions(path)
     history = read_labels(labels) if labels else []
-    client = redis.Redis.from_url(redis_url)
+    client = sync_client(redis_url, cluster=settings.redis_cluster)
     store = SyncOnlineFeatureStore(
-        client, dedupe_ttl_s=settings.event_dedupe_ttl_s, grace_ms=settings.late_grace_s * 1000
+        client,  # type: ignore[arg-type]  # the feature store's cluster support: features/
+        dedupe_ttl_s=settings.event_dedupe_ttl_s,
+        grace_ms=settings.late_grace_s * 1000,
     )
     with click.progressbar(length=len(txs), label="backfilling features") as bar:
         for due, chunk in in_event_time(txs, history, batch):

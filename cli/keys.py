@@ -7,18 +7,18 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import click
-import redis.asyncio as aioredis
 
 from api.access import KeyInfo, KeyStore, Role
 from api.audit import CLI_ACTOR, AuditLog
 from contracts.settings import Settings
+from store.connect import async_client
 
 T = TypeVar("T")
 
 
 def _with_store(settings: Settings, work: Callable[[KeyStore], Awaitable[T]]) -> T:
     async def run() -> T:
-        client = aioredis.Redis.from_url(settings.redis)
+        client = async_client(settings)
         try:
             audit = AuditLog(client, max_entries=settings.api_audit_max_entries)
             store = KeyStore(client, audit, rate_per_s=settings.api_rate_per_s, burst=settings.api_rate_burst)

@@ -23,14 +23,13 @@ async def _run(
     batch: int,
     online: bool,
 ) -> int:
-    import redis.asyncio as aioredis
-
     from cli.history import read_labels, read_transactions
     from pipeline.factory import build_label_learning, build_pipeline
     from pipeline.replay import replay
+    from store.connect import async_client
 
     s = get_settings()
-    client = aioredis.Redis.from_url(redis_url)
+    client = async_client(redis_url, cluster=s.redis_cluster)
     if await client.dbsize():
         raise click.ClickException(f"{redis_url} is not empty: replay needs a fresh feature state")
     pipeline = build_pipeline(s, client, model_version, online=online)

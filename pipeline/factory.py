@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-import redis.asyncio as aioredis
-
 from contracts.settings import Settings
 from explain.risk_score import RiskPolicy
 from features.online_store import OnlineFeatureStore
@@ -23,19 +21,23 @@ from pipeline.online_follower import OnlineFollower
 from pipeline.scoring import ScoringPipeline
 from rules.live import LiveRules
 from rules.store import RuleStore
+from store.connect import AsyncRedis
 
 log = logging.getLogger(__name__)
 
 
-def feature_store(settings: Settings, client: aioredis.Redis) -> OnlineFeatureStore:
+def feature_store(settings: Settings, client: AsyncRedis) -> OnlineFeatureStore:
+    # The online feature store's own cluster support is a separate change (features/).
     return OnlineFeatureStore(
-        client, dedupe_ttl_s=settings.event_dedupe_ttl_s, grace_ms=settings.late_grace_s * 1000
+        client,  # type: ignore[arg-type]
+        dedupe_ttl_s=settings.event_dedupe_ttl_s,
+        grace_ms=settings.late_grace_s * 1000,
     )
 
 
 def build_pipeline(
     settings: Settings,
-    client: aioredis.Redis,
+    client: AsyncRedis,
     model_version: str | None = None,
     *,
     online: bool | None = None,
@@ -78,12 +80,12 @@ def shadow_model(registry: ModelRegistry) -> BatchModel | None:
         return None
 
 
-def checkpoint(settings: Settings, client: aioredis.Redis) -> OnlineCheckpoint:
+def checkpoint(settings: Settings, client: AsyncRedis) -> OnlineCheckpoint:
     return OnlineCheckpoint(client, seen_ttl_s=settings.online_seen_ttl_s)
 
 
 def build_label_learning(
-    settings: Settings, client: aioredis.Redis, model_version: str | None = None
+    settings: Settings, client: AsyncRedis, model_version: str | None = None
 ) -> LabelLearning:
     """Label learning on ``client``: label features plus the online learner's checkpoint."""
     artefact = ModelRegistry(settings.model_dir).load(model_version)

@@ -22,7 +22,6 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 import orjson
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from contracts.records import Label, LabelKind
@@ -30,6 +29,7 @@ from features.catalogue import FEATURE_NAMES
 from features.online_store import OnlineFeatureStore
 from pipeline.decision_store import decision_key
 from pipeline.online_checkpoint import Commit, OnlineCheckpoint
+from store.connect import AsyncRedis, get_many
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -75,7 +75,7 @@ class LabelLearning:
 
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: AsyncRedis,
         features: OnlineFeatureStore,
         checkpoint: OnlineCheckpoint,
         *,
@@ -126,7 +126,7 @@ class LabelLearning:
                 outcome.duplicates += event_id in fresh
                 if event_id in pending:
                     pending_drop.append(event_id)
-        records = await self._redis.mget([decision_key(e) for e in todo]) if todo else []
+        records = await get_many(self._redis, [decision_key(e) for e in todo])
 
         rows, ys, probs, times, learned_ids = [], [], [], [], []
         pending_add: list[tuple[str, bytes]] = []

@@ -6,7 +6,8 @@ partition, the next offset to learn from. It is replaced in one Lua call that
 also marks the labels learned and files the ones whose event is not known yet,
 and only if nobody committed since it was read — so a label is learned exactly
 once even across crashes, rebalances and two workers sharing the topic.
-Layout: docs/redis-keys.md, "Online learning".
+Every key has the hash tag ``{ol}`` (one Redis Cluster slot). Layout:
+docs/redis-keys.md, "Online learning".
 """
 
 from __future__ import annotations
@@ -16,14 +17,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
 
-SEQ_KEY = "rw:ol:seq"
-STATE_KEY = "rw:ol:state"
-PENDING_KEY = "rw:ol:pending"
-SEEN_PREFIX = "rw:ol:seen:"
+from store.connect import AsyncRedis
+from store.keys import ONLINE
+
+SEQ_KEY = ONLINE + "seq"
+STATE_KEY = ONLINE + "state"
+PENDING_KEY = ONLINE + "pending"
+SEEN_PREFIX = ONLINE + "seen:"
 
 _COMMIT = """
+-- KEYS: seq, state, pending, the seen prefix (one slot).
 -- ARGV: expected seq, state JSON, seen TTL s, #seen, seen pairs (event_id, kind),
 --       #pending to add, pending pairs (event_id, label JSON), then ids to drop from pending.
 local seq = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -72,7 +76,7 @@ class Commit:
 class OnlineCheckpoint:
     """Read and compare-and-set the learner's checkpoint."""
 
-    def __init__(self, client: aioredis.Redis, *, seen_ttl_s: int) -> None:
+    def __init__(self, client: AsyncRedis, *, seen_ttl_s: int) -> None:
         self._redis = client
         self._seen_ttl_s = seen_ttl_s
         self._commit = client.register_script(_COMMIT)

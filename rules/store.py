@@ -1,13 +1,15 @@
 """Rules and named lists kept in Redis, versioned, with a history of changes.
 
 Key layout: docs/redis-keys.md, "Rules and lists". Every change is one Lua
-call that applies it, bumps ``rw:rules:version`` and appends to the history.
+call that applies it, bumps ``rw:{rules}:version`` and appends to the history
+(every key under the ``{rules}`` hash tag, one Redis Cluster slot).
 Workers poll ``version()`` (one GET) and ``load()`` only when it changed;
 ``LiveRules`` does exactly that.
 
->>> import asyncio, redis.asyncio as aioredis
+>>> import asyncio
+>>> from store.connect import async_client
 >>> async def demo(url: str) -> None:
-...     store = RuleStore(aioredis.Redis.from_url(url))
+...     store = RuleStore(async_client(url, cluster=False))
 ...     await store.add_list_items("trusted_cards", ["c1"])
 ...     rule_id, version = await store.create_rule("allow if :card_id: in @trusted_cards")
 ...     version, rules, lists = await store.load()
@@ -26,11 +28,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from rules.compiler import RuleSet, compile_rule
 from rules.errors import RuleSyntaxError
+from store.connect import AsyncRedis
+from store.keys import RULES
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +110,12 @@ class HistoryEntry:
 
 
 class RuleStore:
-    """Rules and lists in Redis (a ``redis.asyncio`` client, bytes or str responses)."""
+    """Rules and lists in Redis (a ``redis.asyncio`` client, bytes or str responses).
 
-    def __init__(self, client: aioredis.Redis, prefix: str = "rw:rules:") -> None:
+    Every key starts with ``prefix``; on a Redis Cluster it must hold a hash tag (the
+    default ``rw:{rules}:`` does), so that each change's keys share one slot."""
+
+    def __init__(self, client: AsyncRedis, prefix: str = RULES) -> None:
         self.client = client
         self.prefix = prefix
         self._change = client.register_script(_CHANGE)

@@ -4,33 +4,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
-
 from contracts.settings import Settings
 from pipeline.factory import build_pipeline
 from pipeline.scoring import ScoringPipeline
+from store.connect import AsyncRedis, async_client
 
 
 @dataclass
 class PipelineResources:
-    redis: aioredis.Redis
+    redis: AsyncRedis
     pipeline: ScoringPipeline
 
     async def close(self) -> None:
         await self.redis.aclose()
 
 
-def open_pipeline(settings: Settings, client: aioredis.Redis | None = None) -> PipelineResources:
+def open_pipeline(settings: Settings, client: AsyncRedis | None = None) -> PipelineResources:
     """Build the scoring pipeline on the current registered model."""
     client = client or open_redis(settings)
     pipeline = build_pipeline(settings, client)
     return PipelineResources(redis=client, pipeline=pipeline)
 
 
-def open_redis(settings: Settings) -> aioredis.Redis:
+def open_redis(settings: Settings) -> AsyncRedis:
     # Timeouts turn a hung Redis into an error the worker retries, not a silent stall.
-    return aioredis.Redis.from_url(
-        settings.redis,
+    return async_client(
+        settings,
         socket_timeout=settings.redis_timeout_s,
         socket_connect_timeout=settings.redis_timeout_s,
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-import redis.asyncio as aioredis
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -15,6 +14,7 @@ from api.metrics import ApiMetrics
 from api.publisher import LabelPublisher
 from api.schemas import Health, Readiness
 from contracts.settings import Settings
+from store.connect import AsyncRedis
 
 router = APIRouter(tags=["operations"])
 
@@ -24,7 +24,7 @@ async def healthz() -> Health:
     return Health(status="ok")
 
 
-async def _redis_ok(client: aioredis.Redis, timeout_s: float) -> bool:
+async def _redis_ok(client: AsyncRedis, timeout_s: float) -> bool:
     try:
         return bool(await asyncio.wait_for(client.ping(), timeout_s))
     except Exception:
@@ -39,7 +39,7 @@ async def _redis_ok(client: aioredis.Redis, timeout_s: float) -> bool:
 )
 async def readyz(
     request: Request,
-    client: Annotated[aioredis.Redis, Depends(get_redis)],
+    client: Annotated[AsyncRedis, Depends(get_redis)],
     publisher: Annotated[LabelPublisher, Depends(get_publisher)],
     settings: Annotated[Settings, Depends(get_app_settings)],
 ) -> Readiness:

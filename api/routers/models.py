@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-import redis.asyncio as aioredis
 from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import BaseModel, Field
 
@@ -24,6 +23,7 @@ from models.errors import ModelIntegrityError, ModelNotFoundError
 from models.learner import OnlineLearner
 from models.registry import ModelRegistry
 from pipeline.factory import checkpoint
+from store.connect import AsyncRedis
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -106,7 +106,7 @@ async def list_models(principal: AdminKey, registry: Registry) -> ModelList:
 async def current_blend(
     principal: AdminKey,
     registry: Registry,
-    client: Annotated[aioredis.Redis, Depends(get_redis)],
+    client: Annotated[AsyncRedis, Depends(get_redis)],
     settings: Annotated[Settings, Depends(get_app_settings)],
 ) -> Blend:
     current = _current(registry)

@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-import redis.asyncio as aioredis
 from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import BaseModel, Field
 
@@ -26,6 +25,7 @@ from rules.backtest import backtest as run_backtest
 from rules.compiler import compile_rule
 from rules.errors import RuleSyntaxError
 from rules.store import RuleStore
+from store.connect import AsyncRedis
 
 router = APIRouter(prefix="/v1", tags=["rules"])
 RuleId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -96,7 +96,7 @@ class BacktestRequest(RuleText):
     limit: int = Field(default=10_000, ge=1, le=100_000, description="Newest stored decisions to scan")
 
 
-def get_rule_store(client: Annotated[aioredis.Redis, Depends(get_redis)]) -> RuleStore:
+def get_rule_store(client: Annotated[AsyncRedis, Depends(get_redis)]) -> RuleStore:
     return RuleStore(client)
 
 
@@ -235,7 +235,7 @@ async def backtest_rule(
     body: BacktestRequest,
     principal: AdminKey,
     store: Store,
-    client: Annotated[aioredis.Redis, Depends(get_redis)],
+    client: Annotated[AsyncRedis, Depends(get_redis)],
 ) -> Backtest:
     _global(principal)
     _, _, lists = await store.load()
@@ -250,7 +250,7 @@ async def backtest_rule(
     return Backtest(decisions_scanned=len(records), **vars(result))
 
 
-async def _history(client: aioredis.Redis, ids: list[str]) -> list[tuple[dict[str, object], str | None]]:
+async def _history(client: AsyncRedis, ids: list[str]) -> list[tuple[dict[str, object], str | None]]:
     """(values, label) per stored decision, in one pipelined round trip per 1,000."""
     out: list[tuple[dict[str, object], str | None]] = []
     for start in range(0, len(ids), 1000):
