@@ -83,7 +83,7 @@ local function add(key, score, member)
   if not touched[key] then touched[key] = true; order[#order + 1] = key end
 end
 local n = 0
-for i = 3, #ARGV, 10 do
+for i = 3, #ARGV, 9 do
   local mode, eid = ARGV[i], ARGV[i + 1]
   local account, card, customer, merchant = ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   local level, decision, score = ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]

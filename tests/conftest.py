@@ -15,6 +15,7 @@ import redis
 from contracts.records import Label, Transaction
 from contracts.settings import Settings
 from embedded import EmbeddedServices
+from embedded.cluster import EmbeddedCluster
 from models.registry import ModelRegistry
 from models.training import build_training_set, train
 from simulator import SimulationConfig, simulate
@@ -28,6 +29,16 @@ ROOT = Path(__file__).resolve().parent.parent
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServices]:
     with EmbeddedServices(workdir=tmp_path_factory.mktemp("services")) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedCluster]:
+    """A Redis Cluster of three masters (valkey-server) on loopback, for the whole session.
+
+    ``.url`` names its first node, ``.ports`` and ``.nodes`` all of them; tests call
+    ``.flushall()`` to start empty."""
+    with EmbeddedCluster(workdir=tmp_path_factory.mktemp("cluster")) as cluster:
+        yield cluster
 
 
 @pytest.fixture()

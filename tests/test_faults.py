@@ -35,7 +35,7 @@ def _messages(records: list[dict]) -> list[tuple[bytes, bytes]]:
 
 
 def _decided(client: redis.Redis) -> set[str]:
-    return {k.decode().removeprefix("rw:decision:") for k in client.scan_iter("rw:decision:*", count=5000)}
+    return {k.decode()[len("rw:decision:{") : -1] for k in client.scan_iter("rw:decision:{*", count=5000)}
 
 
 def _wait_decided(client: redis.Redis, ids: set[str], worker: WorkerProcess, timeout: float) -> None:
@@ -129,7 +129,7 @@ def test_kill_9_at_random_points_loses_nothing_and_counts_nothing_twice(services
     for m in scores:
         event_id = m.key().decode()
         if event_id in sample:
-            assert m.value() == client.get(f"rw:decision:{event_id}"), event_id
+            assert m.value() == client.get(f"rw:decision:{{{event_id}}}"), event_id
 
     # SIGTERM drains and commits: a restarted worker has nothing left to redo.
     assert worker.stop() == 0, worker.tail()

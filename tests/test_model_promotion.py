@@ -76,7 +76,7 @@ def test_a_promotion_during_a_running_stream_loses_and_duplicates_nothing(
         s.topic_transactions,
         [(r["card_id"].encode(), json.dumps(r).encode()) for r in records[:3000]],
     )
-    wait_until(lambda: len(list(client.scan_iter("rw:decision:*", count=5000))) >= 1000, 30)
+    wait_until(lambda: len(list(client.scan_iter("rw:decision:{*", count=5000))) >= 1000, 30)
     registry.promote("v2-candidate")
     time.sleep(2.5)  # workers look at the registry every 2 s, between batches
     produce(

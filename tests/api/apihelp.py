@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import orjson
-import redis.asyncio as aioredis
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from cli.keys import create_key
 from contracts.records import Transaction
 from contracts.settings import Settings
 from pipeline.decision_store import DecisionStore
+from store.connect import async_client
 
 Headers = dict[str, str]
 
@@ -96,7 +96,7 @@ def put(
     settings: Settings, records: Sequence[tuple[Transaction, bytes]], ttl_s: int | None = None
 ) -> list[bytes]:
     async def run() -> list[bytes]:
-        client = aioredis.Redis.from_url(settings.redis)
+        client = async_client(settings)
         try:
             store = DecisionStore(client, ttl_s=ttl_s or settings.decision_ttl_s)
             return await store.put_new(records)

@@ -123,7 +123,7 @@ def test_keys_are_stored_only_as_sha256_hashes(client, api_settings, redis_clien
     assert made.status_code == 201, made.text
     secret = made.json()["secret"]
     assert re.fullmatch(r"rwk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}", secret)
-    stored = redis_client.hgetall(f"rw:apikey:{made.json()['id']}")
+    stored = redis_client.hgetall(f"rw:{{api}}:apikey:{made.json()['id']}")
     assert stored[b"sha256"] == hash_secret(secret).encode()
     dump = b"".join(redis_client.dump(k) or b"" for k in redis_client.keys("*"))
     assert secret.encode() not in dump and secret.split("_", 2)[2].encode() not in dump

@@ -24,8 +24,8 @@ def test_put_new_is_write_once_and_indexes_only_the_first_record(api_settings, r
         first,
         again.replace(b"e1", b"e2"),
     ]
-    assert redis_client.get("rw:decision:e1") == first
-    meta = redis_client.hgetall("rw:dmeta:e1")
+    assert redis_client.get("rw:decision:{e1}") == first
+    meta = redis_client.hgetall("rw:{api}:dmeta:e1")
     assert {k.decode(): v.decode() for k, v in meta.items() if k != b"t"} == {
         "a": "acme",
         "c": "c9",
@@ -43,26 +43,26 @@ def test_put_new_is_write_once_and_indexes_only_the_first_record(api_settings, r
         "level:elevated",
         "decision:review",
     ]:
-        assert redis_client.zscore(f"rw:dx:{key}", "e1") is not None, key
-        assert 0 < redis_client.ttl(f"rw:dx:{key}") <= api_settings.decision_ttl_s
+        assert redis_client.zscore(f"rw:{{api}}:dx:{key}", "e1") is not None, key
+        assert 0 < redis_client.ttl(f"rw:{{api}}:dx:{key}") <= api_settings.decision_ttl_s
     # The redelivered e1 changed no index: only e2 is normal/allow.
-    assert redis_client.zrange("rw:dx:level:normal", 0, -1) == [b"e2"]
-    assert redis_client.zrange("rw:dx:decision:allow", 0, -1) == [b"e2"]
-    assert redis_client.zrange("rw:rv:open", 0, -1) == [b"e1"]
-    assert redis_client.zrange("rw:rv:open:acme", 0, -1) == [b"e1"]
-    assert 0 < redis_client.ttl("rw:dmeta:e1") <= api_settings.decision_ttl_s
+    assert redis_client.zrange("rw:{api}:dx:level:normal", 0, -1) == [b"e2"]
+    assert redis_client.zrange("rw:{api}:dx:decision:allow", 0, -1) == [b"e2"]
+    assert redis_client.zrange("rw:{api}:rv:open", 0, -1) == [b"e1"]
+    assert redis_client.zrange("rw:{api}:rv:open:acme", 0, -1) == [b"e1"]
+    assert 0 < redis_client.ttl("rw:{api}:dmeta:e1") <= api_settings.decision_ttl_s
 
 
 def test_indexes_are_trimmed_to_the_decision_ttl(api_settings, redis_client: redis.Redis):
     ttl = 3600
     old = decision_body("old", scored_at=datetime.now(UTC) - timedelta(seconds=ttl + 60))
     put(api_settings, [(tx("old", card="c1"), old)], ttl_s=ttl)
-    assert redis_client.zcard("rw:dx:card:c1") == 0  # trimmed by its own write: older than the TTL
+    assert redis_client.zcard("rw:{api}:dx:card:c1") == 0  # trimmed by its own write: older than the TTL
     recent = decision_body("recent", scored_at=datetime.now(UTC) - timedelta(seconds=ttl - 60))
     put(api_settings, [(tx("recent", card="c1"), recent)], ttl_s=ttl)
-    redis_client.zadd("rw:dx:card:c1", {"stale": (datetime.now(UTC).timestamp() - ttl - 5) * 1e6})
+    redis_client.zadd("rw:{api}:dx:card:c1", {"stale": (datetime.now(UTC).timestamp() - ttl - 5) * 1e6})
     put(api_settings, [(tx("new", card="c1"), decision_body("new"))], ttl_s=ttl)
-    assert redis_client.zrange("rw:dx:card:c1", 0, -1) == [b"recent", b"new"]
+    assert redis_client.zrange("rw:{api}:dx:card:c1", 0, -1) == [b"recent", b"new"]
 
 
 def test_cross_account_lookups_answer_404_exactly_like_unknown_ids(client, api_settings):

@@ -106,7 +106,7 @@ def test_invalid_changes_store_nothing(services: EmbeddedServices, redis_client:
 
 def test_stale_stored_rule_is_skipped(services: EmbeddedServices, redis_client: redis.Redis) -> None:
     redis_client.hset(
-        "rw:rules:defs",
+        "rw:{rules}:defs",
         "7",
         '{"text": "block if :gone: > 1", "enabled": true, "created_at": "", "updated_at": ""}',
     )

@@ -1,0 +1,315 @@
+"""Every store except the online feature store, on one Redis and on a 3-master Redis Cluster.
+
+The same tests run against the session's single Redis (db 0) and the session's
+embedded cluster (``redis_cluster``): decision records and their indexes, the
+review queue, API keys and rate limits, the audit log, rules and the online
+learner's checkpoint. On the cluster a Lua call or ``MULTI`` that touched keys of
+two slots would fail, so passing here shows each one stays in its slot;
+``test_the_keys_of_each_atomic_change_share_a_slot`` checks the names directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import orjson
+import pytest
+import redis
+from redis.cluster import key_slot
+
+from api.access import KEYS_INDEX, RATE_PREFIX, KeyStore, Role, key_name
+from api.audit import AUDIT_KEY, Actor, AuditLog
+from api.reviews import ReviewStore
+from contracts.records import Transaction
+from pipeline.decision_store import (
+    CONFLICT,
+    INDEX_ALL,
+    DecisionStore,
+    decision_key,
+    index_key,
+    meta_key,
+    review_key,
+    review_queue_key,
+)
+from pipeline.online_checkpoint import PENDING_KEY, SEEN_PREFIX, SEQ_KEY, STATE_KEY, Commit, OnlineCheckpoint
+from rules import RuleStore
+from store.connect import AsyncRedis, async_client, get_many, sync_client
+
+pytestmark = pytest.mark.services
+T = TypeVar("T")
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+ANALYST = Actor(who="k1", role="analyst", account="acme")
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str
+    cluster: bool
+
+
+@pytest.fixture(params=["single", "cluster"])
+def target(request: pytest.FixtureRequest) -> Target:
+    """An empty Redis: the session's single node (db 0), or the session's cluster."""
+    if request.param == "cluster":
+        cluster = request.getfixturevalue("redis_cluster")
+        cluster.flushall()
+        return Target(cluster.url, True)
+    request.getfixturevalue("redis_client")  # flushes db 0
+    return Target(request.getfixturevalue("services").redis_url, False)
+
+
+def run(target: Target, body: Callable[[AsyncRedis], Awaitable[T]]) -> T:
+    async def main() -> T:
+        client = async_client(target.url, cluster=target.cluster)
+        try:
+            return await body(client)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(main())
+
+
+def tx(event_id: str, account: str | None = "acme", card: str = "c1") -> Transaction:
+    return Transaction(
+        event_id=event_id,
+        occurred_at=T0,
+        amount=10.0,
+        currency="EUR",
+        card_id=card,
+        merchant_id="m1",
+        account_id=account,
+    )
+
+
+def record(event_id: str, account: str | None = "acme", decision: str = "allow", minute: int = 0) -> bytes:
+    """A decision record in the pipeline's key order (what ``index_fields`` reads)."""
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1) + timedelta(minutes=minute)
+    level = {"allow": "normal", "review": "elevated", "block": "highest"}[decision]
+    return orjson.dumps(
+        {
+            "event_id": event_id,
+            "account_id": account,
+            "occurred_at": T0,
+            "scored_at": at,
+            "risk_score": 50,
+            "risk_level": level,
+            "decision": decision,
+        }
+    )
+
+
+async def _ids(store: DecisionStore, index: str, **kw: Any) -> list[str]:
+    page = await store.scan([index], kw.pop("wanted", {}), limit=50, budget=1000, **kw)
+    return [found.event_id for found in page.items]
+
+
+def test_put_new_new_redelivered_and_conflicting_events(target: Target) -> None:
+    e1 = record("e1", decision="review", minute=1)
+    e2 = record("e2", minute=2)
+    e3 = record("e3", account=None, decision="block", minute=3)
+
+    async def body(client: AsyncRedis) -> None:
+        store = DecisionStore(client, ttl_s=3600)
+        assert await store.put_new([(tx("e1"), e1), (tx("e2", card="c2"), e2)]) == [e1, e2]
+        again = record("e1", decision="block", minute=9)
+        got = await store.put_new(
+            [
+                (tx("e1"), again),  # redelivered: the first record, nothing re-indexed
+                (tx("e1", account="globex"), record("e1", account="globex")),  # another tenant's id
+                (tx("e3", account=None), e3),
+                (tx("e3", account=None), e3),  # twice in one batch
+            ]
+        )
+        assert got == [e1, CONFLICT, e3, e3]
+        assert await _ids(store, INDEX_ALL) == ["e3", "e2", "e1"]
+        assert await _ids(store, index_key("card", "c1")) == ["e3", "e1"]
+        assert await _ids(store, index_key("account", "acme"), wanted={"decision": "review"}) == ["e1"]
+        assert await _ids(store, index_key("decision", "block")) == ["e3"]
+        assert await _ids(store, review_queue_key("open"), with_review=True) == ["e1"]
+        assert await _ids(store, review_queue_key("open", "acme")) == ["e1"]
+        assert await store.get("e1", "acme") == e1
+        assert await store.get("e1", "globex") is None
+        assert await store.get("e1") == e1
+        assert await store.accounts(["e1", "e3", "nope"]) == ["acme", None, None]
+        page = await store.scan([INDEX_ALL], {}, limit=2, budget=1000)
+        assert [f.event_id for f in page.items] == ["e3", "e2"] and page.next is not None
+        rest = await store.scan([INDEX_ALL], {}, limit=2, budget=1000, after=page.next)
+        assert [f.event_id for f in rest.items] == ["e1"] and rest.next is None
+
+    run(target, body)
+
+
+def test_a_record_stored_before_a_crash_is_indexed_when_redelivered(target: Target) -> None:
+    """Step one (the record) happened, step two (the indexes) did not: redelivery indexes it,
+    from the stored record, and never reopens a review that was closed since."""
+    stored = record("e9", decision="review", minute=1)
+
+    async def body(client: AsyncRedis) -> None:
+        store = DecisionStore(client, ttl_s=3600)
+        reviews = ReviewStore(client, AuditLog(client, max_entries=1000))
+        await client.set(decision_key("e9"), stored)
+        await client.set(decision_key("e8"), record("e8"))
+        assert await store.put_new([(tx("e8", account="globex"), record("e8", "globex"))]) == [CONFLICT]
+        assert await store.accounts(["e8"]) == [None]  # another tenant's redelivery indexes nothing
+        assert await store.put_new([(tx("e9"), record("e9", minute=5))]) == [stored]
+        assert await _ids(store, review_queue_key("open", "acme")) == ["e9"]
+        assert await _ids(store, index_key("level", "elevated")) == ["e9"]
+        closed = await reviews.close("e9", scope="acme", outcome="fraud", note=None, actor=ANALYST)
+        assert closed.outcome == "ok"
+        assert await store.put_new([(tx("e9"), record("e9", minute=6))]) == [stored]
+        assert await _ids(store, review_queue_key("open")) == []
+        assert await _ids(store, review_queue_key("closed", "acme"), with_review=True) == ["e9"]
+        assert await store.put_new([(tx("e8"), record("e8"))]) == [record("e8")]
+        assert await store.accounts(["e8"]) == ["acme"]
+
+    run(target, body)
+
+
+def test_reviews_move_between_queues_with_their_audit_entries(target: Target) -> None:
+    async def body(client: AsyncRedis) -> None:
+        audit = AuditLog(client, max_entries=1000)
+        store, reviews = DecisionStore(client, ttl_s=3600), ReviewStore(client, audit)
+        await store.put_new(
+            [(tx("r1"), record("r1", decision="review")), (tx("b1"), record("b1", "acme", "block"))]
+        )
+        assert (await reviews.assign("r1", scope="globex", assignee="x", actor=ANALYST)).outcome == "missing"
+        assert (await reviews.assign("b1", scope="acme", assignee="x", actor=ANALYST)).outcome == "not_review"
+        assert (await reviews.assign("r1", scope="acme", assignee="ana", actor=ANALYST)).outcome == "ok"
+        assert await _ids(store, review_queue_key("assigned", "acme")) == ["r1"]
+        closed = await reviews.close("r1", scope=None, outcome="legit", note="ok", actor=ANALYST)
+        assert closed.outcome == "ok" and closed.after is not None and closed.after["status"] == "closed"
+        again = await reviews.close("r1", scope=None, outcome="fraud", note=None, actor=ANALYST)
+        assert again.outcome == "closed"
+        assert (await reviews.reopen("r1", closed, scope="acme", actor=ANALYST)).outcome == "ok"
+        assert await _ids(store, review_queue_key("assigned")) == ["r1"]
+        entries, _ = await audit.page(10, None)
+        assert [e.action for e in entries] == ["review.reopen", "review.close", "review.assign"]
+
+    run(target, body)
+
+
+def test_api_keys_rate_limits_and_the_audit_log(target: Target) -> None:
+    async def body(client: AsyncRedis) -> None:
+        audit = AuditLog(client, max_entries=1000)
+        keys = KeyStore(client, audit, rate_per_s=0.5, burst=2)
+        info, secret = await keys.create(role=Role.ANALYST, account="acme", name="n", by=ANALYST)
+        first, second, third = [await keys.check(secret) for _ in range(3)]
+        assert first.principal is not None and first.principal.account == "acme"
+        assert second.retry_after_s == 0 and third.retry_after_s > 0
+        assert (await keys.check(secret[:-2] + "xx")).principal is None
+        assert [k.id for k in await keys.list("acme")] == [info.id] and await keys.list("globex") == []
+        after, revoked = await keys.revoke(info.id, by=ANALYST)
+        assert revoked and after is not None and after.revoked_at
+        assert await keys.revoke(info.id, by=ANALYST) == (after, False)
+        assert (await keys.check(secret)).principal is None
+        await audit.add({"who": "cli", "action": "other"})
+        entries, more = await audit.page(2, None)
+        assert [e.action for e in entries] == ["other", "key.revoke"] and more is not None
+        rest, _ = await audit.page(2, more)
+        assert [e.action for e in rest] == ["key.create"]
+
+    run(target, body)
+
+
+def test_rules_create_load_and_history(target: Target) -> None:
+    async def body(client: AsyncRedis) -> None:
+        store = RuleStore(client)
+        assert await store.add_list_items("trusted", ["c1"], who="ana") == 1
+        rule_id, version = await store.create_rule("allow if :card_id: in @trusted", who="ana")
+        assert version == 2
+        assert await store.disable_rule(rule_id) == 3 and await store.enable_rule(rule_id) == 4
+        version, rules, lists = await store.load()
+        assert version == 4 and lists == {"trusted": frozenset({"c1"})}
+        assert rules.decide({"card_id": "c1"}, lists)[0] == "allow"
+        assert [h.op for h in await store.history()] == ["list_add", "create", "disable", "enable"]
+        with pytest.raises(KeyError):
+            await store.delete_rule("99")
+
+    run(target, body)
+
+
+def test_the_online_checkpoint_is_compare_and_set(target: Target) -> None:
+    async def body(client: AsyncRedis) -> None:
+        a, b = OnlineCheckpoint(client, seen_ttl_s=60), OnlineCheckpoint(client, seen_ttl_s=60)
+        assert (await a.load()).seq == 0 and await a.seq() == 0
+        step = Commit(offsets={"labels:0": 3}, seen=[("e1", "fraud")], pending_add=[("e2", b"{}")])
+        assert await a.commit(0, {"n": 1}, step)
+        assert not await b.commit(0, {"n": 99}, step)  # lost the race: nothing written
+        snap = await b.load()
+        assert (snap.seq, snap.learner, snap.offsets) == (1, {"n": 1}, {"labels:0": 3})
+        assert await b.seen(["e1", "e2"]) == ["fraud", None]
+        assert await b.pending_sample(5) == {"e2": b"{}"} and await b.pending_count() == 1
+        assert await b.commit(1, {"n": 2}, Commit(offsets={"labels:0": 4}, pending_drop=["e2"]))
+        assert await a.seq() == 2 and await a.pending_count() == 0
+
+    run(target, body)
+
+
+def test_records_of_many_slots_are_read_together(target: Target) -> None:
+    ids = [f"e{i}" for i in range(40)]
+
+    async def body(client: AsyncRedis) -> list[Any]:
+        for e in ids[::2]:
+            await client.set(decision_key(e), e)
+        return await get_many(client, [decision_key(e) for e in ids])
+
+    assert run(target, body) == [e.encode() if i % 2 == 0 else None for i, e in enumerate(ids)]
+
+
+def test_the_keys_of_each_atomic_change_share_a_slot() -> None:
+    api = [
+        INDEX_ALL,
+        index_key("card", "c{1}"),
+        index_key("account", "acme"),
+        meta_key("e}1"),
+        review_key("{e1}"),
+        review_queue_key("open"),
+        review_queue_key("closed", "acme"),
+        AUDIT_KEY,
+        KEYS_INDEX,
+        key_name("0123456789abcdef"),
+        RATE_PREFIX + "0123456789abcdef",
+    ]
+    rules = RuleStore.__init__.__defaults__[0]  # type: ignore[index]
+    rule_keys = [rules + k for k in ("version", "seq", "defs", "lists", "history", "list:", "list:x")]
+    online = [SEQ_KEY, STATE_KEY, PENDING_KEY, SEEN_PREFIX, SEEN_PREFIX + "e1"]
+    for group in (api, rule_keys, online):
+        assert len({key_slot(k.encode()) for k in group}) == 1, group
+    # Decision records spread: each one's slot is its event id's.
+    assert all(key_slot(decision_key(e).encode()) == key_slot(e.encode()) for e in ("e1", "x", "a:b"))
+    assert len({key_slot(decision_key(f"e{i}").encode()) for i in range(100)}) > 50
+
+
+def test_every_store_key_on_the_cluster_is_in_its_slot(redis_cluster: Any) -> None:
+    """After a workflow through every store, each key is a record or in one of the three slots."""
+    redis_cluster.flushall()
+    target = Target(redis_cluster.url, True)
+
+    async def body(client: AsyncRedis) -> None:
+        audit = AuditLog(client, max_entries=1000)
+        store = DecisionStore(client, ttl_s=3600)
+        await store.put_new([(tx(f"e{i}"), record(f"e{i}", decision="review")) for i in range(20)])
+        await ReviewStore(client, audit).assign("e1", scope=None, assignee="a", actor=ANALYST)
+        keys = KeyStore(client, audit, rate_per_s=1, burst=1)
+        _, secret = await keys.create(role=Role.ADMIN, account=None, name="n", by=ANALYST)
+        await keys.check(secret)
+        await RuleStore(client).add_list_items("l", ["x"])
+        step = Commit(offsets={}, seen=[("e1", "fraud")])
+        await OnlineCheckpoint(client, seen_ttl_s=60).commit(0, {}, step)
+
+    run(target, body)
+    client = sync_client(redis_cluster.url, cluster=True)
+    assert isinstance(client, redis.cluster.RedisCluster)
+    tagged = {key_slot(tag) for tag in (b"api", b"rules", b"ol")}
+    try:
+        found = [k.decode() for k in client.scan_iter(count=1000, target_nodes=client.ALL_NODES)]
+    finally:
+        client.close()
+    records = [k for k in found if k.startswith("rw:decision:{")]
+    assert len(records) == 20
+    others = [k for k in found if k not in records]
+    assert len(others) > 20 and {key_slot(k.encode()) for k in others} == tagged, others
