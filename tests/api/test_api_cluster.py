@@ -1,0 +1,102 @@
+"""The API on a 3-master Redis Cluster (``RISKWIRE_REDIS_CLUSTER=true``): keys, decisions,
+searches, reviews, rules and the audit log, end to end through the app.
+
+One lean flow: the store-level tests (tests/test_cluster_stores.py) cover the cases.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from apihelp import bearer, create_topic, decision_body, new_key, put, tx
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from contracts.settings import Settings
+from tests.kafka_io import read_topic
+
+pytestmark = pytest.mark.services
+
+
+@pytest.fixture()
+def cluster_settings(services, redis_cluster, model_dir) -> Settings:
+    redis_cluster.flushall()
+    settings = Settings(
+        redis_url=redis_cluster.url,
+        redis_cluster=True,
+        kafka_bootstrap=services.kafka_bootstrap,
+        topic_labels=f"labels-{uuid.uuid4().hex[:10]}",
+        model_dir=model_dir,
+        api_rate_per_s=10_000,
+        api_rate_burst=10_000,
+    )
+    create_topic(settings.bootstrap, settings.topic_labels)
+    return settings
+
+
+@pytest.fixture()
+def cluster_client(cluster_settings) -> Iterator[TestClient]:
+    with TestClient(create_app(cluster_settings)) as c:
+        yield c
+
+
+def _ids(response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [item["event_id"] for item in response.json()["items"]]
+
+
+def test_the_api_works_on_a_redis_cluster(cluster_client: TestClient, cluster_settings: Settings) -> None:
+    client, s = cluster_client, cluster_settings
+    assert client.get("/readyz").status_code == 200
+    _, admin_secret = new_key(s, "admin")  # `riskwire keys create` on the cluster
+    admin = bearer(admin_secret)
+    made = client.post("/v1/keys", headers=admin, json={"role": "analyst", "account_id": "acme", "name": "a"})
+    assert made.status_code == 201, made.text
+    analyst = bearer(made.json()["secret"])
+
+    put(
+        s,
+        [
+            (tx(f"r{i}", account="acme", card=f"c{i % 3}"), decision_body(f"r{i}", decision="review"))
+            for i in range(12)
+        ]
+        + [(tx("g1", account="globex"), decision_body("g1"))],
+    )
+    assert put(s, [(tx("r1", account="globex"), decision_body("r1"))]) == [b"CONFLICT"]
+    assert len(_ids(client.get("/v1/decisions", headers=admin, params={"limit": 50}))) == 13
+    acme = client.get("/v1/decisions", headers=analyst, params={"card_id": "c1", "limit": 2})
+    first = _ids(acme)
+    assert len(first) == 2 and acme.json()["next_cursor"]
+    rest = client.get(
+        "/v1/decisions",
+        headers=analyst,
+        params={"card_id": "c1", "limit": 2, "cursor": acme.json()["next_cursor"]},
+    )
+    assert sorted(first + _ids(rest)) == ["r1", "r10", "r4", "r7"]
+    assert client.get("/v1/decisions/r1", headers=analyst).status_code == 200
+    assert client.get("/v1/decisions/g1", headers=analyst).status_code == 404
+
+    assert len(_ids(client.get("/v1/reviews", headers=analyst, params={"limit": 50}))) == 12
+    assert client.post("/v1/reviews/r3/assign", headers=analyst).status_code == 200
+    closed = client.post("/v1/reviews/r3/close", headers=analyst, json={"outcome": "fraud"})
+    assert closed.status_code == 200, closed.text
+    assert client.post("/v1/reviews/r3/close", headers=analyst, json={"outcome": "legit"}).status_code == 409
+    assert _ids(client.get("/v1/reviews", headers=analyst, params={"status": "closed"})) == ["r3"]
+    (label,) = read_topic(s.bootstrap, s.topic_labels, 1, until=lambda m: len(m) >= 1, timeout=20)
+    assert json.loads(label.value())["event_id"] == "r3"
+
+    assert client.post("/v1/lists/vip/items", headers=admin, json={"add": ["c1"]}).status_code == 200
+    rule = client.post("/v1/rules", headers=admin, json={"text": "allow if :card_id: in @vip"})
+    assert rule.status_code == 201, rule.text
+    history = client.get("/v1/rules/history", headers=admin).json()
+    assert [h["op"] for h in history][:2] == ["create", "list_add"]
+    backtest = client.post("/v1/rules/backtest", headers=admin, json={"text": "review if :amount: > 1"})
+    assert backtest.status_code == 200 and backtest.json()["decisions_scanned"] == 13, backtest.text
+
+    assert client.post(f"/v1/keys/{made.json()['id']}/revoke", headers=admin).status_code == 200
+    assert client.get("/v1/reviews", headers=analyst).status_code == 401
+    actions = [e["action"] for e in client.get("/v1/audit", headers=admin).json()["items"]]
+    assert actions[0] == "key.revoke" and {"review.close", "review.assign", "key.create"} <= set(actions)
