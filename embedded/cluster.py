@@ -137,14 +137,17 @@ class EmbeddedCluster:
                 raise EmbeddedServiceError(f"Redis cluster not ok in time (nodes {pending})")
             time.sleep(0.1)
 
-    def flushall(self) -> None:
-        """Empty every node (between tests); scripts stay loaded."""
+    def flushall(self, *, scripts: bool = False) -> None:
+        """Empty every node (between tests); with ``scripts``, unload their Lua scripts too
+        (as a restarted node would), so callers must load them again."""
         import redis
 
         for port in self.ports:
             client = redis.Redis(host=LOOPBACK, port=port)
             try:
                 client.flushall()
+                if scripts:
+                    client.script_flush()
             finally:
                 client.close()
 

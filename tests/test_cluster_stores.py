@@ -19,12 +19,14 @@ from typing import Any, TypeVar
 import orjson
 import pytest
 import redis
+from redis.asyncio.cluster import RedisCluster
 from redis.cluster import key_slot
 
 from api.access import KEYS_INDEX, RATE_PREFIX, KeyStore, Role, key_name
 from api.audit import AUDIT_KEY, Actor, AuditLog
 from api.reviews import ReviewStore
 from contracts.records import Transaction
+from contracts.settings import Settings
 from pipeline.decision_store import (
     CONFLICT,
     INDEX_ALL,
@@ -285,11 +287,13 @@ def test_the_keys_of_each_atomic_change_share_a_slot() -> None:
 
 
 def test_every_store_key_on_the_cluster_is_in_its_slot(redis_cluster: Any) -> None:
-    """After a workflow through every store, each key is a record or in one of the three slots."""
-    redis_cluster.flushall()
+    """After a workflow through every store, each key is a record or in one of the three slots.
+
+    The nodes start without the scripts (as after a restart): each store loads its own."""
     target = Target(redis_cluster.url, True)
 
     async def body(client: AsyncRedis) -> None:
+        redis_cluster.flushall(scripts=True)  # every EVALSHA below meets NOSCRIPT first
         audit = AuditLog(client, max_entries=1000)
         store = DecisionStore(client, ttl_s=3600)
         await store.put_new([(tx(f"e{i}"), record(f"e{i}", decision="review")) for i in range(20)])
@@ -313,3 +317,15 @@ def test_every_store_key_on_the_cluster_is_in_its_slot(redis_cluster: Any) -> No
     assert len(records) == 20
     others = [k for k in found if k not in records]
     assert len(others) > 20 and {key_slot(k.encode()) for k in others} == tagged, others
+
+
+def test_clients_follow_the_cluster_setting(redis_cluster: Any) -> None:
+    settings = Settings(redis_url=redis_cluster.url, redis_cluster=True)
+    sync = sync_client(settings)
+    try:
+        assert isinstance(sync, redis.cluster.RedisCluster) and len(sync.get_primaries()) == 3
+    finally:
+        sync.close()
+    assert isinstance(async_client(settings), RedisCluster)
+    assert not isinstance(async_client(settings, cluster=False), RedisCluster)
+    assert not isinstance(async_client(redis_cluster.url), RedisCluster)
