@@ -1,10 +1,12 @@
 """Decision records in Redis: written once, read and searched by the API.
 
-``put_new`` stores a micro-batch in two round trips. First, one ``SET NX GET`` per
-record (pipelined; on a cluster one request per node, since each record
-``rw:decision:{<event_id>}`` has its event id as hash tag) makes the first record
-for an event the only one, so a redelivered event gets back (and republishes)
-exactly what was stored the first time. Then one Lua call in the index slot
+``put_new`` stores a micro-batch in two round trips. First, per record, a small
+Lua call in the record's own slot (pipelined; on a cluster one request per node,
+since ``rw:decision:{<event_id>}`` has its event id as hash tag): ``SET NX GET``
+makes the first record for an event the only one, so a redelivered event gets back
+(and republishes) exactly what was stored the first time, and the same call keeps
+the event's account next to it (``rw:downer:{<event_id>}``), so ownership is
+known even before the event is indexed. Then one Lua call in the index slot
 (``rw:{api}:``) writes each event's account and entities
 (``rw:{api}:dmeta:<event_id>``), its entries in the search indexes and, for a
 ``review`` decision, in the review queue — for every event of the batch,
@@ -22,6 +24,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import orjson
 
@@ -30,6 +33,7 @@ from store.connect import AsyncRedis, get_many
 from store.keys import API, tagged
 
 DECISION_PREFIX = "rw:decision:"
+OWNER_PREFIX = "rw:downer:"
 #: What ``put_new`` returns for an event id that another account already used.
 CONFLICT = b"CONFLICT"
 META_PREFIX = API + "dmeta:"
@@ -49,6 +53,11 @@ def decision_key(event_id: str) -> str:
     return tagged(DECISION_PREFIX, event_id)
 
 
+def owner_key(event_id: str) -> str:
+    """``rw:downer:{<event_id>}``: the account of the event's record, in the record's slot."""
+    return tagged(OWNER_PREFIX, event_id)
+
+
 def meta_key(event_id: str) -> str:
     return META_PREFIX + event_id
 
@@ -66,17 +75,25 @@ def review_key(event_id: str) -> str:
     return REVIEW_PREFIX + event_id
 
 
+# KEYS: the record, its owner (one slot: the event id's). ARGV: body, account ('' = none,
+# kept as no owner key), ttl_s. Returns {the record stored before (false: this one is
+# new), the account it was stored for ('' = none)}.
+_PUT = """
+local old = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'GET', 'EX', ARGV[3])
+if old then return {old, redis.call('GET', KEYS[2]) or ''} end
+if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3]) end
+return {false, ''}
+"""
+
 # KEYS[1]: the index of every decision (it names the slot). ARGV: ttl_s, cut_us (members
 # scored at or before it are trimmed), then per event: mode ('n' a new record: index it;
 # 'r' a record stored before, this account's: index it unless its dmeta exists; 's'
 # another account's record: index nothing), event_id, account, card, customer, merchant,
-# risk_level, decision, scored_us. Returns per event the account in its dmeta before
-# the call, or false when there was none.
+# risk_level, decision, scored_us. Returns the number of events indexed.
 _INDEX = """
 local P = 'rw:{api}:'
 local ttl = tonumber(ARGV[1])
 local cut = ARGV[2]
-local out = {}
 local touched, order = {}, {}
 local function add(key, score, member)
   redis.call('ZADD', key, score, member)
@@ -87,11 +104,9 @@ for i = 3, #ARGV, 9 do
   local mode, eid = ARGV[i], ARGV[i + 1]
   local account, card, customer, merchant = ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   local level, decision, score = ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
-  n = n + 1
   local meta = P .. 'dmeta:' .. eid
-  local owner = redis.call('HGET', meta, 'a')
-  out[n] = owner
-  if mode == 'n' or (mode == 'r' and not owner) then
+  if mode == 'n' or (mode == 'r' and redis.call('EXISTS', meta) == 0) then
+    n = n + 1
     redis.call('HSET', meta, 'a', account, 'c', card, 'u', customer, 'm', merchant,
                'l', level, 'd', decision, 't', score)
     redis.call('EXPIRE', meta, ttl)
@@ -114,7 +129,7 @@ for _, key in ipairs(order) do
   redis.call('ZREMRANGEBYSCORE', key, '-inf', cut)
   redis.call('EXPIRE', key, ttl)
 end
-return out
+return n
 """
 
 # One page of a search. KEYS: the candidate index keys (one slot, rw:{api}:). ARGV: rev
@@ -287,16 +302,6 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _stored_account(body: bytes) -> str:
-    """The ``account_id`` of a stored record (``""``: none, or not a record)."""
-    try:
-        record = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return ""
-    account = record.get("account_id") if isinstance(record, dict) else None
-    return account if isinstance(account, str) else ""
-
-
 class DecisionStore:
     def __init__(self, client: AsyncRedis, *, ttl_s: int, clock: Callable[[], float] = time.time) -> None:
         self._redis = client
@@ -305,34 +310,46 @@ class DecisionStore:
         self._index = client.register_script(_INDEX)
         self._scan = client.register_script(_SCAN)
 
+    async def _put_records(self, records: Sequence[tuple[Transaction, bytes]]) -> list[Any]:
+        """The write-once step: per record {previous record or None, its account}.
+
+        ``EVAL``, not ``EVALSHA``: redis-py's cluster pipeline refuses ``EVALSHA`` (a node
+        answering ``NOSCRIPT`` could not be retried alone); the script is 0.2 KB."""
+        pipe = self._redis.pipeline(transaction=False)
+        for tx, body in records:
+            keys = (decision_key(tx.event_id), owner_key(tx.event_id))
+            pipe.eval(_PUT, 2, *keys, body, tx.account_id or "", self._ttl_s)
+        return list(await pipe.execute())
+
     async def put_new(self, records: Sequence[tuple[Transaction, bytes]]) -> list[bytes]:
         """Store each event's record unless one exists; return what is stored.
 
         An event id already stored for another account returns ``CONFLICT``, not that
         account's record: ids are only unique per producer, and tenants stay apart.
 
-        Two round trips: the records (``SET NX GET``, write-once), then the index call
-        for every event (account, card, customer, merchant, risk level, decision, and
-        the review queue for ``review`` decisions), which leaves an indexed event alone;
-        a redelivered event is indexed from the stored record if it never was.
+        Two round trips: the records (write-once, with their account), then the index
+        call for every event (account, card, customer, merchant, risk level, decision,
+        and the review queue for ``review`` decisions), which leaves an indexed event
+        alone; a redelivered event is indexed from the stored record if it never was.
         """
         if not records:
             return []
-        pipe = self._redis.pipeline(transaction=False)
-        for tx, body in records:
-            pipe.set(decision_key(tx.event_id), body, nx=True, get=True, ex=self._ttl_s)
-        previous: list[bytes | None] = await pipe.execute()
+        previous = await self._put_records(records)
         now_us = int(self._clock() * 1_000_000)
         args: list[str | bytes | int] = [self._ttl_s, now_us - self._ttl_s * 1_000_000]
-        stored_accounts: list[str] = []
-        for (tx, body), old in zip(records, previous, strict=True):
+        out: list[bytes] = []
+        for (tx, body), (old, owner) in zip(records, previous, strict=True):
             account = tx.account_id or ""
             if old is None:
-                mode, stored, indexed = "n", account, body
+                mode, indexed = "n", body
+                out.append(body)
+            elif _text(owner) == account and old != CONFLICT:
+                mode, indexed = "r", old
+                out.append(old)
             else:
-                stored = _stored_account(old)
-                mode, indexed = ("r" if stored == account else "s"), old
-            stored_accounts.append(stored)
+                # Another account's event with the same id: never hand its record over.
+                mode, indexed = "s", old
+                out.append(CONFLICT)
             level, decision, scored_us = index_fields(indexed, now_us)
             args += [
                 mode,
@@ -345,15 +362,7 @@ class DecisionStore:
                 decision,
                 scored_us,
             ]
-        owners = await self._index(keys=[INDEX_ALL], args=args)
-        out = []
-        for (tx, body), old, owner, stored in zip(records, previous, owners, stored_accounts, strict=True):
-            if old is None:
-                out.append(body)
-                continue
-            # Another account's event with the same id: never hand its record over.
-            known = stored if owner is None else _text(owner)
-            out.append(old if known == (tx.account_id or "") and old != CONFLICT else CONFLICT)
+        await self._index(keys=[INDEX_ALL], args=args)
         return out
 
     async def get(self, event_id: str, account: str | None = None) -> bytes | None:

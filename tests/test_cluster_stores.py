@@ -34,6 +34,7 @@ from pipeline.decision_store import (
     decision_key,
     index_key,
     meta_key,
+    owner_key,
     review_key,
     review_queue_key,
 )
@@ -153,8 +154,10 @@ def test_a_record_stored_before_a_crash_is_indexed_when_redelivered(target: Targ
     async def body(client: AsyncRedis) -> None:
         store = DecisionStore(client, ttl_s=3600)
         reviews = ReviewStore(client, AuditLog(client, max_entries=1000))
-        await client.set(decision_key("e9"), stored)
-        await client.set(decision_key("e8"), record("e8"))
+        # What the first step leaves: the record and its account, in the record's slot.
+        for event_id, body in (("e9", stored), ("e8", record("e8"))):
+            await client.set(decision_key(event_id), body)
+            await client.set(owner_key(event_id), "acme")
         assert await store.put_new([(tx("e8", account="globex"), record("e8", "globex"))]) == [CONFLICT]
         assert await store.accounts(["e8"]) == [None]  # another tenant's redelivery indexes nothing
         assert await store.put_new([(tx("e9"), record("e9", minute=5))]) == [stored]
@@ -281,8 +284,9 @@ def test_the_keys_of_each_atomic_change_share_a_slot() -> None:
     online = [SEQ_KEY, STATE_KEY, PENDING_KEY, SEEN_PREFIX, SEEN_PREFIX + "e1"]
     for group in (api, rule_keys, online):
         assert len({key_slot(k.encode()) for k in group}) == 1, group
-    # Decision records spread: each one's slot is its event id's.
-    assert all(key_slot(decision_key(e).encode()) == key_slot(e.encode()) for e in ("e1", "x", "a:b"))
+    # Decision records spread: each one's slot is its event id's, its owner's too.
+    for e in ("e1", "x", "a:b"):
+        assert key_slot(decision_key(e).encode()) == key_slot(owner_key(e).encode()) == key_slot(e.encode())
     assert len({key_slot(decision_key(f"e{i}").encode()) for i in range(100)}) > 50
 
 
@@ -313,8 +317,8 @@ def test_every_store_key_on_the_cluster_is_in_its_slot(redis_cluster: Any) -> No
         found = [k.decode() for k in client.scan_iter(count=1000, target_nodes=client.ALL_NODES)]
     finally:
         client.close()
-    records = [k for k in found if k.startswith("rw:decision:{")]
-    assert len(records) == 20
+    records = [k for k in found if k.startswith(("rw:decision:{", "rw:downer:{"))]
+    assert len(records) == 40
     others = [k for k in found if k not in records]
     assert len(others) > 20 and {key_slot(k.encode()) for k in others} == tagged, others
 
