@@ -88,14 +88,14 @@ def tx(event_id: str, account: str | None = "acme", card: str = "c1") -> Transac
     )
 
 
-def record(event_id: str, account: str | None = "acme", decision: str = "allow", minute: int = 0) -> bytes:
-    """A decision record in the pipeline's key order (what ``index_fields`` reads)."""
+def record(event_id: str, decision: str = "allow", minute: int = 0) -> bytes:
+    """A decision record in the pipeline's key order (what ``index_fields`` reads); like the
+    pipeline's, it does not name the account."""
     at = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1) + timedelta(minutes=minute)
     level = {"allow": "normal", "review": "elevated", "block": "highest"}[decision]
     return orjson.dumps(
         {
             "event_id": event_id,
-            "account_id": account,
             "occurred_at": T0,
             "scored_at": at,
             "risk_score": 50,
@@ -113,7 +113,7 @@ async def _ids(store: DecisionStore, index: str, **kw: Any) -> list[str]:
 def test_put_new_new_redelivered_and_conflicting_events(target: Target) -> None:
     e1 = record("e1", decision="review", minute=1)
     e2 = record("e2", minute=2)
-    e3 = record("e3", account=None, decision="block", minute=3)
+    e3 = record("e3", decision="block", minute=3)
 
     async def body(client: AsyncRedis) -> None:
         store = DecisionStore(client, ttl_s=3600)
@@ -122,7 +122,7 @@ def test_put_new_new_redelivered_and_conflicting_events(target: Target) -> None:
         got = await store.put_new(
             [
                 (tx("e1"), again),  # redelivered: the first record, nothing re-indexed
-                (tx("e1", account="globex"), record("e1", account="globex")),  # another tenant's id
+                (tx("e1", account="globex"), record("e1")),  # another tenant's id
                 (tx("e3", account=None), e3),
                 (tx("e3", account=None), e3),  # twice in one batch
             ]
@@ -154,11 +154,17 @@ def test_a_record_stored_before_a_crash_is_indexed_when_redelivered(target: Targ
     async def body(client: AsyncRedis) -> None:
         store = DecisionStore(client, ttl_s=3600)
         reviews = ReviewStore(client, AuditLog(client, max_entries=1000))
-        # What the first step leaves: the record and its account, in the record's slot.
-        for event_id, body in (("e9", stored), ("e8", record("e8"))):
-            await client.set(decision_key(event_id), body)
-            await client.set(owner_key(event_id), "acme")
-        assert await store.put_new([(tx("e8", account="globex"), record("e8", "globex"))]) == [CONFLICT]
+        crashing = DecisionStore(client, ttl_s=3600)
+
+        async def crash(**_: Any) -> None:
+            raise ConnectionError("the worker died here")
+
+        crashing._index = crash  # type: ignore[assignment]
+        with pytest.raises(ConnectionError):
+            await crashing.put_new([(tx("e9"), stored), (tx("e8"), record("e8"))])
+        assert await client.get(owner_key("e9")) == b"acme"
+        assert await store.accounts(["e9", "e8"]) == [None, None]  # stored, not indexed
+        assert await store.put_new([(tx("e8", account="globex"), record("e8"))]) == [CONFLICT]
         assert await store.accounts(["e8"]) == [None]  # another tenant's redelivery indexes nothing
         assert await store.put_new([(tx("e9"), record("e9", minute=5))]) == [stored]
         assert await _ids(store, review_queue_key("open", "acme")) == ["e9"]
@@ -178,9 +184,7 @@ def test_reviews_move_between_queues_with_their_audit_entries(target: Target) ->
     async def body(client: AsyncRedis) -> None:
         audit = AuditLog(client, max_entries=1000)
         store, reviews = DecisionStore(client, ttl_s=3600), ReviewStore(client, audit)
-        await store.put_new(
-            [(tx("r1"), record("r1", decision="review")), (tx("b1"), record("b1", "acme", "block"))]
-        )
+        await store.put_new([(tx("r1"), record("r1", decision="review")), (tx("b1"), record("b1", "block"))])
         assert (await reviews.assign("r1", scope="globex", assignee="x", actor=ANALYST)).outcome == "missing"
         assert (await reviews.assign("b1", scope="acme", assignee="x", actor=ANALYST)).outcome == "not_review"
         assert (await reviews.assign("r1", scope="acme", assignee="ana", actor=ANALYST)).outcome == "ok"
