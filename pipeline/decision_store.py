@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from redis.asyncio.cluster import RedisCluster
 
 from contracts.records import Transaction
 from store.connect import AsyncRedis, get_many
@@ -75,14 +76,23 @@ def review_key(event_id: str) -> str:
     return REVIEW_PREFIX + event_id
 
 
-# KEYS: the record, its owner (one slot: the event id's). ARGV: body, account ('' = none,
-# kept as no owner key), ttl_s. Returns {the record stored before (false: this one is
+# KEYS: per event its record and its owner (on a cluster one event per call: its two
+# keys share the event id's slot). ARGV: ttl_s, then per event body, account ('' = none,
+# kept as no owner key). Returns per event {the record stored before (false: this one is
 # new), the account it was stored for ('' = none)}.
 _PUT = """
-local old = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'GET', 'EX', ARGV[3])
-if old then return {old, redis.call('GET', KEYS[2]) or ''} end
-if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3]) end
-return {false, ''}
+local ttl, out = ARGV[1], {}
+for k = 1, #KEYS, 2 do
+  local body, account = ARGV[k + 1], ARGV[k + 2]
+  local old = redis.call('SET', KEYS[k], body, 'NX', 'GET', 'EX', ttl)
+  if old then
+    out[#out + 1] = {old, redis.call('GET', KEYS[k + 1]) or ''}
+  else
+    if account ~= '' then redis.call('SET', KEYS[k + 1], account, 'EX', ttl) end
+    out[#out + 1] = {false, ''}
+  end
+end
+return out
 """
 
 # KEYS[1]: the index of every decision (it names the slot). ARGV: ttl_s, cut_us (members
@@ -307,19 +317,28 @@ class DecisionStore:
         self._redis = client
         self._ttl_s = ttl_s
         self._clock = clock
+        self._put = client.register_script(_PUT)
         self._index = client.register_script(_INDEX)
         self._scan = client.register_script(_SCAN)
 
     async def _put_records(self, records: Sequence[tuple[Transaction, bytes]]) -> list[Any]:
         """The write-once step: per record {previous record or None, its account}.
 
-        ``EVAL``, not ``EVALSHA``: redis-py's cluster pipeline refuses ``EVALSHA`` (a node
-        answering ``NOSCRIPT`` could not be retried alone); the script is 0.2 KB."""
+        On one Redis, one call for the batch. On a cluster, one call per event (its keys'
+        slot), pipelined: ``EVAL``, since redis-py's cluster pipeline refuses ``EVALSHA``
+        (a node answering ``NOSCRIPT`` could not be retried alone); the script is 0.4 KB."""
+        if not isinstance(self._redis, RedisCluster):
+            keys: list[str] = []
+            args: list[str | bytes | int] = [self._ttl_s]
+            for tx, body in records:
+                keys += [decision_key(tx.event_id), owner_key(tx.event_id)]
+                args += [body, tx.account_id or ""]
+            return list(await self._put(keys=keys, args=args))
         pipe = self._redis.pipeline(transaction=False)
         for tx, body in records:
-            keys = (decision_key(tx.event_id), owner_key(tx.event_id))
-            pipe.eval(_PUT, 2, *keys, body, tx.account_id or "", self._ttl_s)
-        return list(await pipe.execute())
+            keys = [decision_key(tx.event_id), owner_key(tx.event_id)]
+            pipe.eval(_PUT, 2, *keys, self._ttl_s, body, tx.account_id or "")
+        return [reply[0] for reply in await pipe.execute()]
 
     async def put_new(self, records: Sequence[tuple[Transaction, bytes]]) -> list[bytes]:
         """Store each event's record unless one exists; return what is stored.
