@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +22,7 @@ from explain.reasons import explain_row
 from explain.risk_score import RiskPolicy
 from features.aggregates import Aggregates
 from features.catalogue import FEATURE_NAMES
-from features.online_store import OnlineFeatureStore
+from features.online_store import OnlineFeatureStore, Position
 from features.vectorize import vectorize
 from models.batch_model import BatchModel
 from models.drift import PsiMonitor
@@ -177,8 +177,14 @@ class ScoringPipeline:
             return None
         return shadow.version, shadow.predict_proba(x).tolist()
 
-    async def score(self, transactions: Sequence[Transaction]) -> list[ScoredEvent]:
-        """Score a batch; duplicates within it are scored once."""
+    async def score(
+        self, transactions: Sequence[Transaction], positions: Mapping[str, Position] | None = None
+    ) -> list[ScoredEvent]:
+        """Score a batch; duplicates within it are scored once.
+
+        ``positions`` (event id → Kafka source and offset of its first copy) lets the
+        feature store repair a batch that a crash interrupted (docs/redis-keys.md).
+        """
         started = self.clock()
         first: dict[str, Transaction] = {}
         for tx in transactions:
@@ -192,7 +198,8 @@ class ScoringPipeline:
             self._rules_checked = started
         if self.online is not None:
             await self.online.refresh(started)
-        raw = await self.features.record_and_fetch(unique)
+        where = None if positions is None else [positions[tx.event_id] for tx in unique]
+        raw = await self.features.record_and_fetch(unique, where)
         decisions = self.decide(unique, raw, started)
         bodies = [(d["event_id"], orjson.dumps(d)) for d in decisions]
         stored = await self.decisions.put_new(

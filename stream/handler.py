@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from contracts.records import Transaction
 from contracts.settings import Settings
+from features.online_store import Position, kafka_source
 from pipeline.decode import Rejected, decode
 from pipeline.scoring import ScoredEvent, ScoringPipeline
 from stream.metrics import WorkerMetrics
@@ -100,7 +101,8 @@ class BatchHandler:
             else:
                 valid.append(result)
                 source.setdefault(result.event_id, msg)
-        scored_events, failed = await self._score_isolating(valid)
+        positions = {eid: kafka_source(m.topic, m.partition, m.offset) for eid, m in source.items()}
+        scored_events, failed = await self._score_isolating(valid, positions)
         for tx, error in failed:
             why = Rejected(f"could not be scored: {error!r}", "processing")
             out.append(self.dead_letter(source[tx.event_id], why))
@@ -126,12 +128,12 @@ class BatchHandler:
         return stats
 
     async def _score_isolating(
-        self, batch: list[Transaction]
+        self, batch: list[Transaction], positions: dict[str, Position]
     ) -> tuple[list[ScoredEvent], list[tuple[Transaction, Exception]]]:
         """Score a batch; if it fails for a reason other than a service outage, find the
         event(s) responsible by halving, so one poison event cannot stall the stream."""
         try:
-            return await self.pipeline.score(batch), []
+            return await self.pipeline.score(batch, positions), []
         except RETRYABLE:
             raise
         except Exception as exc:
@@ -139,8 +141,8 @@ class BatchHandler:
                 log.exception("event %s could not be scored", batch[0].event_id)
                 return [], [(batch[0], exc)]
             half = len(batch) // 2
-            left, bad_left = await self._score_isolating(batch[:half])
-            right, bad_right = await self._score_isolating(batch[half:])
+            left, bad_left = await self._score_isolating(batch[:half], positions)
+            right, bad_right = await self._score_isolating(batch[half:], positions)
             return left + right, bad_left + bad_right
 
     def _account(
