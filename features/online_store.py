@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import replace
 from importlib.resources import files
 from typing import Any
 
@@ -23,6 +24,7 @@ from contracts.records import Label, Transaction
 from features.aggregates import Aggregates, format_aggregates
 from features.batch import hash48
 from features.protocol import Command, Config, Keys, Steps, label_steps, peek_steps, record_steps
+from features.wire import execute_async, execute_sync
 
 __all__ = [
     "LATE_EVENTS_KEY", "PREFIX", "OnlineFeatureStore", "Position", "SyncOnlineFeatureStore", "kafka_source",
@@ -45,6 +47,14 @@ def kafka_source(topic: str, partition: int, offset: int) -> Position:
 
 def _config(dedupe_ttl_s: int, grace_ms: int) -> Config:
     return Config(Keys(PREFIX), grace_ms, dedupe_ttl_s * 1000, SHAS["guard"], SHAS["label"], SHAS["cas"])
+
+
+#: Probed once per store: does the server compare-and-set natively (``SET … IFEQ``)?
+_PROBE: Command = ("SET", Keys(PREFIX).since + ":cas-probe", "1", "IFEQ", "1", "PX", 1000)
+
+
+def _native(reply: object) -> bool:
+    return not isinstance(reply, BaseException)
 
 
 def _is_cluster(client: Any) -> bool:
@@ -93,6 +103,7 @@ class OnlineFeatureStore:
         self._client: aioredis.Redis = client
         self._cluster = _is_cluster(client)
         self._cfg = _config(dedupe_ttl_s, grace_ms)
+        self._probed: bool | None = None
 
     async def record_and_fetch(
         self, transactions: Sequence[Transaction], positions: Sequence[Position] | None = None
@@ -112,6 +123,9 @@ class OnlineFeatureStore:
         return changed
 
     async def _drive(self, steps: Steps) -> Any:
+        if self._probed is None:
+            self._probed = _native((await self._pipeline([_PROBE]))[0])
+            self._cfg = replace(self._cfg, native_cas=self._probed)
         try:
             cmds = next(steps)
             while True:
@@ -134,11 +148,13 @@ class OnlineFeatureStore:
         return results
 
     async def _pipeline(self, cmds: list[Command]) -> list[Any]:
-        sent, gets = (cmds, []) if self._cluster else _fold_gets(cmds)
-        pipe: Any = self._client.pipeline(transaction=False)
-        for c in sent:
-            pipe.execute_command(*c)
-        return _unfold(list(await pipe.execute(raise_on_error=False)), len(cmds), gets)
+        if self._cluster:  # routed by slot
+            pipe: Any = self._client.pipeline(transaction=False)
+            for c in cmds:
+                pipe.execute_command(*c)
+            return list(await pipe.execute(raise_on_error=False))
+        sent, gets = _fold_gets(cmds)
+        return _unfold(await execute_async(self._client, sent), len(cmds), gets)
 
 
 class SyncOnlineFeatureStore:
@@ -148,6 +164,7 @@ class SyncOnlineFeatureStore:
         self._client: redis.Redis = client
         self._cluster = _is_cluster(client)
         self._cfg = _config(dedupe_ttl_s, grace_ms)
+        self._probed: bool | None = None
 
     def record_and_fetch(
         self, transactions: Sequence[Transaction], positions: Sequence[Position] | None = None
@@ -172,6 +189,9 @@ class SyncOnlineFeatureStore:
         return changed
 
     def _drive(self, steps: Steps) -> Any:
+        if self._probed is None:
+            self._probed = _native(self._pipeline([_PROBE])[0])
+            self._cfg = replace(self._cfg, native_cas=self._probed)
         try:
             cmds = next(steps)
             while True:
@@ -194,8 +214,10 @@ class SyncOnlineFeatureStore:
         return results
 
     def _pipeline(self, cmds: list[Command]) -> list[Any]:
-        sent, gets = (cmds, []) if self._cluster else _fold_gets(cmds)
-        pipe: Any = self._client.pipeline(transaction=False)
-        for c in sent:
-            pipe.execute_command(*c)
-        return _unfold(list(pipe.execute(raise_on_error=False)), len(cmds), gets)
+        if self._cluster:
+            pipe: Any = self._client.pipeline(transaction=False)
+            for c in cmds:
+                pipe.execute_command(*c)
+            return list(pipe.execute(raise_on_error=False))
+        sent, gets = _fold_gets(cmds)
+        return _unfold(execute_sync(self._client, sent), len(cmds), gets)

@@ -77,6 +77,7 @@ class Config:
     guard_sha: str
     label_sha: str
     cas_sha: str
+    native_cas: bool = False
 
     @property
     def state_ttl_ms(self) -> int:
@@ -88,17 +89,34 @@ def _text(v: object) -> str:
 
 
 def _states(replies: Sequence[object]) -> tuple[list[bytes | None], list[bytes]]:
-    """Bodies (version stripped) and versions of states read with GET."""
+    """Bodies (version stripped) and the values as read (``b""`` = absent) of states."""
     bodies: list[bytes | None] = []
-    versions: list[bytes] = []
+    olds: list[bytes] = []
     for r in replies:
         if isinstance(r, bytes) and len(r) > VERSION_BYTES:
-            versions.append(r[:VERSION_BYTES])
+            olds.append(r)
             bodies.append(r[VERSION_BYTES:])
         else:
-            versions.append(b"")
+            olds.append(b"")
             bodies.append(None)
-    return bodies, versions
+    return bodies, olds
+
+
+def cas_command(cfg: Config, key: str, old: bytes, new: bytes) -> Command:
+    """Write ``new`` if the key still holds ``old`` (``b""``: if it is still absent).
+
+    ``SET … IFEQ`` where the server has it (Valkey 8.1+, Redis 8.4+), else ``cas.lua``
+    comparing the 8-byte version at the start of the value.
+    """
+    if not old:
+        return ("SET", key, new, "NX", "PX", cfg.state_ttl_ms)
+    if cfg.native_cas:
+        return ("SET", key, new, "IFEQ", old, "PX", cfg.state_ttl_ms)
+    return ("EVALSHA", cfg.cas_sha, 1, key, old[:VERSION_BYTES], new, cfg.state_ttl_ms)
+
+
+def _written(reply: object) -> bool:
+    return reply == b"OK" or reply == "OK" or reply == 1
 
 
 def _restrict(plan: BatchPlan, chosen: Sequence[int]) -> BatchPlan:
@@ -133,9 +151,9 @@ def _write_states(
             assert body is not None
             version = fresh[j * VERSION_BYTES : (j + 1) * VERSION_BYTES]
             key = keys.entity(*plan.entities[e])
-            cmds.append(("EVALSHA", cfg.cas_sha, 1, key, versions[e], version + body, cfg.state_ttl_ms))
+            cmds.append(cas_command(cfg, key, versions[e], version + body))
         replies = yield cmds
-        lost = [e for e, ok in zip(todo, replies, strict=True) if int(ok) != 1]
+        lost = [e for e, ok in zip(todo, replies, strict=True) if not _written(ok)]
         if not lost:
             return None
         reread = yield [("GET", keys.entity(*plan.entities[e])) for e in lost]

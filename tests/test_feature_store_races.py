@@ -8,6 +8,8 @@ These tests drive the store's steps by hand to stop or interleave them exactly t
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from features.aggregates import format_aggregates
@@ -50,7 +52,10 @@ def _probe(store: SyncOnlineFeatureStore, at: int) -> list[str]:
     [(1, 1.0), (2, 0.5), (2, 1.0), (3, 0.5), (3, 1.0)],
     ids=["after-read", "half-the-guards", "after-guards", "half-the-states", "all-states"],
 )
-def test_a_batch_interrupted_anywhere_is_repaired_by_its_redelivery(redis_client, round_trips, last_part):
+@pytest.mark.parametrize("native", [True, False], ids=["set-ifeq", "lua-cas"])
+def test_a_batch_interrupted_anywhere_is_repaired_by_its_redelivery(
+    redis_client, round_trips, last_part, native
+):
     history = _events("h", 20, T - 2 * 60 * MINUTE, "ca")
     batch = _events("b", 30, T, "ca", device_id="d1") + _events("x", 10, T, "cb", ip="i9")
     where = _positions(0, 100, len(batch))
@@ -61,7 +66,7 @@ def test_a_batch_interrupted_anywhere_is_repaired_by_its_redelivery(redis_client
     expected_probe = _probe(clean, T + 60 * MINUTE)
     redis_client.flushdb()
 
-    store = store_for(redis_client)
+    store = _store(redis_client, native)
     store.record_and_fetch(history, _positions(0, 0, len(history)))
     steps = record_steps(store._cfg, batch, where)
     _run_steps(store, steps, round_trips, last_part)
@@ -74,15 +79,27 @@ def test_a_batch_interrupted_anywhere_is_repaired_by_its_redelivery(redis_client
     assert feature_state(redis_client) == state
 
 
-def test_two_workers_on_one_merchant_lose_nothing_and_count_nothing_twice(redis_client):
-    a = SyncOnlineFeatureStore(redis_client, dedupe_ttl_s=DEDUPE_TTL_S, grace_ms=GRACE_MS)
-    b = SyncOnlineFeatureStore(redis_client, dedupe_ttl_s=DEDUPE_TTL_S, grace_ms=GRACE_MS)
+def _store(client, native: bool) -> SyncOnlineFeatureStore:  # type: ignore[no-untyped-def]
+    """A store using ``SET … IFEQ`` (native) or the Lua compare-and-set (for Redis 7)."""
+    store = SyncOnlineFeatureStore(client, dedupe_ttl_s=DEDUPE_TTL_S, grace_ms=GRACE_MS)
+    store.peek([])  # probes the server
+    assert store._cfg.native_cas, "the test server has SET … IFEQ"
+    if not native:
+        store._probed = False
+        store._cfg = replace(store._cfg, native_cas=False)
+    return store
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["set-ifeq", "lua-cas"])
+def test_two_workers_on_one_merchant_lose_nothing_and_count_nothing_twice(redis_client, native):
+    a, b = _store(redis_client, native), _store(redis_client, native)
     left = _events("l", 40, T, "ca", ip="shared-ip")
     right = _events("r", 25, T + 30 * 1000, "cb", ip="shared-ip")
     sa = record_steps(a._cfg, left, _positions(0, 0, len(left)))
     sb = record_steps(b._cfg, right, _positions(1, 0, len(right)))
     # Both read the same merchant and IP states, then both write: b's compare-and-set loses
     # and b applies its events again to the state a wrote.
+    redis_client.config_resetstat()
     ca, cb = next(sa), next(sb)
     ra, rb = a._execute(ca), b._execute(cb)
     done_a = done_b = False
@@ -105,3 +122,7 @@ def test_two_workers_on_one_merchant_lose_nothing_and_count_nothing_twice(redis_
     assert raw[2 * 10 + 4] == str(len(left) + len(right))
     assert raw[4 * 10 + 4] == str(len(left) + len(right))
     assert raw[4 * 10 + 5] == str((len(left) + len(right)) * 10 * 10_000)
+    # The race did happen: some writes lost and were made again.
+    stats = redis_client.info("commandstats")
+    writes = stats["cmdstat_evalsha"]["calls"] if not native else stats["cmdstat_set"]["calls"]
+    assert writes > len({"shared", "shared-ip", "ca", "cb"}) + 2
