@@ -22,10 +22,12 @@ async def _run(
     model_version: str | None,
     batch: int,
     online: bool,
+    in_memory: bool = False,
 ) -> int:
     import redis.asyncio as aioredis
 
     from cli.history import read_labels, read_transactions
+    from features.memory_store import MemoryFeatureStore
     from pipeline.factory import build_label_learning, build_pipeline
     from pipeline.replay import replay
 
@@ -33,8 +35,10 @@ async def _run(
     client = aioredis.Redis.from_url(redis_url)
     if await client.dbsize():
         raise click.ClickException(f"{redis_url} is not empty: replay needs a fresh feature state")
-    pipeline = build_pipeline(s, client, model_version, online=online)
-    learning = build_label_learning(s, client, model_version) if online else None
+    # A private replay keeps its features in memory: the same kernel, no round trips.
+    features = MemoryFeatureStore(grace_ms=s.late_grace_s * 1000) if in_memory else None
+    pipeline = build_pipeline(s, client, model_version, online=online, features=features)
+    learning = build_label_learning(s, client, model_version, features=features) if online else None
     model = pipeline.model
     txs = read_transactions(transactions)
     history = read_labels(labels) if labels else []
@@ -108,5 +112,7 @@ def replay_cmd(
             tempfile.TemporaryDirectory(prefix="riskwire-replay-") as tmp,
             EmbeddedServices(workdir=Path(tmp), with_kafka=False) as private,
         ):
-            n = asyncio.run(_run(transactions, labels, out, private.redis_url, model_version, batch, online))
+            n = asyncio.run(
+                _run(transactions, labels, out, private.redis_url, model_version, batch, online, True)
+            )
     click.echo(f"wrote {n:,} decision records to {out} ({time.monotonic() - started:.1f} s)", err=True)

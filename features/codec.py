@@ -9,12 +9,12 @@ new position, so the batch kernel can decode and encode whole batches in one pas
 >>> buf = np.zeros(32, dtype=np.uint8)
 >>> pos = put(buf, 0, -3)
 >>> pos = put(buf, pos, 1_772_323_200_000)
->>> pos, get(buf, 0), get(buf, 1)
-(8, (-3, 1), (1772323200000, 8))
->>> raw = np.array([1.0, np.nan, 250000.0])
->>> n = put_raw(buf, 0, raw)
->>> list(get_raw(buf, 0, 3)[0]) == [1.0, raw[1], 250000.0] or np.isnan(get_raw(buf, 0, 3)[0][1])
-True
+>>> pos, get(buf, 0), get(buf, 1)  # -3 takes one byte, a time in ms six
+(7, (-3, 1), (1772323200000, 7))
+>>> end = put_raw(buf, 0, np.array([1.0, np.nan, 250000.0]))
+>>> row, at = get_raw(buf, 0, 3)
+>>> row.tolist()[0], bool(np.isnan(row[1])), row.tolist()[2], at == end
+(1.0, True, 250000.0, True)
 """
 
 from __future__ import annotations

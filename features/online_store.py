@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import replace
 from importlib.resources import files
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 import redis.asyncio as aioredis
@@ -27,7 +27,8 @@ from features.protocol import Command, Config, Keys, Steps, label_steps, peek_st
 from features.wire import execute_async, execute_sync
 
 __all__ = [
-    "LATE_EVENTS_KEY", "PREFIX", "OnlineFeatureStore", "Position", "SyncOnlineFeatureStore", "kafka_source",
+    "LATE_EVENTS_KEY", "PREFIX", "FeatureStore", "OnlineFeatureStore", "Position",
+    "SyncOnlineFeatureStore", "kafka_source",
 ]  # fmt: skip
 
 PREFIX = "rw:"
@@ -35,6 +36,19 @@ _LUA = files("features").joinpath("lua")
 SCRIPTS = {name: _LUA.joinpath(f"{name}.lua").read_text() for name in ("guard", "label", "cas")}
 SHAS = {name: hashlib.sha1(text.encode()).hexdigest() for name, text in SCRIPTS.items()}
 LATE_EVENTS_KEY = Keys(PREFIX).late
+
+
+class FeatureStore(Protocol):
+    """What the scoring pipeline and label learning need of a feature store."""
+
+    async def record_and_fetch(
+        self, transactions: Sequence[Transaction], positions: Sequence[Position] | None = None
+    ) -> Aggregates: ...
+
+    async def peek(self, transactions: Sequence[Transaction]) -> Aggregates: ...
+
+    async def record_labels(self, labels: Sequence[Label]) -> int: ...
+
 
 #: A Kafka position as the store takes it: (source id of topic and partition, offset).
 Position = tuple[int, int]

@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 
 from contracts.records import Label, LabelKind
 from features.catalogue import FEATURE_NAMES
-from features.online_store import OnlineFeatureStore
+from features.online_store import FeatureStore
 from pipeline.decision_store import decision_key
 from pipeline.online_checkpoint import Commit, OnlineCheckpoint
 
@@ -76,7 +76,7 @@ class LabelLearning:
     def __init__(
         self,
         client: aioredis.Redis,
-        features: OnlineFeatureStore,
+        features: FeatureStore,
         checkpoint: OnlineCheckpoint,
         *,
         new_learner: Callable[[], Learner],

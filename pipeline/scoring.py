@@ -22,7 +22,7 @@ from explain.reasons import explain_row
 from explain.risk_score import RiskPolicy
 from features.aggregates import Aggregates
 from features.catalogue import FEATURE_NAMES
-from features.online_store import OnlineFeatureStore, Position
+from features.online_store import FeatureStore, Position
 from features.vectorize import vectorize
 from models.batch_model import BatchModel
 from models.drift import PsiMonitor
@@ -55,7 +55,7 @@ class ScoringPipeline:
     def __init__(
         self,
         *,
-        features: OnlineFeatureStore,
+        features: FeatureStore,
         decisions: DecisionStore,
         model: BatchModel,
         policy: RiskPolicy,
