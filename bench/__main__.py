@@ -47,7 +47,7 @@ from bench.redis_cpu import RedisCpu
 from bench.report import format_stages, format_table, summary_rows, write_json
 from bench.services import BenchServices, NotAvailable
 from bench.services import start as start_services
-from bench.stages import backfill_cost, redis_memory, stage_costs
+from bench.stages import backfill_cost, redis_memory, stage_costs, stage_events
 from bench.stats import latencies_ms, marginal_rate, per_event_us, percentile, sustained_rate
 
 DECODED_TOPIC = "bench-decoded"
@@ -82,7 +82,7 @@ class Options:
         return self.events if self.replay_events is None else min(self.replay_events, self.events)
 
     def stage_chunk(self) -> int:
-        return sum(max(size, self.stage_events // size * size) for size in STAGE_BATCHES)
+        return sum(stage_events(size, self.stage_events) for size in STAGE_BATCHES)
 
     def after_history(self) -> int:
         """Payments needed after the history: the burst, the steady run, the stage costs."""
@@ -205,7 +205,8 @@ def run(opts: Options | None = None, **overrides: Any) -> dict[str, Any]:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="riskwire-bench-")))
         services = start_services(stack, tmp / "services", redis_cluster=opts.redis_cluster)
         figures = _run(services, tmp, opts)
-    doc = write_json(opts.json_path, figures, {k: str(v) for k, v in asdict(opts).items()})
+    params = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(opts).items()}
+    doc = write_json(opts.json_path, figures, params)
     print(f"\nfigures written to {opts.json_path}")
     return doc
 
@@ -277,7 +278,9 @@ def _run(services: BenchServices, tmp: Path, opts: Options) -> dict[str, Any]:
     burst_ids = [r["event_id"] for r in burst]
     distinct = len(set(burst_ids))
 
+    cpu = RedisCpu(services.redis_nodes)
     with phases.phase("decode-only agent draining them") as ph:
+        idle, idle_from = cpu.snapshot(), time.monotonic()  # nothing uses Redis meanwhile
         watcher = OutputWatcher(settings.bootstrap, DECODED_TOPIC, settings.topic_partitions)
         watcher.start()
         try:
@@ -288,9 +291,9 @@ def _run(services: BenchServices, tmp: Path, opts: Options) -> dict[str, Any]:
             watcher.stop()
         rate, counted, span = sustained_rate(arrivals)
         figures.update(decode_only_events_per_s=rate, decode_only_counted=counted, decode_only_span_s=span)
+        figures["redis_idle_cpu_us_per_s"] = cpu.since(idle) / (time.monotonic() - idle_from) * 1e6
         ph["result"] = f"{rate:,.0f} events/s"
 
-    cpu = RedisCpu(services.redis_nodes)
     scores = OutputWatcher(settings.bootstrap, settings.topic_scores, settings.topic_partitions)
     scores.start()
     worker = children.worker(settings, tmp / "worker.log", services.child_env)
@@ -441,7 +444,8 @@ def _print_figures(f: dict[str, Any]) -> None:
     print(
         f"worker: {f['worker_counted']:,} events in {f['worker_span_s']:.2f} s from first to last decision; "
         f"decode-only: {f['decode_only_counted']:,} in {f['decode_only_span_s']:.2f} s; "
-        f"Redis CPU {f['redis_cpu_s']:.2f} s over {f['redis_nodes']} node(s), "
+        f"Redis CPU {f['redis_cpu_s']:.2f} s over {f['redis_nodes']} node(s) "
+        f"(idle: {f['redis_idle_cpu_us_per_s']:,.0f} µs/s), "
         f"{f['redis_cpu_us_per_event_steady']:,.0f} µs/event at the steady rate"
     )
     print(

@@ -175,3 +175,39 @@ def write_json(path: Path, figures: Mapping[str, Any], params: Mapping[str, Any]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     return doc
+
+
+def markdown_table(doc: Mapping[str, Any]) -> str:
+    """The final table of a JSON document written by :func:`write_json`, as Markdown (for the README)."""
+    lines = [
+        "| figure | value | peer | peer value | ratio | target | |",
+        "|---|---:|---|---:|---:|---|---|",
+    ]
+    for r in doc["summary"]:
+        targets = " and ".join(t["text"] for t in r["targets"]) or "—"
+        verdict = _verdict(r["met"], bool(r["targets"]))
+        lines.append(
+            f"| {r['figure']} ({r['unit']}) | {_num(r['value'])} | {r['peer']} | {_num(r['peer_value'])} "
+            f"| {_ratio(r['ratio'])} | {targets} | {verdict} |"
+        )
+    stages = doc["figures"].get("stages_us_per_event")
+    if stages:
+        lines += [
+            "",
+            "| batch | features | model | SHAP | decide | µs per event |",
+            "|---:|---:|---:|---:|---:|---:|",
+        ]
+        for s in stages:
+            total = s["features"] + s["model"] + s["explain"] + s["decide"]
+            lines.append(
+                f"| {int(s['batch']):,} | {s['features']:,.0f} | {s['model']:,.1f} | {s['explain']:,.1f} "
+                f"| {s['decide']:,.1f} | {total:,.0f} |"
+            )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+
+    source = Path(sys.argv[1] if len(sys.argv) > 1 else "var/bench.json")
+    print(markdown_table(json.loads(source.read_text())))
