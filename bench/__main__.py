@@ -98,11 +98,9 @@ def _flag(raw: str) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def parse_args(argv: Sequence[str] | None = None) -> Options:
+def parse_args(argv: Sequence[str] | None = None, prog: str = "python -m bench") -> Options:
     d = Options()
-    p = argparse.ArgumentParser(
-        prog="python -m bench", description=__doc__.split("\n\n")[0] if __doc__ else None
-    )
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument(
         "--events",
         type=int,
@@ -470,8 +468,8 @@ def _print_figures(f: dict[str, Any]) -> None:
     print(format_table(summary_rows(f)))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    opts = parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str = "python -m bench") -> int:
+    opts = parse_args(argv, prog)
     try:
         run(opts)
     except NotAvailable as exc:

@@ -29,4 +29,4 @@ def bench(args: tuple[str, ...]) -> None:
         sys.path.insert(0, str(root))
     from bench.__main__ import main
 
-    raise SystemExit(main(list(args)))
+    raise SystemExit(main(list(args), prog="riskwire bench"))
