@@ -179,6 +179,7 @@ class Phases:
     def __init__(self, total: int) -> None:
         self.total = total
         self.done = 0
+        self.seconds: dict[str, float] = {}
 
     @contextmanager
     def phase(self, text: str) -> Iterator[dict[str, str]]:
@@ -191,7 +192,8 @@ class Phases:
         except BaseException:
             print(" failed", flush=True)
             raise
-        print(f" {out['result']} ({time.monotonic() - started:.0f} s)", flush=True)
+        self.seconds[text] = elapsed = time.monotonic() - started
+        print(f" {out['result']} ({elapsed:.0f} s)", flush=True)
 
 
 def run(opts: Options | None = None, **overrides: Any) -> dict[str, Any]:
@@ -378,6 +380,7 @@ def _run(services: BenchServices, tmp: Path, opts: Options) -> dict[str, Any]:
             figures["errors"]["replay"] = repr(exc)
             ph["result"] = f"FAILED: {exc!r}"[:200]
 
+    figures["phase_seconds"] = phases.seconds
     _print_figures(figures)
     return figures
 
@@ -466,6 +469,12 @@ def _print_figures(f: dict[str, Any]) -> None:
         print(f"note: {name}: {why}")
     print()
     print(format_table(summary_rows(f)))
+    print(
+        "ratio = value / peer. The peers ran in this run on the same broker, Redis and payments: the\n"
+        "decode-only agent (the worker's Faust app and batches, orjson decode, one small record out per\n"
+        "event) and a plain consume-and-forward (two broker hops, as a decision makes). Redis CPU's peer\n"
+        "is the worker's wall time per event, so its ratio is the share of a core Redis was busy."
+    )
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m bench") -> int:

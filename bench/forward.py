@@ -6,7 +6,9 @@ forwards each record as soon as it is fetched, key, value and partition unchange
 with an aiokafka producer configured like the worker's ``BatchPublisher`` (acks all,
 linger 0). Measured from the bench producer's send to the forwarded record's
 arrival, it is the same path a decision takes (producer → topic → consumer →
-producer → topic → watcher) minus everything the worker does in between.
+producer → topic → watcher) minus everything the worker does in between. The bench
+publishes the very payments of the worker's latency run to it, keyed by event id
+rather than card id (so the watcher can tell them apart without decoding them).
 
 Run as a child process: ``python -m bench.forward BOOTSTRAP SOURCE DEST PARTITIONS``;
 it prints ``forwarder ready`` once it is consuming and stops on SIGTERM.
