@@ -7,6 +7,7 @@ Kept apart from anything that talks to a service so that it can be unit-tested
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -96,6 +97,28 @@ def marginal_rate(events: int, seconds: float, fixed_seconds: float) -> float:
     if events <= 0 or work <= 0:
         raise ValueError(f"{events} events in {seconds:.2f} s with {fixed_seconds:.2f} s fixed: no rate")
     return events / work
+
+
+def replay_rate(events: int, seconds: float, startup_s: float) -> tuple[float, bool]:
+    """Events/s of a replay with its start-up (a one-payment replay) taken out, and whether it was.
+
+    On a noisy machine the start-up run can take about as long as a short full run; when
+    less than a fifth of the full run would be left, the start-up is not subtracted (a
+    lower, safe figure)."""
+    if events <= 0 or seconds <= 0:
+        raise ValueError(f"{events} events in {seconds:.2f} s: no rate")
+    if seconds - startup_s >= 0.2 * seconds:
+        return marginal_rate(events, seconds, startup_s), True
+    return events / seconds, False
+
+
+_REPLAY_DONE = re.compile(rb"wrote [\d,]+ decision records to .* \((\d+(?:\.\d+)?) s\)")
+
+
+def replay_reported_s(log: bytes) -> float | None:
+    """The seconds `riskwire replay` reports for itself (after Python's start), if it said."""
+    found = _REPLAY_DONE.findall(log)
+    return float(found[-1]) if found else None
 
 
 @dataclass(frozen=True)

@@ -93,3 +93,21 @@ def test_ratio_marginal_rate_and_targets() -> None:
     assert at_least(4000, "").met(3999.0) is False
     assert at_most(50, "").met(50.0) is True
     assert at_most(50, "").met(None) is None
+
+
+def test_replay_rate_takes_out_the_start_up_when_it_can() -> None:
+    from bench.stats import replay_rate
+
+    assert replay_rate(30_000, 5.0, 2.0) == (10_000.0, True)
+    assert replay_rate(2_000, 2.5, 3.3) == (800.0, False)  # start-up measured longer: not subtracted
+    with pytest.raises(ValueError):
+        replay_rate(0, 1.0, 0.5)
+
+
+def test_replay_reported_seconds() -> None:
+    from bench.stats import replay_reported_s
+
+    log = b"replaying 5 payments\nscoring [####] 100%\n"
+    log += b"wrote 30,000 decision records to /tmp/x y.jsonl (12.3 s)\n"
+    assert replay_reported_s(log) == 12.3
+    assert replay_reported_s(b"Traceback ...") is None
