@@ -232,7 +232,8 @@ def _run(services: BenchServices, tmp: Path, opts: Options) -> dict[str, Any]:
     figures: dict[str, Any] = {"redis_nodes": len(services.redis_nodes), "errors": {}}
     phases = Phases(9 + int(opts.api) + 1)
     mode = f"Redis Cluster of {len(services.redis_nodes)} masters" if services.cluster else "one Redis"
-    print(f"riskwire bench: embedded broker {services.kafka_bootstrap}, {mode}, 2 cores shared\n", flush=True)
+    cores = os.cpu_count()
+    print(f"riskwire bench: embedded broker {services.kafka_bootstrap}, {mode}, {cores} cores\n", flush=True)
 
     # --- data and model -------------------------------------------------------------------
     with phases.phase(f"simulating {opts.cards:,} cards") as ph:
