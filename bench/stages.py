@@ -23,6 +23,12 @@ def backfill_cost(store: SyncOnlineFeatureStore, history: Sequence[Transaction],
     return (time.perf_counter() - started) / max(len(history), 1) * 1e6
 
 
+def stage_events(size: int, per_size: int, max_single: int = 600) -> int:
+    """How many events :func:`stage_costs` measures at batch ``size``."""
+    wanted = min(per_size, max_single) if size == 1 else per_size
+    return max(size, wanted // size * size)
+
+
 def stage_costs(
     client: redis.Redis,
     store: SyncOnlineFeatureStore,
@@ -30,14 +36,20 @@ def stage_costs(
     events: Sequence[Transaction],
     batch_sizes: Sequence[int] = (1, 100, 1000),
     per_size: int = 3000,
+    max_single: int = 600,
 ) -> list[dict[str, float]]:
-    """Feature, model, SHAP and decision-building cost per event for each batch size."""
+    """Feature, model, SHAP and decision-building cost per event for each batch size.
+
+    Each size takes the next ``per_size`` events (a whole number of batches; at most
+    ``max_single`` one at a time, which costs milliseconds each)."""
     pipeline = ScoringPipeline(features=None, decisions=None, model=model, policy=RiskPolicy())  # type: ignore[arg-type]
     rows = []
     offset = 0
     for size in batch_sizes:
-        n = max(size, per_size // size * size)
+        n = stage_events(size, per_size, max_single)
         chunk = events[offset : offset + n]
+        if len(chunk) < n:
+            raise ValueError(f"{n} events wanted at batch {size}, {len(chunk)} left")
         offset += n
         t = {"features": 0.0, "model": 0.0, "explain": 0.0, "decide": 0.0}
         for i in range(0, len(chunk), size):
