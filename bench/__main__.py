@@ -268,7 +268,8 @@ def _run(services: BenchServices, tmp: Path, opts: Options) -> dict[str, Any]:
     with phases.phase(f"backfilling {len(history):,} payments into Redis") as ph:
         figures["backfill_us_per_event"] = backfill_cost(store, history)
         figures["redis_bytes"] = {
-            name: redis_memory(client, f"rw:f:{name}:*") for name in ("card", "merchant", "event")
+            name: redis_memory(client, f"rw:f:{{{tag}:*")
+            for name, tag in (("card", "card"), ("merchant", "merchant"), ("event", "ev"))
         }
         ph["result"] = f"{figures['backfill_us_per_event']:,.0f} µs/event"
 

@@ -140,10 +140,10 @@ def feature_month(cards: int = 1000, days: int = 31) -> dict[str, float]:
         figures = {
             "events": float(cut),
             "backfill_us": backfill,
-            "card_bytes": redis_memory(client, "rw:f:card:*"),
-            "merchant_bytes": redis_memory(client, "rw:f:merchant:*"),
-            "event_bytes": redis_memory(client, "rw:f:event:*"),
-            "ip_bytes": redis_memory(client, "rw:f:ip:*"),
+            "card_bytes": redis_memory(client, "rw:f:{card:*"),
+            "merchant_bytes": redis_memory(client, "rw:f:{merchant:*"),
+            "event_bytes": redis_memory(client, "rw:f:{ev:*"),
+            "ip_bytes": redis_memory(client, "rw:f:{ip:*"),
         }
         for size, us in feature_stage(store, txs[cut:], client=client).items():
             name = f"features_us_batch_{size}" if size > 0 else f"script_us_batch_{-size}"
