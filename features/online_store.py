@@ -24,7 +24,7 @@ from contracts.records import Label, Transaction
 from features.aggregates import Aggregates, format_aggregates
 from features.batch import hash48
 from features.protocol import Command, Config, Keys, Steps, label_steps, peek_steps, record_steps
-from features.wire import execute_async, execute_sync
+from features.wire import execute_async, execute_cluster_async, execute_cluster_sync, execute_sync
 
 __all__ = [
     "LATE_EVENTS_KEY", "PREFIX", "FeatureStore", "OnlineFeatureStore", "Position",
@@ -162,11 +162,8 @@ class OnlineFeatureStore:
         return results
 
     async def _pipeline(self, cmds: list[Command]) -> list[Any]:
-        if self._cluster:  # routed by slot
-            pipe: Any = self._client.pipeline(transaction=False)
-            for c in cmds:
-                pipe.execute_command(*c)
-            return list(await pipe.execute(raise_on_error=False))
+        if self._cluster:  # one batch per node that owns the keys
+            return await execute_cluster_async(self._client, cmds)
         sent, gets = _fold_gets(cmds)
         return _unfold(await execute_async(self._client, sent), len(cmds), gets)
 
@@ -229,9 +226,6 @@ class SyncOnlineFeatureStore:
 
     def _pipeline(self, cmds: list[Command]) -> list[Any]:
         if self._cluster:
-            pipe: Any = self._client.pipeline(transaction=False)
-            for c in cmds:
-                pipe.execute_command(*c)
-            return list(pipe.execute(raise_on_error=False))
+            return execute_cluster_sync(self._client, cmds)
         sent, gets = _fold_gets(cmds)
         return _unfold(execute_sync(self._client, sent), len(cmds), gets)
