@@ -151,9 +151,12 @@ class ShadowDecision(BaseModel):
 
 
 class Decision(BaseModel):
-    """The decision record, published on ``scores``/``alerts`` and served by the API."""
+    """The decision record as the API serves it (``pipeline.record_shapes`` has the stored
+    and topic shapes: the topics leave out ``features``; an allowed payment's record there
+    has ``reasons: []`` and ``explained: false``, and the API fills its reasons in)."""
 
     event_id: str
+    account_id: str | None = Field(default=None, description="The payment's account, when it named one")
     occurred_at: datetime
     scored_at: datetime
     risk_score: int = Field(ge=0, le=100)
@@ -162,6 +165,10 @@ class Decision(BaseModel):
     probability: float = Field(ge=0.0, le=1.0)
     model: ModelVersions
     reasons: list[Reason]
+    explained: bool = Field(
+        default=True,
+        description="False when the reasons were not computed (an allowed payment on the topics)",
+    )
     rules: list[str]
     features: dict[str, FeatureValue]
     latency_ms: float

@@ -1,0 +1,143 @@
+"""SHAP and decision-building cost per event at batch 1,000 (same events, one process).
+
+``python -m bench.decide_cost [--data DIR]``: a simulated history is trained on once
+and its last events' point-in-time features kept in ``DIR`` (default
+``/tmp/riskwire-decide-bench``), so runs on different code measure the same events.
+Times ``decide()`` whole and, inside it, the ``pred_contribs`` call(s); "build" is
+what ``decide()`` spends besides the model and SHAP calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import pickle
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from contracts.records import Transaction
+from explain.risk_score import RiskPolicy
+from models.batch_model import BatchModel
+from models.registry import ModelRegistry
+from pipeline.scoring import ScoringPipeline
+
+
+def _prepare(root: Path) -> None:
+    from features.aggregates import parse_aggregates
+    from features.offline import OfflineFeatureEngine
+    from models.training import build_training_set, train
+    from simulator import SimulationConfig, simulate
+
+    sim = simulate(SimulationConfig(seed=7, days=21, cards=2000))
+    txs = [Transaction.model_validate(t) for t in sim.transactions]
+    from contracts.records import Label
+
+    labels = [Label.model_validate(x) for x in sim.labels]
+    result = train(build_training_set(txs, labels), seed=3)
+    ModelRegistry(root / "models").save(result.version, result.model_bytes, result.manifest)
+    raw = parse_aggregates(OfflineFeatureEngine().record_and_fetch(txs))
+    tail = slice(len(txs) - 4000, len(txs))
+    with (root / "events.pkl").open("wb") as f:
+        pickle.dump(([t.model_dump(mode="json") for t in txs[tail]], raw[tail]), f)
+
+
+def measure(root: Path, policy: RiskPolicy, size: int = 1000, repeat: int = 3, **kw: Any) -> dict[str, float]:
+    model = BatchModel(ModelRegistry(root / "models").load())
+    with (root / "events.pkl").open("rb") as f:
+        dumped, raw = pickle.load(f)
+    txs = [Transaction.model_validate(t) for t in dumped]
+    pipeline = ScoringPipeline(features=None, decisions=None, model=model, policy=policy, **kw)  # type: ignore[arg-type]
+    spent = {"shap": 0.0, "predict": 0.0}
+    contributions, predict = model.contributions, model.predict_proba
+
+    def timed_contributions(x: Any) -> Any:
+        a = time.perf_counter()
+        try:
+            return contributions(x)
+        finally:
+            spent["shap"] += time.perf_counter() - a
+
+    def timed_predict(x: Any) -> Any:
+        a = time.perf_counter()
+        try:
+            return predict(x)
+        finally:
+            spent["predict"] += time.perf_counter() - a
+
+    model.contributions = timed_contributions  # type: ignore[method-assign]
+    model.predict_proba = timed_predict  # type: ignore[method-assign]
+    best: dict[str, float] | None = None
+    for _ in range(repeat):
+        spent.update(shap=0.0, predict=0.0)
+        total = dumps = 0.0
+        n = alerts = 0
+        nbytes = topic_bytes = 0
+        for i in range(0, len(txs) - size + 1, size):
+            b, r = txs[i : i + size], raw[i : i + size]
+            a = time.perf_counter()
+            out = pipeline.decide(b, r, a)
+            m = time.perf_counter()
+            bodies = [orjson.dumps(d) for d in out]
+            z = time.perf_counter()
+            total += m - a
+            dumps += z - m
+            n += len(b)
+            alerts += sum(d["decision"] != "allow" for d in out)
+            nbytes += sum(len(x) for x in bodies)
+            topic_bytes += sum(len(_topic(x)) for x in bodies)
+        row = {
+            "events": float(n),
+            "alert_share": alerts / n,
+            "decide_us": total / n * 1e6,
+            "predict_us": spent["predict"] / n * 1e6,
+            "shap_us": spent["shap"] / n * 1e6,
+            "build_us": (total - spent["shap"] - spent["predict"]) / n * 1e6,
+            "serialise_us": dumps / n * 1e6,
+            "stored_bytes": nbytes / n,
+            "topic_bytes": topic_bytes / n,
+        }
+        if best is None or row["decide_us"] < best["decide_us"]:
+            best = row
+    assert best is not None
+    return best
+
+
+def _topic(body: bytes) -> bytes:
+    try:
+        from pipeline.record_shapes import topic_body
+    except ImportError:  # before the lean records: the stored record was published whole
+        return body
+    return topic_body(body)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=Path("/tmp/riskwire-decide-bench"))
+    args = parser.parse_args()
+    if not (args.data / "events.pkl").exists():
+        args.data.mkdir(parents=True, exist_ok=True)
+        _prepare(args.data)
+    for name, policy in (
+        ("default 65/75", RiskPolicy()),
+        ("strict 30/60", RiskPolicy(30, 60)),
+        ("stress 5/50", RiskPolicy(5, 50)),
+    ):
+        row = measure(args.data, policy)
+        print(name, "  ".join(f"{k}={v:,.2f}" for k, v in row.items()), flush=True)
+    if "explain_all" in inspect.signature(ScoringPipeline.__init__).parameters:
+        for name, policy in (
+            ("default 65/75", RiskPolicy()),
+            ("strict 30/60", RiskPolicy(30, 60)),
+            ("stress 5/50", RiskPolicy(5, 50)),
+        ):
+            row = measure(args.data, policy, explain_all=True)
+            print(name, "explain_all", "  ".join(f"{k}={v:,.2f}" for k, v in row.items()), flush=True)
+
+
+if __name__ == "__main__":
+    np.set_printoptions(precision=3)
+    main()
