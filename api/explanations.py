@@ -30,6 +30,7 @@ from models.registry import ModelRegistry
 from pipeline.record_shapes import VECTOR_KEY, expand_features, explain_context, feature_row
 
 log = logging.getLogger(__name__)
+_VECTOR_FIELD = b'"' + VECTOR_KEY.encode() + b'":'
 
 
 class ModelCache:
@@ -88,11 +89,15 @@ class Explainer:
             if VECTOR_KEY in record:
                 record["features"] = expand_features(record)
                 del record[VECTOR_KEY]
-            record.setdefault("explained", True)
         return records
 
     def present_json(self, bodies: Sequence[bytes]) -> list[bytes]:
-        return [orjson.dumps(r) for r in self.present(bodies)]
+        """``present`` as JSON; a record stored before the compact shape is served byte for byte."""
+        out = list(bodies)
+        compact = [i for i, b in enumerate(bodies) if _VECTOR_FIELD in b]
+        for i, record in zip(compact, self.present([bodies[i] for i in compact]), strict=True):
+            out[i] = orjson.dumps(record)
+        return out
 
     def _fill(self, model: BatchModel, records: list[dict[str, Any]]) -> None:
         x = np.vstack([feature_row(r) for r in records])

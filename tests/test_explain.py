@@ -599,7 +599,7 @@ def test_stored_topic_and_old_records(model, small_history):
     old_bytes = orjson.dumps(old)
     assert "features" not in orjson.loads(topic_body(old_bytes))
     (served,) = _served(model, [old_bytes])
-    assert served["features"] == matrix.record(0) and served["explained"] is True
+    assert served == old and Decision.model_validate(served).explained
     # A vector of another catalogue cannot be expanded against this one.
     other = orjson.loads(orjson.dumps(out[0]))
     other[VECTOR_KEY]["catalogue"] = "0" * 12
