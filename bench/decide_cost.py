@@ -4,13 +4,15 @@
 and its last events' point-in-time features kept in ``DIR`` (default
 ``/tmp/riskwire-decide-bench``), so runs on different code measure the same events.
 Times ``decide()`` whole and, inside it, the ``pred_contribs`` call(s); "build" is
-what ``decide()`` spends besides the model and SHAP calls.
+what ``decide()`` spends besides the model and SHAP calls. ``--baseline`` times
+another ``ScoringPipeline`` (say ``git show main:pipeline/scoring.py``) in the same
+process on the same events.
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
+import importlib.util
 import pickle
 import time
 from pathlib import Path
@@ -19,10 +21,12 @@ from typing import Any
 import numpy as np
 import orjson
 
+from bench.stages import StageTimer
 from contracts.records import Transaction
 from explain.risk_score import RiskPolicy
 from models.batch_model import BatchModel
 from models.registry import ModelRegistry
+from pipeline.record_shapes import topic_body
 from pipeline.scoring import ScoringPipeline
 
 
@@ -45,37 +49,25 @@ def _prepare(root: Path) -> None:
         pickle.dump(([t.model_dump(mode="json") for t in txs[tail]], raw[tail]), f)
 
 
-def measure(root: Path, policy: RiskPolicy, size: int = 1000, repeat: int = 3, **kw: Any) -> dict[str, float]:
+def measure(
+    root: Path,
+    policy: RiskPolicy,
+    size: int = 1000,
+    repeat: int = 3,
+    pipeline_class: type[Any] = ScoringPipeline,
+    **kw: Any,
+) -> dict[str, float]:
     model = BatchModel(ModelRegistry(root / "models").load())
     with (root / "events.pkl").open("rb") as f:
         dumped, raw = pickle.load(f)
     txs = [Transaction.model_validate(t) for t in dumped]
-    pipeline = ScoringPipeline(features=None, decisions=None, model=model, policy=policy, **kw)  # type: ignore[arg-type]
-    spent = {"shap": 0.0, "predict": 0.0}
-    contributions, predict = model.contributions, model.predict_proba
-
-    def timed_contributions(x: Any) -> Any:
-        a = time.perf_counter()
-        try:
-            return contributions(x)
-        finally:
-            spent["shap"] += time.perf_counter() - a
-
-    def timed_predict(x: Any) -> Any:
-        a = time.perf_counter()
-        try:
-            return predict(x)
-        finally:
-            spent["predict"] += time.perf_counter() - a
-
-    model.contributions = timed_contributions  # type: ignore[method-assign]
-    model.predict_proba = timed_predict  # type: ignore[method-assign]
+    pipeline = pipeline_class(features=None, decisions=None, model=model, policy=policy, **kw)
+    timer = StageTimer(model)
     best: dict[str, float] | None = None
     for _ in range(repeat):
-        spent.update(shap=0.0, predict=0.0)
+        timer.spent.update(model=0.0, explain=0.0)
         total = dumps = 0.0
-        n = alerts = 0
-        nbytes = topic_bytes = 0
+        n = alerts = nbytes = topic_bytes = 0
         for i in range(0, len(txs) - size + 1, size):
             b, r = txs[i : i + size], raw[i : i + size]
             a = time.perf_counter()
@@ -88,14 +80,15 @@ def measure(root: Path, policy: RiskPolicy, size: int = 1000, repeat: int = 3, *
             n += len(b)
             alerts += sum(d["decision"] != "allow" for d in out)
             nbytes += sum(len(x) for x in bodies)
-            topic_bytes += sum(len(_topic(x)) for x in bodies)
+            topic_bytes += sum(len(topic_body(x) if "feature_vector" in out[0] else x) for x in bodies)
+        spent = timer.spent
         row = {
             "events": float(n),
             "alert_share": alerts / n,
             "decide_us": total / n * 1e6,
-            "predict_us": spent["predict"] / n * 1e6,
-            "shap_us": spent["shap"] / n * 1e6,
-            "build_us": (total - spent["shap"] - spent["predict"]) / n * 1e6,
+            "predict_us": spent["model"] / n * 1e6,
+            "shap_us": spent["explain"] / n * 1e6,
+            "build_us": (total - spent["explain"] - spent["model"]) / n * 1e6,
             "serialise_us": dumps / n * 1e6,
             "stored_bytes": nbytes / n,
             "topic_bytes": topic_bytes / n,
@@ -106,36 +99,31 @@ def measure(root: Path, policy: RiskPolicy, size: int = 1000, repeat: int = 3, *
     return best
 
 
-def _topic(body: bytes) -> bytes:
-    try:
-        from pipeline.record_shapes import topic_body
-    except ImportError:  # before the lean records: the stored record was published whole
-        return body
-    return topic_body(body)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=Path("/tmp/riskwire-decide-bench"))
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="Also time the ScoringPipeline of this file (e.g. an older pipeline/scoring.py)",
+    )
     args = parser.parse_args()
     if not (args.data / "events.pkl").exists():
         args.data.mkdir(parents=True, exist_ok=True)
         _prepare(args.data)
-    for name, policy in (
-        ("default 65/75", RiskPolicy()),
-        ("strict 30/60", RiskPolicy(30, 60)),
-        ("stress 5/50", RiskPolicy(5, 50)),
-    ):
-        row = measure(args.data, policy)
-        print(name, "  ".join(f"{k}={v:,.2f}" for k, v in row.items()), flush=True)
-    if "explain_all" in inspect.signature(ScoringPipeline.__init__).parameters:
-        for name, policy in (
-            ("default 65/75", RiskPolicy()),
-            ("strict 30/60", RiskPolicy(30, 60)),
-            ("stress 5/50", RiskPolicy(5, 50)),
-        ):
-            row = measure(args.data, policy, explain_all=True)
-            print(name, "explain_all", "  ".join(f"{k}={v:,.2f}" for k, v in row.items()), flush=True)
+    runs: list[tuple[str, type[Any], dict[str, Any]]] = []
+    if args.baseline is not None:
+        spec = importlib.util.spec_from_file_location("baseline_scoring", args.baseline)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        runs.append(("baseline", module.ScoringPipeline, {}))
+    runs += [("alerts only", ScoringPipeline, {}), ("SHAP forced on", ScoringPipeline, {"explain_all": True})]
+    for policy in (RiskPolicy(), RiskPolicy(30, 60)):
+        for name, cls, kw in runs:
+            row = measure(args.data, policy, pipeline_class=cls, **kw)
+            label = f"{name} {policy.elevated}/{policy.highest}"
+            print(f"{label:>22}", "  ".join(f"{k}={v:,.1f}" for k, v in row.items()), flush=True)
 
 
 if __name__ == "__main__":
