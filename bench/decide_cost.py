@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import pickle
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,7 @@ def main() -> None:
         spec = importlib.util.spec_from_file_location("baseline_scoring", args.baseline)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # its dataclasses look their module up
         spec.loader.exec_module(module)
         runs.append(("baseline", module.ScoringPipeline, {}))
     runs += [("alerts only", ScoringPipeline, {}), ("SHAP forced on", ScoringPipeline, {"explain_all": True})]
@@ -123,7 +125,7 @@ def main() -> None:
         for name, cls, kw in runs:
             row = measure(args.data, policy, pipeline_class=cls, **kw)
             label = f"{name} {policy.elevated}/{policy.highest}"
-            print(f"{label:>22}", "  ".join(f"{k}={v:,.1f}" for k, v in row.items()), flush=True)
+            print(f"{label:>22}", "  ".join(f"{k}={v:,.3g}" for k, v in row.items()), flush=True)
 
 
 if __name__ == "__main__":

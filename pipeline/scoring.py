@@ -175,17 +175,16 @@ class ScoringPipeline:
         batch_weight = 1.0 - weight
         out = []
         for i, tx in enumerate(transactions):
-            record: dict[str, Any] = {"event_id": tx.event_id}
-            if tx.account_id is not None:
-                record["account_id"] = tx.account_id
-            record.update(
-                occurred_at=tx.occurred_at,
-                scored_at=scored_at,
-                risk_score=scores[i],
-                risk_level=levels[i],
-                decision=decisions[i],
-                probability=probability[i],
-                model={
+            record: dict[str, Any] = {
+                "event_id": tx.event_id,
+                "account_id": tx.account_id,
+                "occurred_at": tx.occurred_at,
+                "scored_at": scored_at,
+                "risk_score": scores[i],
+                "risk_level": levels[i],
+                "decision": decisions[i],
+                "probability": probability[i],
+                "model": {
                     "batch_version": model.version,
                     "batch_weight": batch_weight,
                     "online_version": online_version,
@@ -193,11 +192,13 @@ class ScoringPipeline:
                     "batch_probability": batch_probability[i],
                     "online_probability": None if p_online is None else p_online[i],
                 },
-                reasons=reasons[i],
-                explained=explained[i],
-                rules=matched[i],
-                latency_ms=latency_ms,
-            )
+                "reasons": reasons[i],
+                "explained": explained[i],
+                "rules": matched[i],
+                "latency_ms": latency_ms,
+            }
+            if tx.account_id is None:
+                del record["account_id"]  # only when the payment named one
             if shadow is not None:
                 version, p_shadow = shadow
                 s_score, s_level, s_decision = self.policy.assess(p_shadow[i])
