@@ -1,8 +1,10 @@
 """The scoring pipeline shared by the worker, replay and the synchronous API.
 
-Per micro-batch: one Redis round trip for features, one model call, one SHAP
-call, reasons and decision, one pipelined write of the decision records. No
-per-event awaits, Redis calls or model calls.
+Per micro-batch: one Redis round trip for features, one model call, the
+decisions (score, then rules), one SHAP call for the alerts only and their
+reasons, one pipelined write of the decision records. No per-event awaits,
+Redis calls or model calls. Allowed payments are explained on demand by the API
+(``api.explanations``); the record shapes are in ``pipeline.record_shapes``.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from rules.live import LiveRules
 
 @dataclass(frozen=True)
 class ScoredEvent:
-    """A decision as stored (and so as published): the first one ever made for the event."""
+    """A decision as stored: the first one ever made for the event. What is published is
+    derived from ``body`` (``pipeline.record_shapes.topic_body``), on a redelivery too."""
 
     event_id: str
     body: bytes
