@@ -27,18 +27,19 @@ def backfill_cost(store: SyncOnlineFeatureStore, history: Sequence[Transaction],
 class StageTimer:
     """Times a model's ``predict_proba`` and ``contributions`` calls (seconds, summed)."""
 
-    def __init__(self, model: BatchModel) -> None:
+    def __init__(self, model: BatchModel, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.clock = clock
         self.spent = {"model": 0.0, "explain": 0.0}
         for name, stage in (("predict_proba", "model"), ("contributions", "explain")):
             setattr(model, name, self._timed(getattr(model, name), stage))
 
     def _timed(self, call: Callable[[Any], Any], stage: str) -> Callable[[Any], Any]:
         def run(x: Any) -> Any:
-            started = time.perf_counter()
+            started = self.clock()
             try:
                 return call(x)
             finally:
-                self.spent[stage] += time.perf_counter() - started
+                self.spent[stage] += self.clock() - started
 
         return run
 
