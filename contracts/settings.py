@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     scores_include_features: bool = False
     # Boosters the API keeps loaded, by version, to explain allowed payments on demand.
     api_model_cache_size: int = Field(default=4, ge=1)
+    # Compute every payment's reasons in the worker (SHAP on the hot path for all rows),
+    # not only the alerts'.
+    explain_all: bool = False
 
     @property
     def bootstrap(self) -> str:
