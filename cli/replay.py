@@ -67,7 +67,10 @@ async def _run(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
-    help="Decision records (JSON Lines), one per distinct event.",
+    help=(
+        "Decision records (JSON Lines), one per distinct event, as stored: with their "
+        "feature_vector; allowed payments unexplained (reasons [], explained false)."
+    ),
 )
 @click.option(
     "--labels",

@@ -64,6 +64,7 @@ def build_pipeline(
             else None
         ),
         shadow=shadow_model(registry),
+        explain_all=settings.explain_all,
     )
 
 

@@ -21,6 +21,7 @@ from contracts.records import Transaction
 from contracts.settings import Settings
 from features.online_store import Position, kafka_source
 from pipeline.decode import Rejected, decode
+from pipeline.record_shapes import topic_body
 from pipeline.scoring import ScoredEvent, ScoringPipeline
 from stream.metrics import WorkerMetrics
 from stream.publisher import OutgoingRecord
@@ -117,11 +118,13 @@ class BatchHandler:
                 stats.rejected += 1
                 continue
             key = scored.event_id.encode()
-            out.append(OutgoingRecord(s.topic_scores, key, scored.body))
+            # The stored record, without its feature vector unless asked: on a redelivery too.
+            body = topic_body(scored.body, s.scores_include_features)
+            out.append(OutgoingRecord(s.topic_scores, key, body))
             stats.scored += 1
             levels[scored.risk_level] += 1
             if scored.alert:
-                out.append(OutgoingRecord(s.topic_alerts, key, scored.body))
+                out.append(OutgoingRecord(s.topic_alerts, key, body))
                 stats.alerts += 1
         await self.publisher.publish(out)
         self._account(messages, stats, rejected, levels, started)

@@ -72,12 +72,17 @@ def test_replay_matches_the_live_worker(services, worker_settings, tmp_path):
     in_memory = asyncio.run(_replay(records, s, replay_url, in_memory=True))
     assert in_memory.keys() == replayed.keys()
     for event_id, record in in_memory.items():
-        assert record["features"] == replayed[event_id]["features"], event_id
+        assert record["feature_vector"] == replayed[event_id]["feature_vector"], event_id
         assert record["risk_score"] == replayed[event_id]["risk_score"], event_id
+    worker_store = redis.Redis.from_url(s.redis)
     assert set(replayed) == set(live) == {r["event_id"] for r in records}
     for event_id, record in live.items():
         again = replayed[event_id]
         assert again["risk_score"] == record["risk_score"], event_id
         assert again["probability"] == record["probability"], event_id
-        assert again["features"] == record["features"], event_id
+        # Replay writes the stored record (features included); the topic's is the same, lean.
+        stored = orjson.loads(worker_store.get(f"rw:decision:{event_id}"))
+        assert again["feature_vector"] == stored["feature_vector"], event_id
+        assert "feature_vector" not in record
+        assert again["explained"] == record["explained"] == (record["decision"] != "allow")
         assert [r["text"] for r in again["reasons"]] == [r["text"] for r in record["reasons"]]
