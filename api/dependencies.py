@@ -17,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.access import KeyStore, Principal, Role
 from api.audit import AuditLog
+from api.explanations import Explainer
 from api.metrics import ApiMetrics
 from api.publisher import LabelPublisher
 from api.reviews import ReviewStore
@@ -42,6 +43,11 @@ def get_redis(request: Request) -> AsyncRedis:
 def get_decision_store(request: Request) -> DecisionStore:
     store: DecisionStore = request.app.state.decisions
     return store
+
+
+def get_explainer(request: Request) -> Explainer:
+    explainer: Explainer = request.app.state.explainer
+    return explainer
 
 
 def get_key_store(request: Request) -> KeyStore:

@@ -13,6 +13,7 @@ from api import errors
 from api.access import KeyStore
 from api.audit import AuditLog
 from api.bodies import document_one_or_many
+from api.explanations import Explainer, ModelCache
 from api.limits import BodyLimit
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.publisher import LabelPublisher
@@ -69,9 +70,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.publisher = publisher
         app.state.scoring, app.state.scoring_error = _scoring_pipeline(settings, client)
+        registry = ModelRegistry(settings.model_dir)
+        models_by_version = ModelCache(registry, size=settings.api_model_cache_size)
+        app.state.explainer = Explainer(
+            models_by_version, reason_counts=(settings.top_reasons, settings.lowering_reasons)
+        )
         if app.state.scoring is not None:
-            registry = ModelRegistry(settings.model_dir)
             app.state.model_follower = ModelFollower(registry, app.state.scoring.model)
+            models_by_version.put(app.state.scoring.model)
         await publisher.start()
         try:
             yield

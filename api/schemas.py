@@ -104,6 +104,18 @@ class DecisionPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at the end")
 
 
+class Explanation(BaseModel):
+    """The full TreeSHAP explanation of a decision's batch model score."""
+
+    event_id: str
+    model_version: str = Field(description="The batch model version that scored the decision")
+    base_value: float = Field(description="The model's expected margin (log-odds)")
+    margin: float = Field(description="The batch model's raw margin for this payment: base + contributions")
+    contributions: dict[str, float] = Field(
+        description="Every feature's signed contribution, catalogue order"
+    )
+
+
 ReviewStatus = Literal["open", "assigned", "closed"]
 
 

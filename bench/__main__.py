@@ -1,161 +1,509 @@
-"""`python -m bench` / `make bench` / `riskwire bench`: print the figures.
+"""`python -m bench` / `make bench` / `riskwire bench`: the hot path's figures beside their peers.
 
-1. Stage costs (features in Redis, model, SHAP, decision building) in µs per
-   event at batch sizes 1, 100 and 1,000, and Redis memory per card/merchant.
-2. The real worker (`riskwire worker` as a child process) on embedded Kafka and
-   Redis: sustained events/s for a burst, then publish-to-score latency p50/p99
-   at a steady rate.
+One run, one embedded broker, one Redis, one set of simulated payments:
+
+1. simulate ``--cards`` cards over ``--history-days`` days and what follows; train on the history;
+   backfill the history into Redis through the online store (µs/event, bytes per key);
+2. publish ``--events`` payments to ``transactions`` before anything consumes them;
+3. the decode-only agent (bench/decode_only.py: the worker's Faust app, consumer settings and
+   batches, only orjson decoding, one small record out per event) drains them: events/s from
+   its first output to its last;
+4. the real worker (`riskwire worker`, a child process) drains the same payments (its own
+   consumer group): events/s from the first decision on ``scores`` to the last, and Redis CPU
+   µs per event from the servers' ``INFO cpu`` (sys + user, summed over every node);
+5. payments at a steady ``--rate`` through the worker: publish-to-score p50/p99;
+6. the same payments at the same rate through a plain consume-and-forward (bench/forward.py):
+   the broker hop's p50/p99, the floor under the worker's;
+7. decision lookups through the API at 200 requests/s (skip with ``--no-api``);
+8. per-stage µs per event (features, model, SHAP, decide) at batch 1, 100 and 1,000;
+9. `riskwire replay` (the CLI, a child process) over the payments of step 2, written to a file:
+   events/s once its start-up (a one-payment replay, measured apart) is taken out.
+
+Then a table of each figure beside its peer, the ratio and the target, and the same as JSON
+(``--json``, default var/bench.json). Sizes come from flags or ``BENCH_*`` variables
+(``BENCH_EVENTS=5000 make bench`` for a quick run).
 """
 
 from __future__ import annotations
 
+import argparse
+import math
 import os
-import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-import redis
+import orjson
 
-from bench.api_lookup import lookup_latency
-from bench.end_to_end import (
-    ScoreWatcher,
-    broker_hop_latency,
-    percentile,
-    publish_burst,
-    publish_steady,
-)
-from bench.stages import backfill_cost, redis_memory, stage_costs
-from cli.keys import create_key
-from contracts.records import Label, Transaction
-from contracts.settings import Settings
-from embedded import EmbeddedServices, free_port
-from features.online_store import SyncOnlineFeatureStore
-from models.batch_model import BatchModel
-from models.registry import ModelRegistry
-from models.training import build_training_set, train
-from simulator import SimulationConfig, simulate
-from stream.topics import ensure_topics
+from bench import children
+from bench.end_to_end import OutputWatcher, create_topics, publish_burst, publish_steady
+from bench.redis_cpu import RedisCpu
+from bench.report import format_stages, format_table, summary_rows, write_json
+from bench.services import BenchServices, NotAvailable
+from bench.services import start as start_services
+from bench.stages import backfill_cost, redis_memory, stage_costs, stage_events
+from bench.stats import latencies_ms, per_event_us, percentile, replay_rate, replay_reported_s, sustained_rate
 
-HISTORY_DAYS = 30
-
-
-def _say(text: str) -> None:
-    print(text, flush=True)
+DECODED_TOPIC = "bench-decoded"
+HOP_IN_TOPIC = "bench-hop-in"
+HOP_OUT_TOPIC = "bench-hop-out"
+STAGE_BATCHES = (1, 100, 1000)
+#: Unmeasured records through the forwarder before its latency run.
+WARM_UP = 500
+API_RATE = 200.0
+API_SECONDS = 15.0
+#: Payments per card-day the simulator makes, a little under its mean (for sizing only).
+_PER_CARD_DAY = 1.6
 
 
-def _start_worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
-    env = dict(os.environ)
-    env.update(
-        RISKWIRE_KAFKA_BOOTSTRAP=settings.bootstrap,
-        RISKWIRE_REDIS_URL=settings.redis,
-        RISKWIRE_MODEL_DIR=str(settings.model_dir),
-        RISKWIRE_VAR_DIR=str(settings.var_dir),
-        RISKWIRE_WORKER_WEB_PORT=str(free_port()),
+@dataclass
+class Options:
+    events: int = 30_000
+    rate: float = 1_000.0
+    seconds: float = 20.0
+    cards: int = 2000
+    history_days: int = 30
+    stage_events: int = 3000
+    replay_events: int | None = None
+    api: bool = True
+    json_path: Path = Path("var/bench.json")
+    redis_cluster: bool = False
+
+    @property
+    def steady_events(self) -> int:
+        return int(self.rate * self.seconds)
+
+    @property
+    def replayed(self) -> int:
+        return self.events if self.replay_events is None else min(self.replay_events, self.events)
+
+    def stage_chunk(self) -> int:
+        return sum(stage_events(size, self.stage_events) for size in STAGE_BATCHES)
+
+    def after_history(self) -> int:
+        """Payments needed after the history: the burst, the steady run, the stage costs."""
+        return self.events + self.steady_events + self.stage_chunk()
+
+
+def _env(name: str, default: Any, kind: Callable[[str], Any]) -> Any:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else kind(raw)
+
+
+def _flag(raw: str) -> bool:
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def parse_args(argv: Sequence[str] | None = None, prog: str = "python -m bench") -> Options:
+    d = Options()
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument(
+        "--events",
+        type=int,
+        default=_env("BENCH_EVENTS", d.events, int),
+        help="payments waiting for the worker and the decode-only agent (BENCH_EVENTS, %(default)s)",
     )
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "cli", "worker"], env=env, stdout=out, stderr=out)
-    deadline = time.monotonic() + 60
-    while b"Worker]: Ready" not in log.read_bytes():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"worker did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
-    return proc
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=_env("BENCH_RATE", d.rate, float),
+        help="steady publish rate of the latency runs, events/s (BENCH_RATE, %(default)s)",
+    )
+    p.add_argument(
+        "--seconds",
+        type=float,
+        default=_env("BENCH_SECONDS", d.seconds, float),
+        help="length of each latency run (BENCH_SECONDS, %(default)s)",
+    )
+    p.add_argument(
+        "--cards",
+        type=int,
+        default=_env("BENCH_CARDS", d.cards, int),
+        help="simulated cards (BENCH_CARDS, %(default)s)",
+    )
+    p.add_argument(
+        "--history-days",
+        type=int,
+        default=_env("BENCH_HISTORY_DAYS", d.history_days, int),
+        help="days of history to train on and backfill (BENCH_HISTORY_DAYS, %(default)s)",
+    )
+    p.add_argument(
+        "--stage-events",
+        type=int,
+        default=_env("BENCH_STAGE_EVENTS", d.stage_events, int),
+        help="events per batch size for the stage costs (BENCH_STAGE_EVENTS, %(default)s)",
+    )
+    p.add_argument(
+        "--replay-events",
+        type=int,
+        default=_env("BENCH_REPLAY_EVENTS", None, int),
+        help="payments replayed (BENCH_REPLAY_EVENTS; default: all of --events)",
+    )
+    p.add_argument(
+        "--no-api",
+        dest="api",
+        action="store_false",
+        default=_env("BENCH_API", True, _flag),
+        help="skip the API lookup figure (BENCH_API=0)",
+    )
+    p.add_argument(
+        "--json",
+        dest="json_path",
+        type=Path,
+        default=_env("BENCH_JSON", d.json_path, Path),
+        help="where to write the figures (BENCH_JSON, %(default)s)",
+    )
+    p.add_argument(
+        "--redis-cluster",
+        action="store_true",
+        default=_env("BENCH_REDIS_CLUSTER", False, _flag),
+        help="run against an embedded 3-master Redis Cluster (hook: needs embedded/cluster.py)",
+    )
+    ns = p.parse_args(argv)
+    opts = Options(**vars(ns))
+    for name in ("events", "cards", "history_days", "stage_events"):
+        if getattr(opts, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be at least 1")
+    if opts.rate <= 0 or opts.seconds <= 0:
+        p.error("--rate and --seconds must be positive")
+    return opts
 
 
-def run(events: int = 30_000, rate: float = 1_000.0, seconds: float = 20.0, cards: int = 2000) -> None:
-    with tempfile.TemporaryDirectory(prefix="riskwire-bench-") as tmp_name:
-        tmp = Path(tmp_name)
-        with EmbeddedServices(workdir=tmp / "services") as services:
-            _run(services, tmp, events, rate, seconds, cards)
+class Phases:
+    """One progress line per phase: what it does, then its result and how long it took."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def phase(self, text: str) -> Iterator[dict[str, str]]:
+        self.done += 1
+        print(f"[{self.done:>2}/{self.total}] {text} ...", end="", flush=True)
+        out = {"result": "done"}
+        started = time.monotonic()
+        try:
+            yield out
+        except BaseException:
+            print(" failed", flush=True)
+            raise
+        self.seconds[text] = elapsed = time.monotonic() - started
+        print(f" {out['result']} ({elapsed:.0f} s)", flush=True)
 
 
-def _run(services: EmbeddedServices, tmp: Path, events: int, rate: float, seconds: float, cards: int) -> None:
+def run(opts: Options | None = None, **overrides: Any) -> dict[str, Any]:
+    """Run every phase and print the figures; returns the JSON document written."""
+    opts = opts or Options()
+    for name, value in overrides.items():
+        setattr(opts, name, value)
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="riskwire-bench-")))
+        services = start_services(stack, tmp / "services", redis_cluster=opts.redis_cluster)
+        figures = _run(services, tmp, opts)
+    params = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(opts).items()}
+    doc = write_json(opts.json_path, figures, params)
+    print(f"\nfigures written to {opts.json_path}")
+    return doc
+
+
+def _run(services: BenchServices, tmp: Path, opts: Options) -> dict[str, Any]:
+    from contracts.records import Label, Transaction
+    from contracts.settings import Settings
+    from features.online_store import SyncOnlineFeatureStore
+    from models.batch_model import BatchModel
+    from models.registry import ModelRegistry
+    from models.training import build_training_set, train
+    from simulator import SimulationConfig, simulate
+    from stream.topics import ensure_topics
+
     settings = Settings(
         kafka_bootstrap=services.kafka_bootstrap,
         redis_url=services.redis_url,
         model_dir=tmp / "models",
         var_dir=tmp,
     )
-    _say(f"simulating {cards:,} cards over {HISTORY_DAYS} days of history and what follows ...")
-    config = SimulationConfig(seed=7, days=HISTORY_DAYS + 14, cards=cards)
-    sim = simulate(config)
-    cut = config.start + timedelta(days=HISTORY_DAYS)
-    txs = [Transaction.model_validate(t) for t in sim.transactions]
-    history = [t for t in txs if t.occurred_at < cut]
-    stream = [r for r in sim.transactions if datetime.fromisoformat(r["occurred_at"]) >= cut]
-    labels = [Label.model_validate(lab) for lab in sim.labels]
-    _say(f"training on {len(history):,} payments ...")
-    result = train(build_training_set(history, labels), seed=7)
-    ModelRegistry(settings.model_dir).save(result.version, result.model_bytes, result.manifest)
-    model = BatchModel(ModelRegistry(settings.model_dir).load())
-    _say(f"model {model.version}: {result.manifest['metrics']['trees']} trees\n")
+    figures: dict[str, Any] = {"redis_nodes": len(services.redis_nodes), "errors": {}}
+    phases = Phases(9 + int(opts.api) + 1)
+    mode = f"Redis Cluster of {len(services.redis_nodes)} masters" if services.cluster else "one Redis"
+    cores = os.cpu_count()
+    print(f"riskwire bench: embedded broker {services.kafka_bootstrap}, {mode}, {cores} cores\n", flush=True)
 
-    client = redis.Redis.from_url(settings.redis)
+    # --- data and model -------------------------------------------------------------------
+    with phases.phase(f"simulating {opts.cards:,} cards") as ph:
+        days_after = math.ceil(opts.after_history() / (opts.cards * _PER_CARD_DAY)) + 1
+        config = SimulationConfig(seed=7, days=opts.history_days + days_after, cards=opts.cards)
+        sim = simulate(config)
+        cut = config.start + timedelta(days=opts.history_days)
+        txs = [Transaction.model_validate(t) for t in sim.transactions]
+        history = [t for t in txs if t.occurred_at < cut]
+        live = [t for t in txs if t.occurred_at >= cut]
+        later = [r for r in sim.transactions if datetime.fromisoformat(r["occurred_at"]) >= cut]
+        if len(later) < opts.after_history():
+            raise SystemExit(
+                f"the simulation has {len(later):,} payments after the history, "
+                f"{opts.after_history():,} needed: raise --cards or lower --events/--rate/--seconds"
+            )
+        labels = [Label.model_validate(lab) for lab in sim.labels]
+        ph["result"] = f"{len(history):,} payments of history, {len(later):,} after"
+    burst = later[: opts.events]
+    steady = later[opts.events : opts.events + opts.steady_events]
+    staged = live[opts.events + opts.steady_events :]
+
+    with phases.phase(f"training on {len(history):,} payments") as ph:
+        result = train(build_training_set(history, labels), seed=7)
+        ModelRegistry(settings.model_dir).save(result.version, result.model_bytes, result.manifest)
+        model = BatchModel(ModelRegistry(settings.model_dir).load())
+        ph["result"] = f"model {model.version}, {result.manifest['metrics']['trees']} trees"
+    figures["model"] = {"version": model.version, "trees": result.manifest["metrics"]["trees"]}
+
+    client = services.client()
     store = SyncOnlineFeatureStore(client, dedupe_ttl_s=settings.event_dedupe_ttl_s, grace_ms=3_600_000)
-    backfill_us = backfill_cost(store, history)
-    card_bytes = redis_memory(client, "rw:f:card:*")
-    merchant_bytes = redis_memory(client, "rw:f:merchant:*")
-    event_bytes = redis_memory(client, "rw:f:event:*")
-    live = [t for t in txs if t.occurred_at >= cut]
-    rows = stage_costs(client, store, model, live)
-    _say("stage costs, µs per event (features = one Redis round trip per batch)")
-    _say(f"{'batch':>6} {'features':>9} {'model':>7} {'SHAP':>7} {'decide':>7} {'total':>7}")
-    for r in rows:
-        total = r["features"] + r["model"] + r["explain"] + r["decide"]
-        _say(
-            f"{int(r['batch']):>6} {r['features']:>9.1f} {r['model']:>7.1f} {r['explain']:>7.1f} "
-            f"{r['decide']:>7.1f} {total:>7.1f}"
+    with phases.phase(f"backfilling {len(history):,} payments into Redis") as ph:
+        figures["backfill_us_per_event"] = backfill_cost(store, history)
+        figures["redis_bytes"] = {
+            name: redis_memory(client, f"rw:f:{{{tag}:*")
+            for name, tag in (("card", "card"), ("merchant", "merchant"), ("event", "ev"))
+        }
+        ph["result"] = f"{figures['backfill_us_per_event']:,.0f} µs/event"
+
+    # --- the same waiting payments: decode-only agent, then the worker ----------------------
+    ensure_topics(settings)
+    create_topics(settings.bootstrap, [DECODED_TOPIC, HOP_IN_TOPIC, HOP_OUT_TOPIC], settings.topic_partitions)
+    with phases.phase(f"publishing {len(burst):,} payments to {settings.topic_transactions}") as ph:
+        took = publish_burst(settings.bootstrap, settings.topic_transactions, burst)
+        ph["result"] = f"{len(burst) / took:,.0f}/s"
+    burst_ids = [r["event_id"] for r in burst]
+    distinct = len(set(burst_ids))
+
+    cpu = RedisCpu(services.redis_nodes)
+    with phases.phase("decode-only agent draining them") as ph:
+        idle, idle_from = cpu.snapshot(), time.monotonic()  # nothing uses Redis meanwhile
+        watcher = OutputWatcher(settings.bootstrap, DECODED_TOPIC, settings.topic_partitions)
+        watcher.start()
+        try:
+            with children.decode_only(settings, DECODED_TOPIC, tmp / "decode-only.log") as agent:
+                agent.start(children.WORKER_READY)
+                arrivals = watcher.wait_for(burst_ids, timeout=max(120.0, len(burst) / 200))
+        finally:
+            watcher.stop()
+        rate, counted, span = sustained_rate(arrivals)
+        figures.update(decode_only_events_per_s=rate, decode_only_counted=counted, decode_only_span_s=span)
+        figures["redis_idle_cpu_us_per_s"] = cpu.since(idle) / (time.monotonic() - idle_from) * 1e6
+        ph["result"] = f"{rate:,.0f} events/s"
+
+    scores = OutputWatcher(settings.bootstrap, settings.topic_scores, settings.topic_partitions)
+    scores.start()
+    worker = children.worker(settings, tmp / "worker.log", services.child_env)
+    try:
+        with phases.phase("worker draining the same payments") as ph:
+            before = cpu.snapshot()
+            worker.start(children.WORKER_READY)
+            arrivals = scores.wait_for(burst_ids, timeout=max(300.0, len(burst) / 50))
+            spent = cpu.since(before)
+            rate, counted, span = sustained_rate(arrivals)
+            figures.update(
+                worker_events_per_s=rate,
+                worker_counted=counted,
+                worker_span_s=span,
+                redis_cpu_s=spent,
+                redis_cpu_us_per_event=per_event_us(spent, distinct),
+            )
+            figures["worker_vs_decode_only"] = rate / figures["decode_only_events_per_s"]
+            ph["result"] = (
+                f"{rate:,.0f} events/s, Redis {figures['redis_cpu_us_per_event']:,.0f} µs CPU/event"
+            )
+
+        with phases.phase(f"{len(steady):,} payments at {opts.rate:,.0f}/s through the worker") as ph:
+            before = cpu.snapshot()
+            sent = publish_steady(settings.bootstrap, settings.topic_transactions, steady, opts.rate)
+            got = _wait_steady(scores, sent, figures, "latency")
+            figures["redis_cpu_us_per_event_steady"] = per_event_us(cpu.since(before), max(got, 1))
+            ph["result"] = f"p50 {figures['latency_p50_ms']:,.1f} ms, p99 {figures['latency_p99_ms']:,.1f} ms"
+    finally:
+        scores.stop()
+        worker.stop()
+        cpu.close()
+
+    with phases.phase(f"the same payments at {opts.rate:,.0f}/s through a plain forwarder") as ph:
+        hop = OutputWatcher(settings.bootstrap, HOP_OUT_TOPIC, settings.topic_partitions)
+        hop.start()
+        try:
+            with children.forwarder(settings, HOP_IN_TOPIC, HOP_OUT_TOPIC, tmp / "forward.log") as fwd:
+                fwd.start(b"forwarder ready")
+                # The worker's path is warm from the burst: warm this one too (connections,
+                # metadata, the watcher's first fetches) with records that are not measured.
+                warm = [{**r, "event_id": f"warm-up-{i}"} for i, r in enumerate(steady[:WARM_UP])]
+                publish_steady(settings.bootstrap, HOP_IN_TOPIC, warm, opts.rate, key_field="event_id")
+                hop.wait_for([r["event_id"] for r in warm], timeout=60)
+                sent = publish_steady(
+                    settings.bootstrap, HOP_IN_TOPIC, steady, opts.rate, key_field="event_id"
+                )
+                _wait_steady(hop, sent, figures, "hop")
+        finally:
+            hop.stop()
+        ph["result"] = f"p50 {figures['hop_p50_ms']:,.1f} ms, p99 {figures['hop_p99_ms']:,.1f} ms"
+
+    if opts.api:
+        with phases.phase(f"decision lookups through the API at {API_RATE:,.0f} requests/s") as ph:
+            try:
+                from bench.api_lookup import lookup_latency
+                from cli.keys import create_key
+
+                _, secret = create_key(settings, "analyst", name="bench")
+                p50, p99, n = lookup_latency(
+                    settings, secret, burst_ids, API_RATE, API_SECONDS, tmp / "api.log"
+                )
+                figures.update(api_lookup_p50_ms=p50, api_lookup_p99_ms=p99, api_lookups=n)
+                ph["result"] = f"p50 {p50:,.1f} ms, p99 {p99:,.1f} ms"
+            except Exception as exc:  # a side figure: report it, keep the run
+                figures["errors"]["api"] = repr(exc)
+                ph["result"] = f"FAILED: {exc!r}"[:200]
+
+    with phases.phase("stage costs at batch 1, 100 and 1,000") as ph:
+        rows = stage_costs(
+            client, store, model, staged, batch_sizes=STAGE_BATCHES, per_size=opts.stage_events
         )
-    _say(f"backfill through the online store: {backfill_us:.1f} µs/event ({len(history):,} events)")
-    _say(
-        f"Redis memory after {HISTORY_DAYS} days: {card_bytes:,.0f} B per card, "
-        f"{merchant_bytes:,.0f} B per merchant, {event_bytes:,.0f} B per event id\n"
+        figures["stages_us_per_event"] = rows
+        big = rows[-1]
+        figures.update(
+            explain_us_per_event=big["explain"],
+            model_us_per_event=big["model"],
+            features_us_per_event=big["features"],
+            decide_us_per_event=big["decide"],
+        )
+        ph["result"] = f"SHAP {big['explain']:,.1f} µs/event at batch {int(big['batch']):,}"
+    client.close()
+
+    with phases.phase(f"riskwire replay over {opts.replayed:,} of the same payments") as ph:
+        try:
+            _replay(services, settings, tmp, burst[: opts.replayed], figures)
+            ph["result"] = f"{figures['replay_events_per_s']:,.0f} events/s"
+        except Exception as exc:
+            figures["errors"]["replay"] = repr(exc)
+            ph["result"] = f"FAILED: {exc!r}"[:200]
+
+    figures["phase_seconds"] = phases.seconds
+    _print_figures(figures)
+    return figures
+
+
+def _wait_steady(watcher: OutputWatcher, sent: dict[str, float], figures: dict[str, Any], name: str) -> int:
+    """Latency percentiles of a steady run under ``name``_…; outputs that never came are counted."""
+    try:
+        watcher.wait_for(list(sent), timeout=max(120.0, len(sent) / 100))
+    except TimeoutError as exc:
+        figures["errors"][name] = str(exc)
+    arrived = {k: watcher.arrived[k] for k in sent if k in watcher.arrived}
+    lat = latencies_ms({k: sent[k] for k in arrived}, arrived)
+    figures.update(
+        {
+            f"{name}_p50_ms": percentile(lat, 0.50),
+            f"{name}_p99_ms": percentile(lat, 0.99),
+            f"{name}_max_ms": max(lat),
+            f"{name}_events": len(lat),
+            f"{name}_missing": len(sent) - len(lat),
+        }
+    )
+    return len(lat)
+
+
+def _replay(
+    services: BenchServices, settings: Any, tmp: Path, payments: list[dict[str, Any]], figures: dict[str, Any]
+) -> None:
+    """`riskwire replay` on the bench's Redis (emptied first, as replay requires): once over one
+    payment (its start-up: model, scripts, the first batch), then over all of them. Times are
+    the ones the CLI reports for itself (Python's own start left out), else wall times."""
+    full, one = tmp / "payments.jsonl", tmp / "one-payment.jsonl"
+    full.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in payments))
+    one.write_bytes(orjson.dumps(payments[0]) + b"\n")
+    env = children.service_env(settings, services.child_env)
+    timings = []
+    for name, path in (("startup", one), ("full", full)):
+        services.flush()
+        out, log = tmp / f"replay-{name}.jsonl", tmp / f"replay-{name}.log"
+        argv = [sys.executable, "-m", "cli", "replay", "--transactions", str(path), "--out", str(out)]
+        argv += ["--redis-url", settings.redis]
+        wall = children.run_timed(argv, env, log)
+        timings.append((wall, replay_reported_s(log.read_bytes())))
+    written = sum(1 for _ in out.open("rb"))
+    expected = len({r["event_id"] for r in payments})
+    if written != expected:
+        raise RuntimeError(f"replay wrote {written:,} records for {expected:,} payments")
+    (startup_wall, startup_cli), (full_wall, full_cli) = timings
+    own = startup_cli is not None and full_cli is not None
+    startup, total = (startup_cli, full_cli) if own else (startup_wall, full_wall)
+    rate, subtracted = replay_rate(len(payments), total, startup)  # type: ignore[arg-type]
+    figures.update(
+        replay_events_per_s=rate,
+        replay_s=total,
+        replay_startup_s=startup,
+        replay_startup_subtracted=subtracted,
+        replay_times="reported by the CLI" if own else "wall",
+        replay_wall_s=full_wall,
+        replay_events=len(payments),
     )
 
-    # End to end: a fresh feature state with the history, then the real worker.
-    client.flushall()
-    backfill_cost(store, history)
-    client.close()
-    ensure_topics(settings)
-    hop = broker_hop_latency(settings.bootstrap, "bench-hop")
-    watcher = ScoreWatcher(settings.bootstrap, settings.topic_scores, settings.topic_partitions)
-    watcher.start()
-    proc = _start_worker(settings, tmp / "worker.log")
+
+def _print_figures(f: dict[str, Any]) -> None:
+    print("\nstage costs, µs per event (features = one Redis round trip per batch)")
+    print(format_stages(f["stages_us_per_event"]))
+    mem = f["redis_bytes"]
+    print(
+        f"backfill through the online store: {f['backfill_us_per_event']:,.1f} µs/event; Redis bytes "
+        f"per card {mem['card']:,.0f}, per merchant {mem['merchant']:,.0f}, per event id {mem['event']:,.0f}"
+    )
+    print(
+        f"worker: {f['worker_counted']:,} events in {f['worker_span_s']:.2f} s from first to last decision; "
+        f"decode-only: {f['decode_only_counted']:,} in {f['decode_only_span_s']:.2f} s; "
+        f"Redis CPU {f['redis_cpu_s']:.2f} s over {f['redis_nodes']} node(s) "
+        f"(idle: {f['redis_idle_cpu_us_per_s']:,.0f} µs/s), "
+        f"{f['redis_cpu_us_per_event_steady']:,.0f} µs/event at the steady rate"
+    )
+    print(
+        f"latency (send → output arrival, {f['latency_events']:,} events): "
+        f"worker max {f['latency_max_ms']:,.0f} ms; broker hop max {f['hop_max_ms']:,.0f} ms"
+    )
+    if "replay_events_per_s" in f:
+        print(
+            f"replay: {f['replay_events']:,} payments in {f['replay_s']:.1f} s, start-up "
+            f"{f['replay_startup_s']:.1f} s {'' if f['replay_startup_subtracted'] else 'not '}subtracted "
+            f"({f['replay_times']} times; {f['replay_wall_s']:.1f} s with Python's start; "
+            "from an empty feature state, as replay requires)"
+        )
+    if "api_lookup_p50_ms" in f:
+        print(
+            f"decision lookup (GET /v1/decisions/{{id}}) at {API_RATE:,.0f}/s: "
+            f"p50 {f['api_lookup_p50_ms']:,.1f} ms, p99 {f['api_lookup_p99_ms']:,.1f} ms "
+            f"({f['api_lookups']:,} requests)"
+        )
+    for name, why in f["errors"].items():
+        print(f"note: {name}: {why}")
+    print()
+    print(format_table(summary_rows(f)))
+    print(
+        "ratio = value / peer. The peers ran in this run on the same broker, Redis and payments: the\n"
+        "decode-only agent (the worker's Faust app and batches, orjson decode, one small record out per\n"
+        "event) and a plain consume-and-forward (two broker hops, as a decision makes). Redis CPU's peer\n"
+        "is the worker's wall time per event, so its ratio is the share of a core Redis was busy."
+    )
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "python -m bench") -> int:
+    opts = parse_args(argv, prog)
     try:
-        burst = stream[:events]
-        _say(f"end to end: publishing {len(burst):,} payments as fast as possible ...")
-        t0 = publish_burst(settings.bootstrap, settings.topic_transactions, burst)
-        last = watcher.wait_for([r["event_id"] for r in burst], timeout=600)
-        throughput = len(burst) / (last - t0)
-        steady = stream[events : events + int(rate * seconds)]
-        _say(f"end to end: {len(steady):,} payments at a steady {rate:,.0f}/s ...")
-        sent = publish_steady(settings.bootstrap, settings.topic_transactions, steady, rate)
-        watcher.wait_for(list(sent), timeout=120)
-        lat = [(watcher.arrived[k] - t) * 1000 for k, t in sent.items()]
-    finally:
-        watcher.stop()
-        proc.terminate()
-        proc.wait(30)
-    _say(
-        f"sustained throughput: {throughput:,.0f} events/s ({len(burst):,} events, 1 worker, 2 cores shared)"
-    )
-    _say(
-        f"publish-to-score latency at {rate:,.0f}/s: p50 {percentile(lat, 0.5):.1f} ms, "
-        f"p99 {percentile(lat, 0.99):.1f} ms, max {max(lat):.1f} ms "
-        f"(two broker hops; one hop through the broker alone: p50 {hop:.1f} ms)"
-    )
-    _say("decision lookups through the API at a steady 200 requests/s ...")
-    _, secret = create_key(settings, "analyst", name="bench")
-    ids = [r["event_id"] for r in burst]
-    lookup_p50, lookup_p99, lookups = lookup_latency(settings, secret, ids, 200.0, 15.0, tmp / "api.log")
-    _say(
-        f"decision lookup (GET /v1/decisions/{{id}}, analyst key) at 200 requests/s: "
-        f"p50 {lookup_p50:.1f} ms, p99 {lookup_p99:.1f} ms ({lookups:,} requests)"
-    )
+        run(opts)
+    except NotAvailable as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":
-    run()
+    sys.exit(main())

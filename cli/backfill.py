@@ -25,9 +25,7 @@ def backfill(path: Path, redis_url: str, labels: Path | None = None, batch: int 
     history = read_labels(labels) if labels else []
     client = sync_client(redis_url, cluster=settings.redis_cluster)
     store = SyncOnlineFeatureStore(
-        client,  # type: ignore[arg-type]  # the feature store's cluster support: features/
-        dedupe_ttl_s=settings.event_dedupe_ttl_s,
-        grace_ms=settings.late_grace_s * 1000,
+        client, dedupe_ttl_s=settings.event_dedupe_ttl_s, grace_ms=settings.late_grace_s * 1000
     )
     with click.progressbar(length=len(txs), label="backfilling features") as bar:
         for due, chunk in in_event_time(txs, history, batch):

@@ -1,28 +1,32 @@
-"""`riskwire bench`: the benchmarks of ``bench/`` (the same as `make bench`)."""
+"""`riskwire bench`: the benchmarks of ``bench/`` (the same as `make bench`).
+
+The options are the bench's own (``python -m bench --help``), passed through unchanged.
+"""
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import click
 
 
-@click.command()
-@click.option(
-    "--events",
-    type=int,
-    default=30_000,
-    show_default=True,
-    help="Events pushed through the worker for the throughput figure.",
+@click.command(
+    add_help_option=False,
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
 )
-@click.option(
-    "--rate",
-    type=float,
-    default=1_000.0,
-    show_default=True,
-    help="Steady publish rate (events/s) for the latency figure.",
-)
-@click.option("--seconds", type=float, default=20.0, show_default=True, help="Length of the latency run.")
-def bench(events: int, rate: float, seconds: float) -> None:
-    """Measure the feature, model and explanation stages and the worker end to end."""
-    from bench.__main__ import run
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench(args: tuple[str, ...]) -> None:
+    """Measure the worker beside its peers (decode-only agent, broker hop) and the pipeline's stages.
 
-    run(events=events, rate=rate, seconds=seconds)
+    Options (--events, --rate, --seconds, --cards, --json, --no-api, ...): see `riskwire bench --help`.
+    """
+    # bench/ is not an installed package: it lives beside cli/ in a source checkout.
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "bench" / "__main__.py").is_file():
+        raise click.ClickException("the benchmarks run from a source checkout: `make bench` there")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from bench.__main__ import main
+
+    raise SystemExit(main(list(args), prog="riskwire bench"))

@@ -80,6 +80,8 @@ def _print_example(record: dict[str, Any], api_url: str, secret: str) -> None:
         f"\nriskiest decision: {record['event_id']}  score {record['risk_score']} "
         f"({record['risk_level']}, {record['decision']})"
     )
+    if record.get("explained") is False:
+        click.echo("  (an allowed payment: the API computes its reasons when it is looked up)")
     for reason in record["reasons"]:
         sign = "+" if reason["contribution"] > 0 else "-"  # raised / lowered the risk
         click.echo(f"  {sign} {reason['text']}  [{reason['feature']}, {reason['contribution']:+.2f}]")

@@ -22,8 +22,10 @@ async def _run(
     model_version: str | None,
     batch: int,
     online: bool,
+    in_memory: bool = False,
 ) -> int:
     from cli.history import read_labels, read_transactions
+    from features.memory_store import MemoryFeatureStore
     from pipeline.factory import build_label_learning, build_pipeline
     from pipeline.replay import replay
     from store.connect import async_client
@@ -32,8 +34,10 @@ async def _run(
     client = async_client(redis_url, cluster=s.redis_cluster)
     if await client.dbsize():
         raise click.ClickException(f"{redis_url} is not empty: replay needs a fresh feature state")
-    pipeline = build_pipeline(s, client, model_version, online=online)
-    learning = build_label_learning(s, client, model_version) if online else None
+    # A private replay keeps its features in memory: the same kernel, no round trips.
+    features = MemoryFeatureStore(grace_ms=s.late_grace_s * 1000) if in_memory else None
+    pipeline = build_pipeline(s, client, model_version, online=online, features=features)
+    learning = build_label_learning(s, client, model_version, features=features) if online else None
     model = pipeline.model
     txs = read_transactions(transactions)
     history = read_labels(labels) if labels else []
@@ -62,7 +66,10 @@ async def _run(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
-    help="Decision records (JSON Lines), one per distinct event.",
+    help=(
+        "Decision records (JSON Lines), one per distinct event, as stored: with their "
+        "feature_vector; allowed payments unexplained (reasons [], explained false)."
+    ),
 )
 @click.option(
     "--labels",
@@ -107,5 +114,7 @@ def replay_cmd(
             tempfile.TemporaryDirectory(prefix="riskwire-replay-") as tmp,
             EmbeddedServices(workdir=Path(tmp), with_kafka=False) as private,
         ):
-            n = asyncio.run(_run(transactions, labels, out, private.redis_url, model_version, batch, online))
+            n = asyncio.run(
+                _run(transactions, labels, out, private.redis_url, model_version, batch, online, True)
+            )
     click.echo(f"wrote {n:,} decision records to {out} ({time.monotonic() - started:.1f} s)", err=True)

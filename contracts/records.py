@@ -150,10 +150,20 @@ class ShadowDecision(BaseModel):
     decision: DecisionKind
 
 
-class Decision(BaseModel):
-    """The decision record, published on ``scores``/``alerts`` and served by the API."""
+class FeatureVector(BaseModel):
+    """The stored record's compact features (``pipeline.record_shapes``): the values in
+    catalogue order and which windows were incomplete, plus what reason texts need."""
 
+    catalogue: str = Field(description="Digest of the catalogue's feature names, in order")
+    values: list[float | None]
+    incomplete: str = Field(description="Hex bitmask, least significant bit first: bit j = feature j")
+    currency: str
+    reason_counts: list[int] = Field(description="Raising and lowering reasons to list")
+
+
+class _DecisionBase(BaseModel):
     event_id: str
+    account_id: str | None = Field(default=None, description="The payment's account, when it named one")
     occurred_at: datetime
     scored_at: datetime
     risk_score: int = Field(ge=0, le=100)
@@ -162,7 +172,25 @@ class Decision(BaseModel):
     probability: float = Field(ge=0.0, le=1.0)
     model: ModelVersions
     reasons: list[Reason]
+    explained: bool = Field(
+        default=True,
+        description="False when the reasons were not computed (an allowed payment on the topics)",
+    )
     rules: list[str]
-    features: dict[str, FeatureValue]
     latency_ms: float
     shadow: ShadowDecision | None = None
+
+
+class PublishedDecision(_DecisionBase):
+    """The decision record on ``scores``/``alerts``: no features (``feature_vector`` only
+    with ``RISKWIRE_SCORES_INCLUDE_FEATURES``); an allowed payment's reasons are left to
+    the API (``reasons: []``, ``explained: false``)."""
+
+    feature_vector: FeatureVector | None = None
+
+
+class Decision(_DecisionBase):
+    """The decision record as the API serves it: every feature, and the reasons filled in
+    (for an allowed payment, computed on demand from its stored features)."""
+
+    features: dict[str, FeatureValue]

@@ -109,6 +109,16 @@ class Settings(BaseSettings):
     api_probe_timeout_s: float = Field(default=2.0, gt=0)
     api_score_batch_max: int = Field(default=100, ge=1)
 
+    # Decision records and on-demand explanations (hot-path issue, points 2 and 3).
+    # The records on `scores`/`alerts` leave out the feature vector unless this is true
+    # (the stored record, served by the API, always keeps it).
+    scores_include_features: bool = False
+    # Boosters the API keeps loaded, by version, to explain allowed payments on demand.
+    api_model_cache_size: int = Field(default=4, ge=1)
+    # Compute every payment's reasons in the worker (SHAP on the hot path for all rows),
+    # not only the alerts'.
+    explain_all: bool = False
+
     @property
     def bootstrap(self) -> str:
         """The Kafka bootstrap address in use."""

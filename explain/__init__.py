@@ -3,6 +3,7 @@ plain-language reasons, the online model's share of the blend as its own
 reason line, and the 0–100 risk score with its level and default decision.
 """
 
+from explain.decision_reasons import decision_reasons
 from explain.online_share import online_share_reason
 from explain.reasons import TEMPLATES, explain_row, lowering_reasons, reason_text, top_reasons
 from explain.risk_score import RiskPolicy, risk_score
@@ -10,6 +11,7 @@ from explain.risk_score import RiskPolicy, risk_score
 __all__ = [
     "TEMPLATES",
     "RiskPolicy",
+    "decision_reasons",
     "explain_row",
     "lowering_reasons",
     "online_share_reason",

@@ -1,13 +1,14 @@
-"""Online features: the catalogue declared once, the Redis online store that
-records events and returns their window aggregates in one atomic round trip per
-micro-batch (and labels in one more per label batch), the in-memory offline
-engine that reproduces those aggregates byte for byte for training, and the
-vectorizer that turns both into the model's feature matrix.
+"""Online features: the catalogue declared once, the feature kernel that computes every
+window of a micro-batch in the worker (numba), the Redis online store that keeps the
+entity states behind it with one-key commands (so it runs on Redis Cluster too), the
+in-memory twins for training and replay that run the same kernel, and the vectorizer
+that turns the raw aggregates into the model's feature matrix.
 """
 
 from features.aggregates import Aggregates, parse_aggregates
 from features.catalogue import FEATURE_INDEX, FEATURE_NAMES, FEATURES, FEATURES_BY_NAME, Entity, Feature
 from features.event_time import in_event_time
+from features.memory_store import MemoryFeatureStore
 from features.offline import OfflineFeatureEngine
 from features.online_store import OnlineFeatureStore, SyncOnlineFeatureStore
 from features.vectorize import FeatureMatrix, vectorize
@@ -21,6 +22,7 @@ __all__ = [
     "Entity",
     "Feature",
     "FeatureMatrix",
+    "MemoryFeatureStore",
     "OfflineFeatureEngine",
     "OnlineFeatureStore",
     "SyncOnlineFeatureStore",

@@ -81,3 +81,12 @@ def parse_aggregates(rows: Sequence[str | bytes]) -> Aggregates:
             raise ValueError(f"malformed aggregates {text[:80]!r}: expected {AGGREGATE_COUNT} fields")
         out[i] = [float(p) if p else np.nan for p in parts]
     return out
+
+
+def format_aggregates(raw: Aggregates) -> list[str]:
+    """The inverse of :func:`parse_aggregates`: one space-separated string per row.
+
+    >>> format_aggregates(parse_aggregates([" ".join(["7"] * 80 + [""])]))[0][-4:]
+    '7 7 '
+    """
+    return [" ".join("" if v != v else format(v, ".0f") for v in row) for row in raw.tolist()]

@@ -21,6 +21,9 @@ Matrix = npt.NDArray[np.float64]
 
 __all__ = ["BatchModel", "sigmoid"]
 
+#: Up to this many rows, SHAP runs on one thread.
+SMALL_BATCH = 256
+
 
 class BatchModel:
     """A loaded booster with the catalogue's feature order checked."""
@@ -37,6 +40,11 @@ class BatchModel:
         self.calibration = Calibration.from_manifest(artefact.manifest.get("calibration"))
         self.booster = xgb.Booster()
         self.booster.load_model(bytearray(artefact.model_bytes))
+        # The same trees on one thread, for SHAP on a few rows (a batch's alerts, one
+        # lookup): on a shared machine a small call on several threads mostly waits for
+        # a descheduled thread (measured: 22 rows 1.3 ms single vs 6.6 ms mean on two).
+        self._one_thread = self.booster.copy()
+        self._one_thread.set_param({"nthread": 1})
 
     def margin(self, x: Matrix) -> Matrix:
         """Log-odds for every row, one call."""
@@ -52,9 +60,14 @@ class BatchModel:
         return sigmoid(self.margin(x))
 
     def contributions(self, x: Matrix) -> tuple[Matrix, Matrix]:
-        """Exact TreeSHAP values (``n × features``) and the base value per row."""
-        contribs = self.booster.predict(
-            xgb.DMatrix(x, missing=np.nan, feature_names=list(FEATURE_NAMES)),
+        """Exact TreeSHAP values (``n × features``) and the base value per row.
+
+        Each row's values depend on that row only (not on the batch or the thread
+        count): the worker's batch call and the API's one-row call agree exactly."""
+        small = len(x) <= SMALL_BATCH
+        booster = self._one_thread if small else self.booster
+        contribs = booster.predict(
+            xgb.DMatrix(x, missing=np.nan, feature_names=list(FEATURE_NAMES), nthread=1 if small else None),
             pred_contribs=True,
         )
         contribs = np.asarray(contribs, dtype=np.float64).reshape(len(x), len(FEATURE_NAMES) + 1)

@@ -13,6 +13,12 @@ deserialised, so a tampered artefact never reaches XGBoost's parser; so is a
 file the manifest does not list, and a listed file that is not one of the
 known artefacts. The online state must also say its format in its first bytes
 (JSON object, ``"format": "riskwire-online-learner/1"``) before it is parsed.
+
+Versions are kept: decision records name the batch version that scored them, and
+the API explains allowed payments on demand with that version's booster, for as
+long as the records live (``RISKWIRE_DECISION_TTL_S``). Nothing in riskwire deletes
+a version except ``remove``, which refuses the current and shadow versions and any
+version that served (per ``PROMOTIONS.jsonl``) within that time.
 """
 
 from __future__ import annotations
@@ -193,6 +199,37 @@ class ModelRegistry:
             raise ModelNotFoundError(f"nothing to roll back to: {current} is the only version promoted")
         self.promote(history[-1])
         return history[-1]
+
+    def served_until(self, version: str) -> datetime | None:
+        """When ``version`` last stopped being current (now, if it is); None if it never served."""
+        history = self.promotions()
+        until: datetime | None = None
+        for i, step in enumerate(history):
+            if step["version"] != version:
+                continue
+            later = [p for p in history[i + 1 :] if p["version"] != version]
+            until = datetime.fromisoformat(later[0]["at"]) if later else datetime.now(UTC)
+        return until
+
+    def remove(self, version: str, *, keep_s: float, now: datetime | None = None) -> None:
+        """Delete a version's folder, unless decisions may still name it: the current or
+        shadow version, or one that was current less than ``keep_s`` (the decision TTL) ago."""
+        folder = self._versions / version
+        if not folder.is_dir():
+            raise ModelNotFoundError(f"no model version {version} in {self.root}")
+        pointers = {self.shadow()} | ({self.current()} if (self.root / "CURRENT").exists() else set())
+        if version in pointers:
+            raise ModelError(f"{version} is current or in shadow: it cannot be removed")
+        until = self.served_until(version)
+        now = now or datetime.now(UTC)
+        if until is not None and (now - until).total_seconds() < keep_s:
+            raise ModelError(
+                f"{version} scored decisions until {until.isoformat()}: they are kept for {keep_s:.0f} s "
+                "and explained with it, so it cannot be removed yet"
+            )
+        for path in folder.iterdir():
+            path.unlink()
+        folder.rmdir()
 
     def load(self, version: str | None = None) -> ModelArtefact:
         """Read and verify a version (the current one by default)."""

@@ -1,7 +1,7 @@
 """Training the batch model from history files, with the serving feature code.
 
-Features come from ``OfflineFeatureEngine`` + ``vectorize`` — the twin of what
-the worker computes in Redis — so the model trains on what it will see live.
+Features come from ``OfflineFeatureEngine`` + ``vectorize`` — the same feature kernel
+the worker runs over its Redis state — so the model trains on what it will see live.
 
 Labels arrive late (a chargeback takes days to weeks), so the split respects
 what was *knowable* at a cutoff time (``time_split``)::
@@ -34,7 +34,6 @@ import xgboost as xgb
 from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 
 from contracts.records import Label, LabelKind, Transaction
-from features.aggregates import parse_aggregates
 from features.catalogue import DAY_MS, FEATURE_NAMES
 from features.event_time import in_event_time
 from features.offline import OfflineFeatureEngine
@@ -129,7 +128,7 @@ def build_training_set(
     for due, batch in in_event_time(unique, labels, chunk):
         if due:
             engine.record_labels(due)
-        parts.append(vectorize(batch, parse_aggregates(engine.record_and_fetch(batch))).values)
+        parts.append(vectorize(batch, engine.record(batch)).values)
         if progress:
             progress(len(batch))
     x = np.vstack(parts) if parts else np.empty((0, len(FEATURE_NAMES)))

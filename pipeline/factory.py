@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from contracts.settings import Settings
 from explain.risk_score import RiskPolicy
-from features.online_store import OnlineFeatureStore
+from features.online_store import FeatureStore, OnlineFeatureStore
 from models.batch_model import BatchModel
 from models.blend import BlendConfig
 from models.errors import ModelError
@@ -27,11 +27,8 @@ log = logging.getLogger(__name__)
 
 
 def feature_store(settings: Settings, client: AsyncRedis) -> OnlineFeatureStore:
-    # The online feature store's own cluster support is a separate change (features/).
     return OnlineFeatureStore(
-        client,  # type: ignore[arg-type]
-        dedupe_ttl_s=settings.event_dedupe_ttl_s,
-        grace_ms=settings.late_grace_s * 1000,
+        client, dedupe_ttl_s=settings.event_dedupe_ttl_s, grace_ms=settings.late_grace_s * 1000
     )
 
 
@@ -41,6 +38,7 @@ def build_pipeline(
     model_version: str | None = None,
     *,
     online: bool | None = None,
+    features: FeatureStore | None = None,
 ) -> ScoringPipeline:
     """The pipeline on ``client`` with a registered model (raises ``ModelError`` without one).
 
@@ -50,7 +48,7 @@ def build_pipeline(
     registry = ModelRegistry(settings.model_dir)
     use_online = settings.online_learning if online is None else online
     return ScoringPipeline(
-        features=feature_store(settings, client),
+        features=features or feature_store(settings, client),
         decisions=DecisionStore(client, ttl_s=settings.decision_ttl_s),
         model=BatchModel(registry.load(model_version)),
         policy=RiskPolicy(elevated=settings.elevated_threshold, highest=settings.highest_threshold),
@@ -65,6 +63,7 @@ def build_pipeline(
             else None
         ),
         shadow=shadow_model(registry),
+        explain_all=settings.explain_all,
     )
 
 
@@ -85,13 +84,17 @@ def checkpoint(settings: Settings, client: AsyncRedis) -> OnlineCheckpoint:
 
 
 def build_label_learning(
-    settings: Settings, client: AsyncRedis, model_version: str | None = None
+    settings: Settings,
+    client: AsyncRedis,
+    model_version: str | None = None,
+    *,
+    features: FeatureStore | None = None,
 ) -> LabelLearning:
     """Label learning on ``client``: label features plus the online learner's checkpoint."""
     artefact = ModelRegistry(settings.model_dir).load(model_version)
     return LabelLearning(
         client,
-        feature_store(settings, client),
+        features or feature_store(settings, client),
         checkpoint(settings, client),
         new_learner=first_learner(settings, artefact),
         load_learner=OnlineLearner.from_state,

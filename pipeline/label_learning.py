@@ -25,10 +25,10 @@ import orjson
 from redis.exceptions import RedisError
 
 from contracts.records import Label, LabelKind
-from features.catalogue import FEATURE_NAMES
-from features.online_store import OnlineFeatureStore
+from features.online_store import FeatureStore
 from pipeline.decision_store import decision_key
 from pipeline.online_checkpoint import Commit, OnlineCheckpoint
+from pipeline.record_shapes import feature_row
 from store.connect import AsyncRedis, get_many
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class LabelLearning:
     def __init__(
         self,
         client: AsyncRedis,
-        features: OnlineFeatureStore,
+        features: FeatureStore,
         checkpoint: OnlineCheckpoint,
         *,
         new_learner: Callable[[], Learner],
@@ -163,14 +163,7 @@ def features_of(record: dict[str, Any]) -> tuple[npt.NDArray[np.float64], float]
 
     Features the record lacks (it predates a catalogue change) are unknown (NaN).
     """
-    stored = record.get("features") or {}
-    row = np.array(
-        [_number((stored.get(name) or {}).get("value")) for name in FEATURE_NAMES], dtype=np.float64
-    )
+    row = feature_row(record)
     model = record.get("model") or {}
     p_batch = model.get("batch_probability", record.get("probability", 0.0))
     return row, float(p_batch)
-
-
-def _number(value: object) -> float:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else np.nan

@@ -1,40 +1,44 @@
 """The scoring pipeline shared by the worker, replay and the synchronous API.
 
-Per micro-batch: one Redis round trip for features, one model call, one SHAP
-call, reasons and decision, one pipelined write of the decision records. No
-per-event awaits, Redis calls or model calls.
+Per micro-batch: one Redis round trip for features, one model call, the
+decisions (score, then rules), one SHAP call for the alerts only and their
+reasons, one pipelined write of the decision records. No per-event awaits,
+Redis calls or model calls. Allowed payments are explained on demand by the API
+(``api.explanations``); the record shapes are in ``pipeline.record_shapes``.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import orjson
 
-from contracts.records import DecisionKind, Transaction
-from explain.online_share import online_share_reason
-from explain.reasons import explain_row
+from contracts.records import DecisionKind, RiskLevel, Transaction
+from explain.decision_reasons import decision_reasons
 from explain.risk_score import RiskPolicy
 from features.aggregates import Aggregates
-from features.catalogue import FEATURE_NAMES
-from features.online_store import OnlineFeatureStore
+from features.catalogue import FEATURE_INDEX, FEATURE_NAMES
+from features.online_store import FeatureStore, Position
 from features.vectorize import vectorize
 from models.batch_model import BatchModel
 from models.drift import PsiMonitor
 from pipeline.decision_store import CONFLICT, DecisionStore
 from pipeline.online_follower import OnlineFollower
+from pipeline.record_shapes import VECTOR_KEY, vector_blocks
 from rules.attributes import rule_values
 from rules.live import LiveRules
 
 
 @dataclass(frozen=True)
 class ScoredEvent:
-    """A decision as stored (and so as published): the first one ever made for the event."""
+    """A decision as stored: the first one ever made for the event. What is published is
+    derived from ``body`` (``pipeline.record_shapes.topic_body``), on a redelivery too."""
 
     event_id: str
     body: bytes
@@ -55,7 +59,7 @@ class ScoringPipeline:
     def __init__(
         self,
         *,
-        features: OnlineFeatureStore,
+        features: FeatureStore,
         decisions: DecisionStore,
         model: BatchModel,
         policy: RiskPolicy,
@@ -67,6 +71,7 @@ class ScoringPipeline:
         shadow: BatchModel | None = None,
         monitor: PsiMonitor | None = None,
         clock: Callable[[], float] = time.time,
+        explain_all: bool = False,
     ) -> None:
         self.features = features
         self.decisions = decisions
@@ -83,21 +88,37 @@ class ScoringPipeline:
         #: Shadow vs champion decisions since the worker last exported them.
         self.shadow_tally: Counter[str] = Counter()
         self.clock = clock
+        #: Explain every decision on the hot path, not only alerts (tests, benchmarks).
+        self.explain_all = explain_all
+        self._policy_table: tuple[RiskPolicy, list[tuple[str, str]]] | None = None
 
     def decide(
-        self, transactions: Sequence[Transaction], raw: Aggregates, started: float
+        self,
+        transactions: Sequence[Transaction],
+        raw: Aggregates,
+        started: float,
+        *,
+        explain_all: bool | None = None,
     ) -> list[dict[str, Any]]:
-        """Pure part of the pipeline: features → model → explanation → decision records.
+        """Pure part of the pipeline: features → model → decision → explanation → records.
 
-        Records are plain dicts in the ``Decision`` shape, serialised with orjson:
-        building a pydantic model per event cost more than the model and SHAP together.
+        Records are plain dicts in the stored shape (``pipeline.record_shapes``),
+        serialised with orjson: building a pydantic model per event cost more than the
+        model and SHAP together. Every row is predicted, then decided (rules see the
+        risk score, not the explanation), then only the alerts (``review``/``block``)
+        get their TreeSHAP reasons, in one ``pred_contribs`` call; an allowed payment
+        is stored with ``"reasons": []`` and ``"explained": false``, and the API
+        explains it on demand from its stored features and model version, to the same
+        values. ``explain_all`` (default: the pipeline's ``explain_all``) explains
+        every row here instead.
         """
         model = self.model  # one version for the whole batch, even if a promotion lands meanwhile
         matrix = vectorize(transactions, raw)
-        p_batch = model.predict_proba(matrix.values)
+        x = matrix.values
+        p_batch = model.predict_proba(x)
         learner = self.online.learner if self.online is not None else None
         if learner is not None:
-            blend = learner.blend(matrix.values, p_batch)
+            blend = learner.blend(x, p_batch)
             probability = blend.probability.tolist()
             p_online: list[float] | None = blend.online_probability.tolist()
             weight = float(blend.online_weight)
@@ -106,55 +127,81 @@ class ScoringPipeline:
             probability, p_online, weight, online_version = p_batch.tolist(), None, 0.0, None
         batch_probability = p_batch.tolist()
         if self.monitor is not None:
-            self.monitor.update(matrix.values, p_batch)
-        shadow = self._shadow(matrix.values)
-        contributions, _base = model.contributions(matrix.values)
+            self.monitor.update(x, p_batch)
+        shadow = self._shadow(x)
         now = self.clock()
         scored_at = datetime.fromtimestamp(now, UTC)
         latency_ms = round((now - started) * 1000.0, 3)
+        n = len(transactions)
+
+        # Score, level and decision of every row; then the rules, which need the score only.
+        scores = _risk_scores(probability)
+        by_score = self._by_score()
+        levels = [by_score[s][0] for s in scores]
+        decisions = [by_score[s][1] for s in scores]
+        matched: list[list[str]] = [[] for _ in range(n)]
+        if self.rules is not None and len(self.rules.rules):
+            rows = x.tolist()
+            for i, tx in enumerate(transactions):
+                action, matched[i] = self.rules.decide(_RuleValues(tx, rows[i], scores[i], probability[i]))
+                if action is not None:
+                    decisions[i] = DecisionKind(action).value
+
+        # Exact TreeSHAP for the alerts only (or every row), one call on the subset.
+        everything = self.explain_all if explain_all is None else explain_all
+        explain = list(range(n)) if everything else [i for i in range(n) if decisions[i] in ALERTING]
+        reasons: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+        if explain:
+            contributions, _base = model.contributions(x[explain] if len(explain) < n else x)
+            for k, i in enumerate(explain):
+                reasons[i] = decision_reasons(
+                    x[i],
+                    contributions[k],
+                    transactions[i].currency,
+                    self.top_reasons,
+                    self.lowering_reasons,
+                    p_batch=batch_probability[i],
+                    p_online=None if p_online is None else p_online[i],
+                    p_blend=probability[i],
+                    weight=weight,
+                )
+        explained = [False] * n
+        for i in explain:
+            explained[i] = True
+
+        vectors = vector_blocks(
+            x,
+            matrix.complete,
+            [tx.currency for tx in transactions],
+            (self.top_reasons, self.lowering_reasons),
+        )
+        batch_weight = 1.0 - weight
         out = []
         for i, tx in enumerate(transactions):
-            p = probability[i]
-            row = matrix.values[i]
-            score, level, decision = self.policy.assess(p)
-            by_score = decision  # before rules: what a shadow model is compared with
-            matched: list[str] = []
-            if self.rules is not None and len(self.rules.rules):
-                action, matched = self.rules.decide(_rule_values(tx, row, score, p))
-                if action is not None:
-                    decision = DecisionKind(action)
-            # What raised the risk, strongest first, then what lowered it most.
-            up, down = explain_row(
-                row, contributions[i], tx.currency, self.top_reasons, self.lowering_reasons
-            )
-            reasons = up + down
-            if p_online is not None and weight > 0:
-                reasons.append(
-                    online_share_reason(
-                        p_batch=batch_probability[i], p_online=p_online[i], p_blend=p, weight=weight
-                    )
-                )
-            record = {
+            record: dict[str, Any] = {
                 "event_id": tx.event_id,
+                "account_id": tx.account_id,
                 "occurred_at": tx.occurred_at,
                 "scored_at": scored_at,
-                "risk_score": score,
-                "risk_level": level.value,
-                "decision": decision.value,
-                "probability": p,
+                "risk_score": scores[i],
+                "risk_level": levels[i],
+                "decision": decisions[i],
+                "probability": probability[i],
                 "model": {
                     "batch_version": model.version,
-                    "batch_weight": 1.0 - weight,
+                    "batch_weight": batch_weight,
                     "online_version": online_version,
                     "online_weight": weight,
                     "batch_probability": batch_probability[i],
                     "online_probability": None if p_online is None else p_online[i],
                 },
-                "reasons": reasons,
-                "rules": matched,
-                "features": matrix.record(i),
+                "reasons": reasons[i],
+                "explained": explained[i],
+                "rules": matched[i],
                 "latency_ms": latency_ms,
             }
+            if tx.account_id is None:
+                del record["account_id"]  # only when the payment named one
             if shadow is not None:
                 version, p_shadow = shadow
                 s_score, s_level, s_decision = self.policy.assess(p_shadow[i])
@@ -166,9 +213,21 @@ class ScoringPipeline:
                     "risk_level": s_level.value,
                     "decision": s_decision.value,
                 }
-                self.shadow_tally[_agreement(by_score.value, s_decision.value)] += 1
+                self.shadow_tally[_agreement(by_score[scores[i]][1], s_decision.value)] += 1
+            record[VECTOR_KEY] = vectors[i]  # last: the topic's record is the stored one cut here
             out.append(record)
         return out
+
+    def _by_score(self) -> list[tuple[str, str]]:
+        """(level, decision) of the policy for every risk score 0–100."""
+        policy = self.policy
+        if self._policy_table is None or self._policy_table[0] is not policy:
+            table = []
+            for s in range(101):
+                level = policy.level(s)
+                table.append((level.value, _DEFAULT_DECISION[level].value))
+            self._policy_table = (policy, table)
+        return self._policy_table[1]
 
     def _shadow(self, x: Any) -> tuple[str, list[float]] | None:
         """The shadow candidate's probabilities (one call per batch), or None."""
@@ -177,8 +236,14 @@ class ScoringPipeline:
             return None
         return shadow.version, shadow.predict_proba(x).tolist()
 
-    async def score(self, transactions: Sequence[Transaction]) -> list[ScoredEvent]:
-        """Score a batch; duplicates within it are scored once."""
+    async def score(
+        self, transactions: Sequence[Transaction], positions: Mapping[str, Position] | None = None
+    ) -> list[ScoredEvent]:
+        """Score a batch; duplicates within it are scored once.
+
+        ``positions`` (event id → Kafka source and offset of its first copy) lets the
+        feature store repair a batch that a crash interrupted (docs/redis-keys.md).
+        """
         started = self.clock()
         first: dict[str, Transaction] = {}
         for tx in transactions:
@@ -192,7 +257,8 @@ class ScoringPipeline:
             self._rules_checked = started
         if self.online is not None:
             await self.online.refresh(started)
-        raw = await self.features.record_and_fetch(unique)
+        where = None if positions is None else [positions[tx.event_id] for tx in unique]
+        raw = await self.features.record_and_fetch(unique, where)
         decisions = self.decide(unique, raw, started)
         bodies = [(d["event_id"], orjson.dumps(d)) for d in decisions]
         stored = await self.decisions.put_new(
@@ -221,7 +287,66 @@ CONFLICT_DECISION = "conflict"
 ALERTING = frozenset({DecisionKind.REVIEW.value, DecisionKind.BLOCK.value})
 
 
-def _rule_values(tx: Transaction, row: Any, risk_score: int, probability: float) -> dict[str, object]:
+_DEFAULT_DECISION = {
+    RiskLevel.NORMAL: DecisionKind.ALLOW,
+    RiskLevel.ELEVATED: DecisionKind.REVIEW,
+    RiskLevel.HIGHEST: DecisionKind.BLOCK,
+}
+
+
+def _risk_scores(probability: list[float]) -> list[int]:
+    """``risk_score`` of every probability (the same float arithmetic, on the whole batch)."""
+    p = np.asarray(probability, dtype=np.float64)
+    if np.isnan(p).any():
+        raise ValueError("probability is NaN")
+    scores: list[int] = np.clip(np.floor(p * 100 + 0.5), 0, 100).astype(np.int64).tolist()
+    return scores
+
+
+class _RuleValues(Mapping[str, object]):
+    """What rules see, built lazily: the model's outputs, the features (None when unknown),
+    then the transaction's fields — ``rule_values(tx.model_dump(), features, ...)`` without
+    building a 93-entry dict and dumping the transaction for every event."""
+
+    __slots__ = ("_full", "_p", "_row", "_score", "_tx")
+
+    def __init__(self, tx: Transaction, row: list[float], risk_score: int, probability: float) -> None:
+        self._tx, self._row, self._score, self._p = tx, row, risk_score, probability
+        self._full: dict[str, object] | None = None
+
+    def _all(self) -> dict[str, object]:
+        if self._full is None:
+            self._full = _rule_values(self._tx, self._row, self._score, self._p)
+        return self._full
+
+    def __getitem__(self, name: str) -> object:
+        if name == "risk_score":
+            return self._score
+        if name == "probability":
+            return self._p
+        j = FEATURE_INDEX.get(name)
+        if j is not None:
+            v = self._row[j]
+            return None if v != v else v
+        return self._all()[name]
+
+    def get(self, name: str, default: object = None) -> object:
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def __contains__(self, name: object) -> bool:
+        return name in ("risk_score", "probability") or name in FEATURE_INDEX or name in self._all()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+def _rule_values(tx: Transaction, row: list[float], risk_score: int, probability: float) -> dict[str, object]:
     """What rules see: the transaction's fields, the features (None when unknown), the model's outputs."""
-    features = {name: (None if v != v else v) for name, v in zip(FEATURE_NAMES, row.tolist(), strict=True)}
+    features = {name: (None if v != v else v) for name, v in zip(FEATURE_NAMES, row, strict=True)}
     return rule_values(tx.model_dump(), features, risk_score=risk_score, probability=probability)

@@ -19,7 +19,9 @@ from redis.exceptions import RedisError
 
 from contracts.records import Transaction
 from contracts.settings import Settings
+from features.online_store import Position, kafka_source
 from pipeline.decode import Rejected, decode
+from pipeline.record_shapes import topic_body
 from pipeline.scoring import ScoredEvent, ScoringPipeline
 from stream.metrics import WorkerMetrics
 from stream.publisher import OutgoingRecord
@@ -100,7 +102,8 @@ class BatchHandler:
             else:
                 valid.append(result)
                 source.setdefault(result.event_id, msg)
-        scored_events, failed = await self._score_isolating(valid)
+        positions = {eid: kafka_source(m.topic, m.partition, m.offset) for eid, m in source.items()}
+        scored_events, failed = await self._score_isolating(valid, positions)
         for tx, error in failed:
             why = Rejected(f"could not be scored: {error!r}", "processing")
             out.append(self.dead_letter(source[tx.event_id], why))
@@ -115,23 +118,25 @@ class BatchHandler:
                 stats.rejected += 1
                 continue
             key = scored.event_id.encode()
-            out.append(OutgoingRecord(s.topic_scores, key, scored.body))
+            # The stored record, without its feature vector unless asked: on a redelivery too.
+            body = topic_body(scored.body, s.scores_include_features)
+            out.append(OutgoingRecord(s.topic_scores, key, body))
             stats.scored += 1
             levels[scored.risk_level] += 1
             if scored.alert:
-                out.append(OutgoingRecord(s.topic_alerts, key, scored.body))
+                out.append(OutgoingRecord(s.topic_alerts, key, body))
                 stats.alerts += 1
         await self.publisher.publish(out)
         self._account(messages, stats, rejected, levels, started)
         return stats
 
     async def _score_isolating(
-        self, batch: list[Transaction]
+        self, batch: list[Transaction], positions: dict[str, Position]
     ) -> tuple[list[ScoredEvent], list[tuple[Transaction, Exception]]]:
         """Score a batch; if it fails for a reason other than a service outage, find the
         event(s) responsible by halving, so one poison event cannot stall the stream."""
         try:
-            return await self.pipeline.score(batch), []
+            return await self.pipeline.score(batch, positions), []
         except RETRYABLE:
             raise
         except Exception as exc:
@@ -139,8 +144,8 @@ class BatchHandler:
                 log.exception("event %s could not be scored", batch[0].event_id)
                 return [], [(batch[0], exc)]
             half = len(batch) // 2
-            left, bad_left = await self._score_isolating(batch[:half])
-            right, bad_right = await self._score_isolating(batch[half:])
+            left, bad_left = await self._score_isolating(batch[:half], positions)
+            right, bad_right = await self._score_isolating(batch[half:], positions)
             return left + right, bad_left + bad_right
 
     def _account(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
+from pathlib import Path
 
 import numpy as np
 import orjson
@@ -14,7 +15,8 @@ import redis.asyncio as aioredis
 import shap
 import xgboost as xgb
 
-from contracts.records import Decision, DecisionKind, RiskLevel
+from api.explanations import Explainer, ModelCache
+from contracts.records import Decision, DecisionKind, PublishedDecision, RiskLevel
 from explain.reasons import GROUPS, TEMPLATES, check_catalogue, reason_text, top_reasons
 from explain.risk_score import RiskPolicy, risk_score
 from features.aggregates import parse_aggregates
@@ -23,9 +25,12 @@ from features.offline import OfflineFeatureEngine
 from features.online_store import OnlineFeatureStore, SyncOnlineFeatureStore
 from features.vectorize import vectorize
 from models.batch_model import BatchModel, sigmoid
+from models.learner import OnlineLearner
 from models.registry import ModelRegistry
 from pipeline.decision_store import DecisionStore
+from pipeline.record_shapes import VECTOR_KEY, expand_features, topic_body
 from pipeline.scoring import ScoringPipeline
+from rules.compiler import RuleSet, compile_rule
 
 N_EVENTS = 3000
 
@@ -419,9 +424,18 @@ def test_decide_builds_valid_decision_records(services, redis_client, model, sma
         asyncio.run(client.aclose())
 
     assert [d["event_id"] for d in out] == [t.event_id for t in batch]
-    decisions = [Decision.model_validate(d) for d in out]
-    published = [Decision.model_validate_json(orjson.dumps(d)) for d in out]
-    assert published == decisions
+    stored = [orjson.dumps(d) for d in out]
+    decisions = [Decision.model_validate(d) for d in _served(model, stored)]
+    published = [PublishedDecision.model_validate_json(topic_body(b)) for b in stored]
+    assert [p.event_id for p in published] == [d.event_id for d in decisions]
+    assert all(p.feature_vector is None for p in published)
+    for p, d in zip(published, decisions, strict=True):
+        assert p.model_dump(exclude={"reasons", "explained", "feature_vector"}) == d.model_dump(
+            exclude={"reasons", "explained", "features"}
+        )
+        # Alerts are explained on the hot path, allowed payments by the API (the same reasons).
+        assert p.explained == (p.decision is not DecisionKind.ALLOW) and d.explained
+        assert p.reasons == (d.reasons if p.explained else [])
     expected_p = model.predict_proba(vectorize(batch, raw).values)
     for d, t, p in zip(decisions, batch, expected_p, strict=True):
         assert d.occurred_at == t.occurred_at
@@ -465,3 +479,128 @@ def test_a_cause_already_raising_the_risk_is_not_also_listed_as_lowering_it():
     down = lowering_reasons(VALUES, c, "EUR", 2, up)
     assert "card_amount_avg_30d" not in [r["feature"] for r in down]
     assert down[0]["feature"] == "channel_code"
+
+
+# --- explanations on demand -----------------------------------------------------------------
+
+
+def _served(model: BatchModel, stored: list[bytes]) -> list[dict]:
+    """The records as the API serves them (features expanded, reasons filled in)."""
+    cache = ModelCache(ModelRegistry(Path("/nonexistent")))
+    cache.put(model)
+    return Explainer(cache).present(stored)
+
+
+class _Follower:
+    """An ``OnlineFollower`` stand-in: a learner that has learned enough to have a weight."""
+
+    def __init__(self, learner: OnlineLearner) -> None:
+        self.learner = learner
+
+
+class _Rules:
+    """A ``LiveRules`` stand-in with fixed rules."""
+
+    def __init__(self, *texts: str) -> None:
+        self.rules = RuleSet(compile_rule(t) for t in texts)
+        self.lists: dict[str, frozenset[str]] = {}
+
+    def decide(self, values):
+        return self.rules.decide(values, self.lists)
+
+
+def test_on_demand_explanations_equal_the_worker_path(model, small_history):
+    """For the same events, the reasons and contributions the API computes on demand for
+    allowed payments are exactly those the worker computes with SHAP forced on."""
+    txs, _, fraud_ids = small_history
+    batch = txs[2000:3000]
+    big = float(np.quantile([t.amount for t in batch], 0.97))
+    raw = parse_aggregates(OfflineFeatureEngine().record_and_fetch(txs[:3000]))[2000:3000]
+    x = vectorize(batch, raw).values
+    learner = OnlineLearner(origin=model.version)
+    y = np.array([t.event_id in fraud_ids for t in txs[:2000]], dtype=np.int8)
+    x_learn = vectorize(
+        txs[:2000], parse_aggregates(OfflineFeatureEngine().record_and_fetch(txs[:2000]))
+    ).values
+    learner.learn(x_learn, y, model.predict_proba(x_learn))
+    assert learner.blend(x, model.predict_proba(x)).online_weight > 0
+
+    def pipeline(explain_all: bool) -> ScoringPipeline:
+        return ScoringPipeline(
+            features=None,  # type: ignore[arg-type]
+            decisions=None,  # type: ignore[arg-type]
+            model=model,
+            policy=RiskPolicy(elevated=30, highest=60),
+            rules=_Rules(f"review if :amount: > {big:.2f}"),  # type: ignore[arg-type]
+            online=_Follower(learner),  # type: ignore[arg-type]
+            clock=lambda: 1_767_225_600.25,
+            explain_all=explain_all,
+        )
+
+    forced = pipeline(True).decide(batch, raw, started=1_767_225_600.0)
+    lean = pipeline(False).decide(batch, raw, started=1_767_225_600.0)
+    by_rule = [d for d in lean if d["rules"]]
+    assert by_rule and all(d["decision"] == "review" and d["explained"] for d in by_rule)
+    allowed = [i for i, d in enumerate(lean) if d["decision"] == "allow"]
+    alerts = [i for i, d in enumerate(lean) if d["decision"] != "allow"]
+    assert len(allowed) > 100 and len(alerts) > 5
+    assert all(lean[i]["reasons"] == [] and lean[i]["explained"] is False for i in allowed)
+    assert all(lean[i]["reasons"] == forced[i]["reasons"] and lean[i]["explained"] for i in alerts)
+
+    stored = [orjson.dumps(d) for d in lean]
+    served = _served(model, stored)
+    online_lines = 0
+    for i, record in enumerate(served):
+        assert record["explained"] is True
+        assert record["reasons"] == forced[i]["reasons"], batch[i].event_id  # exactly, floats and texts
+        online_lines += any(r["feature"] == "online_model" for r in record["reasons"])
+        assert VECTOR_KEY not in record
+        assert record["features"] == vectorize(batch, raw).record(i)  # the API contract's shape
+    assert online_lines == len(served)
+
+    # Full contributions on demand: the batch call's values for that row, adding up to the margin.
+    cache = ModelCache(ModelRegistry(Path("/nonexistent")))
+    cache.put(model)
+    explainer = Explainer(cache)
+    contributions, base = model.contributions(x)
+    for i in allowed[:20] + alerts[:5]:
+        got = explainer.explanation(stored[i])
+        assert got is not None and got["model_version"] == model.version
+        assert list(got["contributions"].values()) == contributions[i].tolist()
+        assert got["base_value"] == float(base[i])
+        assert abs(sum(got["contributions"].values()) + got["base_value"] - got["margin"]) <= 1e-4
+
+
+def test_stored_topic_and_old_records(model, small_history):
+    txs = small_history[0][:400]
+    raw = parse_aggregates(OfflineFeatureEngine().record_and_fetch(txs))
+    pipeline = ScoringPipeline(
+        features=None,  # type: ignore[arg-type]
+        decisions=None,  # type: ignore[arg-type]
+        model=model,
+        policy=RiskPolicy(elevated=30, highest=60),
+    )
+    out = pipeline.decide(txs, raw, started=0.0)
+    matrix = vectorize(txs, raw)
+    for i, d in enumerate(out):
+        stored = orjson.dumps(d)
+        lean = topic_body(stored)
+        assert len(lean) <= 1500 and b"feature" not in lean.replace(b'"feature":', b"")
+        full = orjson.loads(stored)
+        vector = full.pop(VECTOR_KEY)
+        assert orjson.loads(lean) == full  # the stored record minus its features, nothing else
+        assert topic_body(stored, include_features=True) == stored
+        assert vector["currency"] == txs[i].currency and vector["reason_counts"] == [3, 2]
+        assert expand_features({VECTOR_KEY: vector}) == matrix.record(i)
+    # A record stored before the compact shape: read as it is, published without features.
+    old = orjson.loads(orjson.dumps(out[0]))
+    old["features"] = matrix.record(0)
+    del old[VECTOR_KEY], old["explained"]
+    old_bytes = orjson.dumps(old)
+    assert "features" not in orjson.loads(topic_body(old_bytes))
+    (served,) = _served(model, [old_bytes])
+    assert served == old and Decision.model_validate(served).explained
+    # A vector of another catalogue cannot be expanded against this one.
+    other = orjson.loads(orjson.dumps(out[0]))
+    other[VECTOR_KEY]["catalogue"] = "0" * 12
+    assert expand_features(other) == {}

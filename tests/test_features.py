@@ -1,9 +1,11 @@
-"""Online features in the real Redis against their offline twin, a plain recomputation
-and hand-computed values.
+"""Online features in the real Redis against their offline twin, the pre-redesign twin,
+a plain recomputation and hand-computed values.
 
-The Lua scripts (``features/lua/``) and ``OfflineFeatureEngine`` must agree byte for byte
-(zero train/serve skew), redeliveries and reorderings within grace must change nothing,
-and both must follow docs/redis-keys.md ("Online features").
+The Redis store and ``OfflineFeatureEngine`` run the same kernel and must agree byte for
+byte (zero train/serve skew); both must also agree with the pre-redesign twin of the Lua
+script (``tests/features_twin_v1.py``), so the move into the worker changed no value.
+Redeliveries and reorderings within grace must change nothing, and everything must follow
+docs/redis-keys.md ("Online features").
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from features.offline import OfflineFeatureEngine
 from features.online_store import LATE_EVENTS_KEY, SyncOnlineFeatureStore
 from features.vectorize import vectorize
 from tests.features_reference import expected_raw
+from tests.features_twin_v1 import OfflineFeatureEngine as TwinV1
 
 pytestmark = pytest.mark.services
 
@@ -124,19 +127,23 @@ def test_streamed_history_matches_the_offline_engine_exactly(redis_client, small
     assert len(txs) > 5000
     labels = synthetic_labels(txs, fraud_ids, seed=3)
     store, engine = store_for(redis_client), OfflineFeatureEngine(grace_ms=GRACE_MS)
+    twin = TwinV1(grace_ms=GRACE_MS)
     online: list[str] = []
     offline: list[str] = []
+    before: list[str] = []
     done = 0
     for part in batches(txs):
         # Labels reported up to a day after the batch: some arrive before their event (pending).
         horizon = part[-1].occurred_ms + DAY
         due = [lab for lab in labels[done:] if lab.reported_at.timestamp() * 1000 <= horizon]
         done += len(due)
-        assert store.record_labels(due) == engine.record_labels(due)
+        assert store.record_labels(due) == engine.record_labels(due) == twin.record_labels(due)
         online += store.raw(part)
         offline += engine.record_and_fetch(part)
+        before += twin.record_and_fetch(part)
     mismatches = [(i, a, b) for i, (a, b) in enumerate(zip(online, offline, strict=True)) if a != b]
     assert mismatches[:3] == []
+    assert [i for i, (a, b) in enumerate(zip(online, before, strict=True)) if a != b][:3] == []
 
     raw = parse_aggregates(online)
     col = RAW_INDEX
@@ -418,10 +425,10 @@ def test_memory_per_entity_is_bounded(redis_client):
     ]
     for part in batches(card_events, [100]) + batches(merchant_events, [500]):
         store.record_and_fetch(part)
-    card = redis_client.memory_usage("rw:f:card:busy-card", samples=0)
-    merchant = redis_client.memory_usage("rw:f:merchant:big-merchant", samples=0)
-    ip = redis_client.memory_usage("rw:f:ip:10.0.0.1", samples=0)
-    event = redis_client.memory_usage("rw:f:event:m1000", samples=0)
+    card = redis_client.memory_usage("rw:f:{card:busy-card}", samples=0)
+    merchant = redis_client.memory_usage("rw:f:{merchant:big-merchant}", samples=0)
+    ip = redis_client.memory_usage("rw:f:{ip:10.0.0.1}", samples=0)
+    event = redis_client.memory_usage("rw:f:{ev:m1000}", samples=0)
     print(f"bytes: card {card}, merchant {merchant}, ip {ip}, event {event}")
     assert card is not None and card <= 1500
     assert merchant is not None and merchant <= 4000
@@ -466,6 +473,7 @@ def test_one_big_batch_with_late_events_matches_the_offline_engine(redis_client,
     engine = OfflineFeatureEngine(grace_ms=GRACE_MS)
     expected = engine.record_and_fetch(arrivals)
     assert engine.late_events >= 3  # the stream does exercise late events
+    assert expected == TwinV1(grace_ms=GRACE_MS).record_and_fetch(arrivals)
     assert store_for(redis_client).raw(arrivals) == expected
     assert redis_client.get(LATE_EVENTS_KEY) == str(engine.late_events).encode()
     # The states written back once at the end are those the engine holds: probes agree.
@@ -494,16 +502,14 @@ def test_batch_size_changes_neither_results_nor_state(redis_client):
     assert store.raw(probes, record=False) == probed
 
 
-def test_a_batch_is_one_script_call(redis_client, small_history):
+def test_a_batch_is_three_round_trips_of_one_key_commands(redis_client, small_history):
     txs = small_history[0][:1500]
     store = store_for(redis_client)
-    store.raw(txs[:10])  # the script is loaded
+    store.raw(txs[:10])  # the scripts are loaded
     redis_client.config_resetstat()
     store.raw(txs[10:1010])
     calls = {name: v["calls"] for name, v in redis_client.info("commandstats").items()}
-    # (commandstats also counts the commands the script runs)
-    assert calls["cmdstat_evalsha"] == 1 and "cmdstat_eval" not in calls
-    # Each entity of the batch is read once and written once, however many events share it.
+    # (commandstats also counts the commands the scripts run)
     entities = {
         (kind, ident)
         for t in txs[10:1010]
@@ -515,25 +521,19 @@ def test_a_batch_is_one_script_call(redis_client, small_history):
         if ident
     }
     assert len(entities) < 4000  # shared merchants, IPs, …: fewer entities than 6 per event
-    assert calls["cmdstat_get"] == 1 + len(entities)  # + rw:f:meta:history_since
-    assert calls["cmdstat_set"] == len(entities)
-    assert calls["cmdstat_hset"] == 1000 and calls["cmdstat_mget"] == 2  # pending labels, 500 a read
+    # Read: one HMGET per event, every state and the history start in one MGET (one node).
+    assert calls["cmdstat_mget"] == 1
+    # Written: one guard per event, one compare-and-set per entity (SET … IFEQ on this
+    # server), nothing spanning two keys.
+    assert calls["cmdstat_evalsha"] == 1000
+    assert calls["cmdstat_set"] == len(entities) and "cmdstat_get" not in calls
+    assert calls["cmdstat_hmget"] == 2000  # the read and the guard script's own read
+    assert "cmdstat_eval" not in calls
 
 
-def test_a_malformed_batch_fails_before_writing_and_resumes_the_collector(redis_client):
-    from features.online_store import SCRIPT, script_args
-
+def test_a_corrupt_state_fails_the_batch_before_anything_is_written(redis_client):
     events = [tx("ok1", T), tx("ok2", T + MINUTE, card="c2"), tx("ok3", T + 2 * MINUTE)]
-    args = script_args(events, dedupe_ttl_s=DEDUPE_TTL_S, grace_ms=GRACE_MS)
-    args[4 + 11 + 1] = "not-a-number"  # the second event's time
-    with pytest.raises(redis.ResponseError, match="bad numbers for event ok2"):
-        redis_client.eval(SCRIPT, 0, *args)
-    assert list(redis_client.scan_iter("rw:*")) == []
-    # The garbage collector paused during the batch runs again: 10⁶ short-lived tables
-    # (≈ 40 MB if nothing were collected) leave the Lua heap small.
-    grown = redis_client.eval(
-        "local a = collectgarbage('count') for i = 1, 1000000 do local t = {i} end "
-        "return math.floor(collectgarbage('count') - a)",
-        0,
-    )
-    assert isinstance(grown, int) and grown < 16_000, grown
+    redis_client.set("rw:f:{card:c2}", b"12345678" + bytes([99, 1, 2, 3]))
+    with pytest.raises(ValueError, match="entity state format"):
+        store_for(redis_client).raw(events)
+    assert sorted(redis_client.scan_iter("rw:*")) == [b"rw:f:{card:c2}"]

@@ -16,7 +16,7 @@ from features.catalogue import FEATURE_INDEX
 from features.online_store import OnlineFeatureStore
 from models.batch_model import BatchModel
 from models.registry import ModelRegistry
-from pipeline.decision_store import DecisionStore
+from pipeline.decision_store import DecisionStore, decision_key
 from pipeline.scoring import ScoringPipeline
 from stream.handler import BatchHandler, Incoming
 
@@ -125,3 +125,62 @@ def test_an_event_id_of_another_account_is_dead_lettered_not_answered_with_its_r
     assert [r.topic for r in second.records] == ["dlq"], "globex never sees acme's decision"
     assert dict(second.records[0].headers)["error_class"] == b"conflict"
     assert json.loads(second.records[0].value)["account_id"] == "globex"
+
+
+@pytest.mark.parametrize("include_features", [False, True])
+def test_the_topics_get_the_stored_record_lean_or_whole_and_again_on_redelivery(
+    services, redis_client, model_dir, include_features
+):
+    settings = Settings(scores_include_features=include_features)
+
+    async def run() -> tuple[list, list, dict[str, bytes]]:
+        client = aioredis.Redis.from_url(services.redis_url)
+        pipeline = ScoringPipeline(
+            features=OnlineFeatureStore(client, dedupe_ttl_s=3600, grace_ms=0),
+            decisions=DecisionStore(client, ttl_s=3600),
+            model=BatchModel(ModelRegistry(model_dir).load()),
+            policy=RiskPolicy(elevated=1, highest=99),  # some reviews too
+        )
+        start = datetime(2026, 3, 1, tzinfo=UTC)
+        messages = [
+            Incoming(
+                "transactions",
+                0,
+                i,
+                b"k",
+                json.dumps(
+                    {
+                        "event_id": f"r{i}",
+                        "occurred_at": (start + timedelta(minutes=i)).isoformat(),
+                        "amount": 10.0 + 50 * i,
+                        "currency": "EUR",
+                        "card_id": "c1",
+                        "merchant_id": "m",
+                        "account_id": "acme",
+                    }
+                ).encode(),
+            )
+            for i in range(30)
+        ]
+        first, again = Collect(), Collect()
+        await BatchHandler(settings, pipeline, first).handle(messages)
+        await BatchHandler(settings, pipeline, again).handle(messages)  # redelivered
+        stored = {f"r{i}": await client.get(decision_key(f"r{i}")) for i in range(30)}
+        await client.aclose()
+        return first.records, again.records, stored
+
+    first, again, stored = asyncio.run(run())
+    assert [(r.topic, r.key, r.value) for r in again] == [(r.topic, r.key, r.value) for r in first]
+    scores = [r for r in first if r.topic == settings.topic_scores]
+    alerts = [r for r in first if r.topic == settings.topic_alerts]
+    assert len(scores) == 30 and alerts
+    for r in first:
+        record = json.loads(r.value)
+        assert r.key.decode() == record["event_id"]
+        whole = stored[record["event_id"]]
+        assert record["account_id"] == "acme"
+        if include_features:
+            assert r.value == whole
+        else:
+            assert "feature_vector" not in record and len(r.value) <= 1500
+            assert record == {k: v for k, v in json.loads(whole).items() if k != "feature_vector"}

@@ -171,3 +171,12 @@ def test_features_of_reads_what_the_decision_was_made_on() -> None:
     row, p = features_of({"features": {"amount": {"value": 12.5}}, "probability": 0.3})
     assert row[AMOUNT] == 12.5 and p == 0.3
     assert np.isnan(row[FEATURE_INDEX["card_count_1h"]])
+    # The compact stored shape (pipeline.record_shapes): values in catalogue order.
+    from features.catalogue import FEATURE_NAMES
+    from pipeline.record_shapes import CATALOGUE_ID
+
+    values: list[float | None] = [None] * len(FEATURE_NAMES)
+    values[AMOUNT] = 40.0
+    vector = {"catalogue": CATALOGUE_ID, "values": values, "incomplete": "", "currency": "EUR"}
+    row, p = features_of({"feature_vector": vector, "model": {"batch_probability": 0.2}, "probability": 0.5})
+    assert row[AMOUNT] == 40.0 and p == 0.2 and np.isnan(row[FEATURE_INDEX["card_count_1h"]])

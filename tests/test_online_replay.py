@@ -8,6 +8,7 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
+from api.explanations import Explainer, ModelCache
 from contracts.records import Decision
 from contracts.settings import Settings
 from models.batch_model import BatchModel
@@ -35,8 +36,9 @@ def test_online_learning_in_replay_blends_and_explains_its_share(services, model
     with_online = asyncio.run(_replay(settings, txs, labels, online=True))
     alone = asyncio.run(_replay(settings, txs, labels, online=False))
     assert len(with_online) == len(alone) == len({t.event_id for t in txs})
-    for record in with_online[:50] + with_online[-50:]:
-        Decision.model_validate(record)  # the contract holds with the new fields
+    explainer = Explainer(ModelCache(ModelRegistry(settings.model_dir)))
+    for record in explainer.present([orjson.dumps(r) for r in with_online[:50] + with_online[-50:]]):
+        Decision.model_validate(record)  # the contract holds with the new fields, as the API serves it
 
     # Batch model alone: full weight, no online line, same batch probabilities as with it.
     assert all(r["model"]["online_version"] is None and r["model"]["batch_weight"] == 1.0 for r in alone)
@@ -50,7 +52,11 @@ def test_online_learning_in_replay_blends_and_explains_its_share(services, model
         m = r["model"]
         expected = m["batch_weight"] * m["batch_probability"] + m["online_weight"] * m["online_probability"]
         assert r["probability"] == pytest.approx(expected, rel=1e-9)
-        line = [x for x in r["reasons"] if x["feature"] == "online_model"]
+    # Alerts carry the line; allowed payments get it (and their SHAP reasons) on demand.
+    served = explainer.present([orjson.dumps(r) for r in blended[:200]])
+    for r, api in zip(blended[:200], served, strict=True):
+        assert api["explained"] and (r["reasons"] == api["reasons"] or not r["explained"])
+        line = [x for x in api["reasons"] if x["feature"] == "online_model"]
         assert len(line) == 1 and "online model" in line[0]["text"]
     # The learner named in late decisions has learned labels, in event time.
     assert int(with_online[-1]["model"]["online_version"].rsplit("+", 1)[1]) > 50

@@ -12,10 +12,11 @@ import redis.asyncio as aioredis
 
 from contracts.records import Transaction
 from explain.risk_score import RiskPolicy
+from features.memory_store import MemoryFeatureStore
 from features.online_store import OnlineFeatureStore
 from models.batch_model import BatchModel
 from models.registry import ModelRegistry
-from pipeline.decision_store import DecisionStore
+from pipeline.decision_store import DecisionStore, decision_key
 from pipeline.replay import replay
 from pipeline.scoring import ScoringPipeline
 from simulator import SimulationConfig, simulate
@@ -26,10 +27,16 @@ from tests.worker_proc import WorkerProcess, isolated_settings
 pytestmark = pytest.mark.services
 
 
-async def _replay(records: list[dict], settings, url: str) -> dict[str, dict]:
+async def _replay(records: list[dict], settings, url: str, in_memory: bool = False) -> dict[str, dict]:
     client = aioredis.Redis.from_url(url)
+    grace_ms = settings.late_grace_s * 1000
+    features = (
+        MemoryFeatureStore(grace_ms=grace_ms)
+        if in_memory
+        else OnlineFeatureStore(client, dedupe_ttl_s=3600, grace_ms=grace_ms)
+    )
     pipeline = ScoringPipeline(
-        features=OnlineFeatureStore(client, dedupe_ttl_s=3600, grace_ms=settings.late_grace_s * 1000),
+        features=features,
         decisions=DecisionStore(client, ttl_s=3600),
         model=BatchModel(ModelRegistry(settings.model_dir).load()),
         policy=RiskPolicy(elevated=settings.elevated_threshold, highest=settings.highest_threshold),
@@ -60,10 +67,22 @@ def test_replay_matches_the_live_worker(services, worker_settings, tmp_path):
     live = {m.key().decode(): json.loads(m.value()) for m in scores}
 
     replayed = asyncio.run(_replay(records, s, replay_url))
+    redis.Redis.from_url(replay_url).flushdb()
+    # `riskwire replay` without --redis-url keeps the features in memory: the same values.
+    in_memory = asyncio.run(_replay(records, s, replay_url, in_memory=True))
+    assert in_memory.keys() == replayed.keys()
+    for event_id, record in in_memory.items():
+        assert record["feature_vector"] == replayed[event_id]["feature_vector"], event_id
+        assert record["risk_score"] == replayed[event_id]["risk_score"], event_id
+    worker_store = redis.Redis.from_url(s.redis)
     assert set(replayed) == set(live) == {r["event_id"] for r in records}
     for event_id, record in live.items():
         again = replayed[event_id]
         assert again["risk_score"] == record["risk_score"], event_id
         assert again["probability"] == record["probability"], event_id
-        assert again["features"] == record["features"], event_id
+        # Replay writes the stored record (features included); the topic's is the same, lean.
+        stored = orjson.loads(worker_store.get(decision_key(event_id)))
+        assert again["feature_vector"] == stored["feature_vector"], event_id
+        assert "feature_vector" not in record
+        assert again["explained"] == record["explained"] == (record["decision"] != "allow")
         assert [r["text"] for r in again["reasons"]] == [r["text"] for r in record["reasons"]]

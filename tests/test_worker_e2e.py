@@ -11,8 +11,9 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from cli.keys import create_key
-from contracts.records import Decision
+from contracts.records import Decision, PublishedDecision
 from contracts.settings import Settings
+from features.catalogue import FEATURE_NAMES
 from tests.kafka_io import produce, read_topic
 
 pytestmark = pytest.mark.services
@@ -50,19 +51,22 @@ def test_every_transaction_gets_exactly_one_decision_and_the_api_serves_it(worke
     )
     keys = [m.key().decode() for m in scores]
     assert sorted(keys) == sorted(ids), "exactly one decision per transaction"
-    records = {m.key().decode(): Decision.model_validate_json(m.value()) for m in scores}
+    records = {m.key().decode(): PublishedDecision.model_validate_json(m.value()) for m in scores}
     for event_id, d in records.items():
         assert d.event_id == event_id
         assert 0 <= d.risk_score <= 100
         assert d.model.batch_version
+        assert d.feature_vector is None, "the topics carry lean records by default"
+        assert len(next(m.value() for m in scores if m.key().decode() == event_id)) <= 1500
+        # Alerts carry their reasons; an allowed payment's are computed by the API on demand.
+        assert d.explained == (d.decision.value != "allow")
+        if not d.explained:
+            assert d.reasons == []
         raising = [r for r in d.reasons if r.contribution > 0]
         lowering = [r for r in d.reasons if r.contribution < 0]
         assert len(raising) <= 3 and len(lowering) <= 2
         assert d.reasons == raising + lowering, "what raised the risk comes first"
         assert all(r.text for r in d.reasons)
-    # Later payments on a card see the earlier ones.
-    last = records[f"{run}-299"]
-    assert last.features["card_count_24h"].value == 17
 
     alerts = mine(
         read_topic(s.bootstrap, s.topic_alerts, s.topic_partitions, until=lambda m: True, timeout=5)
@@ -73,10 +77,21 @@ def test_every_transaction_gets_exactly_one_decision_and_the_api_serves_it(worke
 
     with TestClient(create_app(s)) as client:
         client.headers["Authorization"] = f"Bearer {create_key(s, 'analyst', name='e2e')[1]}"
-        for event_id in list(ids)[:25]:
+        allowed = [k for k, d in records.items() if not d.explained][:20]
+        for event_id in sorted(expected_alerts)[:10] + allowed + [f"{run}-299"]:
             got = client.get(f"/v1/decisions/{event_id}")
             assert got.status_code == 200
-            assert got.json() == json.loads(next(m.value() for m in scores if m.key().decode() == event_id))
+            served = Decision.model_validate(got.json())
+            published = json.loads(next(m.value() for m in scores if m.key().decode() == event_id))
+            assert list(served.features) == list(FEATURE_NAMES)
+            assert served.explained and served.reasons and all(r.text for r in served.reasons)
+            rest = {k: v for k, v in got.json().items() if k not in ("features", "reasons", "explained")}
+            assert rest == {k: v for k, v in published.items() if k not in ("reasons", "explained")}
+            if published["explained"]:
+                assert got.json()["reasons"] == published["reasons"]
+        # Later payments on a card see the earlier ones.
+        last = client.get(f"/v1/decisions/{run}-299").json()
+        assert last["features"]["card_count_24h"]["value"] == 17
         missing = client.get(f"/v1/decisions/{run}-unknown")
         assert missing.status_code == 404
         assert "no decision" in missing.json()["detail"]

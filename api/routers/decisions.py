@@ -13,9 +13,10 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 from pydantic import AwareDatetime
 
 from api.cursor import decode_cursor, encode_cursor, query_digest
-from api.dependencies import AnalystKey, get_app_settings, get_decision_store
+from api.dependencies import AnalystKey, get_app_settings, get_decision_store, get_explainer
 from api.errors import PROTECTED, error_responses
-from api.schemas import DecisionPage
+from api.explanations import Explainer
+from api.schemas import DecisionPage, Explanation
 from contracts.records import Decision, DecisionKind, RiskLevel
 from contracts.settings import Settings
 from pipeline.decision_store import INDEX_ALL, MAX_SCORE_US, DecisionStore, ScanPage, index_key
@@ -31,15 +32,10 @@ def to_us(value: AwareDatetime | None, default: int) -> int:
     return min(max(int(value.timestamp() * 1_000_000), 0), MAX_SCORE_US)
 
 
-def page_json(page: ScanPage, cursor: str | None) -> bytes:
-    """The page as JSON, the stored records embedded as they are (not re-serialised)."""
-    return (
-        b'{"items":['
-        + b",".join(f.body for f in page.items)
-        + b'],"next_cursor":'
-        + orjson.dumps(cursor)
-        + b"}"
-    )
+def page_json(page: ScanPage, cursor: str | None, explainer: Explainer) -> bytes:
+    """The page as JSON, the stored records in the API's shape (features, reasons)."""
+    items = explainer.present_json([f.body for f in page.items])
+    return b'{"items":[' + b",".join(items) + b'],"next_cursor":' + orjson.dumps(cursor) + b"}"
 
 
 @router.get(
@@ -57,6 +53,7 @@ async def search_decisions(
     principal: AnalystKey,
     store: Annotated[DecisionStore, Depends(get_decision_store)],
     settings: Annotated[Settings, Depends(get_app_settings)],
+    explainer: Annotated[Explainer, Depends(get_explainer)],
     card_id: Id = None,
     customer_id: Id = None,
     merchant_id: Id = None,
@@ -71,7 +68,9 @@ async def search_decisions(
 ) -> Response:
     account = principal.account or account_id
     if principal.account is not None and account_id not in (None, principal.account):
-        return Response(page_json(ScanPage(INDEX_ALL, [], None), None), media_type="application/json")
+        return Response(
+            page_json(ScanPage(INDEX_ALL, [], None), None, explainer), media_type="application/json"
+        )
     wanted = {
         "account": account,
         "card": card_id,
@@ -95,7 +94,7 @@ async def search_decisions(
         after=after,
     )
     next_cursor = encode_cursor(page.index, page.next, digest) if page.next else None
-    return Response(page_json(page, next_cursor), media_type="application/json")
+    return Response(page_json(page, next_cursor, explainer), media_type="application/json")
 
 
 def _resume(cursor: str, digest: str, candidates: list[str]) -> tuple[list[str], tuple[str, str]]:
@@ -107,15 +106,47 @@ def _resume(cursor: str, digest: str, candidates: list[str]) -> tuple[list[str],
     "/{event_id}",
     response_model=Decision,
     responses=error_responses(*PROTECTED, 404, 422),
-    summary="The decision record for a transaction, with its reasons",
+    summary="The decision record for a transaction, with its reasons and features",
+    description=(
+        "The stored record with its feature vector as `features` and, for an allowed payment "
+        "(stored unexplained), its reasons computed now from the stored features with the model "
+        "version that scored it: the values the worker would have given (`explained: true`)."
+    ),
 )
 async def get_decision(
     event_id: Annotated[str, Path(min_length=1, max_length=256)],
     principal: AnalystKey,
     store: Annotated[DecisionStore, Depends(get_decision_store)],
+    explainer: Annotated[Explainer, Depends(get_explainer)],
 ) -> Response:
     body = await store.get(event_id, principal.account)
     if body is None:
         raise HTTPException(status_code=404, detail=f"no decision for event_id {event_id!r}")
-    # The stored bytes are the published record: serve them as they are.
-    return Response(content=body, media_type="application/json")
+    return Response(content=explainer.present_json([body])[0], media_type="application/json")
+
+
+@router.get(
+    "/{event_id}/explanation",
+    response_model=Explanation,
+    responses=error_responses(*PROTECTED, 404, 422),
+    summary="Every feature's SHAP contribution to a decision, with the base value and margin",
+    description=(
+        "Exact TreeSHAP values of the batch model version that scored the decision, computed "
+        "from the stored features: contributions + base value = margin (within 1e-4). 404 when "
+        "the decision is unknown or its model version is no longer in the registry."
+    ),
+)
+async def get_explanation(
+    event_id: Annotated[str, Path(min_length=1, max_length=256)],
+    principal: AnalystKey,
+    store: Annotated[DecisionStore, Depends(get_decision_store)],
+    explainer: Annotated[Explainer, Depends(get_explainer)],
+) -> Response:
+    body = await store.get(event_id, principal.account)
+    if body is None:
+        raise HTTPException(status_code=404, detail=f"no decision for event_id {event_id!r}")
+    explanation = explainer.explanation(body)
+    if explanation is None:
+        version = orjson.loads(body)["model"]["batch_version"]
+        raise HTTPException(404, f"model version {version!r} that scored {event_id!r} is no longer available")
+    return Response(content=orjson.dumps(explanation), media_type="application/json")

@@ -18,11 +18,13 @@ from api.dependencies import (
     AnalystKey,
     get_app_settings,
     get_decision_store,
+    get_explainer,
     get_metrics,
     get_publisher,
     get_review_store,
 )
 from api.errors import BODY, PROTECTED, error_responses
+from api.explanations import Explainer
 from api.metrics import ApiMetrics
 from api.publisher import LabelPublisher
 from api.reviews import ReviewStore, Transition
@@ -52,9 +54,9 @@ def _review(event_id: str, state: dict[str, str | None], scored_us: int) -> dict
     }
 
 
-def _item(found: Found) -> dict[str, object]:
+def _item(found: Found, decision: bytes) -> dict[str, object]:
     state: dict[str, str | None] = dict(found.review)
-    return {**_review(found.event_id, state, found.scored_us), "decision": orjson.Fragment(found.body)}
+    return {**_review(found.event_id, state, found.scored_us), "decision": orjson.Fragment(decision)}
 
 
 @router.get(
@@ -67,6 +69,7 @@ async def list_reviews(
     principal: AnalystKey,
     store: Annotated[DecisionStore, Depends(get_decision_store)],
     settings: Annotated[Settings, Depends(get_app_settings)],
+    explainer: Annotated[Explainer, Depends(get_explainer)],
     status: ReviewStatus = "open",
     account_id: Annotated[str | None, Query(min_length=1, max_length=256, description="Admins only")] = None,
     order: Literal["newest", "oldest"] = "newest",
@@ -91,7 +94,9 @@ async def list_reviews(
         with_review=True,
     )
     next_cursor = encode_cursor(page.index, page.next, digest) if page.next else None
-    body = orjson.dumps({"items": [_item(f) for f in page.items], "next_cursor": next_cursor})
+    decisions = explainer.present_json([f.body for f in page.items])  # features in the API's shape
+    items = [_item(f, d) for f, d in zip(page.items, decisions, strict=True)]
+    body = orjson.dumps({"items": items, "next_cursor": next_cursor})
     return Response(body, media_type="application/json")
 
 

@@ -21,6 +21,7 @@ from api.audit import AuditLog, entry_fields
 from api.dependencies import AdminKey, get_audit_log, get_redis
 from api.errors import BODY, PROTECTED, error_responses
 from pipeline.decision_store import INDEX_ALL, decision_key, meta_key, review_key
+from pipeline.record_shapes import expand_features
 from rules.backtest import backtest as run_backtest
 from rules.compiler import compile_rule
 from rules.errors import RuleSyntaxError
@@ -266,7 +267,7 @@ async def _history(client: AsyncRedis, ids: list[str]) -> list[tuple[dict[str, o
             if body is None:
                 continue
             record = orjson.loads(body)
-            values: dict[str, object] = {n: f["value"] for n, f in record["features"].items()}
+            values: dict[str, object] = {n: f["value"] for n, f in expand_features(record).items()}
             card, customer, merchant, account = (_text(v) for v in meta)
             values.update(
                 event_id=event_id, card_id=card, customer_id=customer, merchant_id=merchant,

@@ -15,8 +15,9 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Response
 from pydantic import BeforeValidator, Field
 
 from api.bodies import one_or_many
-from api.dependencies import ServiceKey, get_app_settings, get_scoring_pipeline
+from api.dependencies import ServiceKey, get_app_settings, get_explainer, get_scoring_pipeline
 from api.errors import BODY, PROTECTED, error_responses
+from api.explanations import Explainer
 from contracts.records import Decision, Transaction
 from contracts.settings import Settings
 from pipeline.scoring import ScoringPipeline
@@ -44,6 +45,7 @@ async def score(
     principal: ServiceKey,
     settings: Annotated[Settings, Depends(get_app_settings)],
     pipeline: Annotated[ScoringPipeline, Depends(get_scoring_pipeline)],
+    explainer: Annotated[Explainer, Depends(get_explainer)],
 ) -> Response:
     if len(transactions) > settings.api_score_batch_max:
         raise HTTPException(422, f"at most {settings.api_score_batch_max} transactions per request")
@@ -64,6 +66,6 @@ async def score(
         # hands back its record. The rest of the batch is stored; resending it is safe.
         raise HTTPException(409, f"event_id {taken[0]!r} is already used by another account")
     stored = {s.event_id: s.body for s in scored}
-    # The stored bytes are the record: served as they are, in the request's order.
-    body = b"[" + b",".join(stored[tx.event_id] for tx in owned) + b"]"
+    # The stored records in the API's shape (as GET /v1/decisions/{id} serves them), in order.
+    body = b"[" + b",".join(explainer.present_json([stored[tx.event_id] for tx in owned])) + b"]"
     return Response(content=body, media_type="application/json")

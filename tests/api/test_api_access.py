@@ -22,6 +22,7 @@ ADMIN = {"admin"}
 # Every protected route and the roles that may call it. A new route must be added here.
 ROUTE_ROLES: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/decisions/{event_id}"): ANALYST,
+    ("GET", "/v1/decisions/{event_id}/explanation"): ANALYST,
     ("GET", "/v1/decisions"): ANALYST,
     ("GET", "/v1/reviews"): ANALYST,
     ("POST", "/v1/reviews/{event_id}/assign"): ANALYST,

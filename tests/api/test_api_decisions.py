@@ -10,7 +10,10 @@ import pytest
 import redis
 from apihelp import T0, bearer, decision_body, new_key, put, tx
 
+from contracts.records import Decision
 from contracts.settings import Settings
+from features.catalogue import FEATURE_NAMES
+from pipeline.decision_store import decision_key
 
 pytestmark = pytest.mark.services
 
@@ -247,3 +250,66 @@ def test_records_serve_unchanged(client, api_settings):
     assert client.get("/v1/decisions/e-raw", headers=analyst).content == body
     listed = client.get("/v1/decisions", headers=analyst).content
     assert body in listed and orjson.loads(listed)["items"][0] == orjson.loads(body)
+
+
+def _score(client, key, n: int = 30) -> list[dict]:
+    """Score ``n`` payments on one card through the API (the worker's pipeline)."""
+    events = [
+        {
+            "event_id": f"x{i}",
+            "occurred_at": (T0 + timedelta(minutes=i)).isoformat(),
+            "amount": 20.0 + 37 * i,
+            "currency": "EUR",
+            "card_id": "card-x",
+            "merchant_id": "m-x",
+        }
+        for i in range(n)
+    ]
+    got = client.post("/v1/score", headers=key("service"), json=events)
+    assert got.status_code == 200, got.text
+    return got.json()
+
+
+def test_allowed_payments_are_stored_unexplained_and_explained_on_demand(client, key, redis_client):
+    analyst = key("analyst")
+    scored = _score(client, key)
+    allowed = [r["event_id"] for r in scored if r["decision"] == "allow"]
+    assert allowed
+    for event_id in allowed:
+        stored = orjson.loads(redis_client.get(decision_key(event_id)))
+        assert stored["reasons"] == [] and stored["explained"] is False
+        assert "features" not in stored and len(stored["feature_vector"]["values"]) == len(FEATURE_NAMES)
+        got = client.get(f"/v1/decisions/{event_id}", headers=analyst)
+        assert got.status_code == 200
+        record = Decision.model_validate(got.json())
+        assert record.explained and record.reasons and all(r.text for r in record.reasons)
+        assert list(record.features) == list(FEATURE_NAMES)
+        assert got.json() == next(r for r in scored if r["event_id"] == event_id)
+        explanation = client.get(f"/v1/decisions/{event_id}/explanation", headers=analyst)
+        assert explanation.status_code == 200, explanation.text
+        body = explanation.json()
+        assert body["model_version"] == record.model.batch_version
+        assert list(body["contributions"]) == list(FEATURE_NAMES)
+        assert abs(sum(body["contributions"].values()) + body["base_value"] - body["margin"]) <= 1e-4
+        for reason in record.reasons:
+            if reason.feature != "online_model":
+                assert reason.contribution == body["contributions"][reason.feature]
+    # Searches serve the same shape.
+    page = client.get("/v1/decisions", headers=analyst, params={"card_id": "card-x", "limit": 200}).json()
+    assert {r["event_id"] for r in page["items"]} == {r["event_id"] for r in scored}
+    assert all(r["explained"] and "features" in r for r in page["items"])
+    assert client.get("/v1/decisions/nope/explanation", headers=analyst).status_code == 404
+
+
+def test_a_record_whose_model_version_is_gone_is_served_unexplained(client, key, api_settings, redis_client):
+    (record,) = _score(client, key, n=1)
+    body = redis_client.get(decision_key(record["event_id"]))
+    version = record["model"]["batch_version"].encode()
+    orphan = body.replace(b'"x0"', b'"orphan"').replace(version, b"v-deleted")
+    assert orjson.loads(orphan)["explained"] is False
+    put(api_settings, [(tx("orphan", card="card-x"), orphan)])
+    analyst = key("analyst")
+    got = client.get("/v1/decisions/orphan", headers=analyst).json()
+    assert got["explained"] is False and got["reasons"] == [] and got["features"]["amount"]["value"] == 20.0
+    missing = client.get("/v1/decisions/orphan/explanation", headers=analyst)
+    assert missing.status_code == 404 and "v-deleted" in missing.json()["detail"]

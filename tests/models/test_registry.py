@@ -120,3 +120,24 @@ def test_shadow_pointer(registry, trained):
     registry.set_shadow(None)
     assert registry.shadow() is None
     registry.set_shadow(None)  # idempotent
+
+
+def test_a_version_that_decisions_may_name_is_not_removed(registry):
+    from datetime import UTC, datetime, timedelta
+
+    from models.errors import ModelError
+
+    artefact = registry.load("v1")
+    manifest = {k: v for k, v in artefact.manifest.items() if k != "files"}
+    registry.save("v2", artefact.model_bytes, manifest)  # v1 served until now
+    registry.save("v3", artefact.model_bytes, manifest, promote=False)  # never served
+    with pytest.raises(ModelError, match="current"):
+        registry.remove("v2", keep_s=60)
+    with pytest.raises(ModelError, match="cannot be removed yet"):
+        registry.remove("v1", keep_s=3600)
+    later = datetime.now(UTC) + timedelta(hours=2)
+    registry.remove("v1", keep_s=3600, now=later)  # its decisions have expired
+    registry.remove("v3", keep_s=3600)
+    assert registry.versions() == ["v2"]
+    with pytest.raises(ModelNotFoundError):
+        registry.remove("v1", keep_s=0)
