@@ -33,7 +33,7 @@ __all__ = [
 
 PREFIX = "rw:"
 _LUA = files("features").joinpath("lua")
-SCRIPTS = {name: _LUA.joinpath(f"{name}.lua").read_text() for name in ("guard", "label", "cas")}
+SCRIPTS = {name: _LUA.joinpath(f"{name}.lua").read_text() for name in ("label", "cas")}
 SHAS = {name: hashlib.sha1(text.encode()).hexdigest() for name, text in SCRIPTS.items()}
 LATE_EVENTS_KEY = Keys(PREFIX).late
 
@@ -60,7 +60,7 @@ def kafka_source(topic: str, partition: int, offset: int) -> Position:
 
 
 def _config(dedupe_ttl_s: int, grace_ms: int) -> Config:
-    return Config(Keys(PREFIX), grace_ms, dedupe_ttl_s * 1000, SHAS["guard"], SHAS["label"], SHAS["cas"])
+    return Config(Keys(PREFIX), grace_ms, dedupe_ttl_s * 1000, SHAS["label"], SHAS["cas"])
 
 
 #: Probed once per store: does the server compare-and-set natively (``SET … IFEQ``)?

@@ -6,7 +6,7 @@ trips (docs/redis-keys.md, "Online features"):
 
 1. read: each new event's hash (first result, Kafka position, pending label) and each
    entity state, with one command per key;
-2. guard: each new event's first result, written once (``guard.lua``) *before* any state
+2. guard: each new event's first result, written once (``HSETNX``) *before* any state
    changes, with its Kafka position;
 3. states: a compare-and-set per changed entity (``cas.lua``). A state another worker
    changed meanwhile is read again and this batch's events are applied to it again.
@@ -74,7 +74,6 @@ class Config:
     keys: Keys
     grace_ms: int
     dedupe_ttl_ms: int
-    guard_sha: str
     label_sha: str
     cas_sha: str
     native_cas: bool = False
@@ -188,7 +187,7 @@ def record_steps(
         for j, i in enumerate(first.values()):
             src[j], off[j] = positions[i]
     plan = plan_batch(unique)
-    cmds: list[Command] = [("HMGET", keys.event(tx.event_id), "a", "s", "o", "p", "l") for tx in unique]
+    cmds: list[Command] = [("HMGET", keys.event(tx.event_id), "a", "p", "l") for tx in unique]
     cmds += [("GET", keys.entity(k, ident)) for k, ident in plan.entities]
     cmds.append(("GET", keys.since))
     replies = yield cmds
@@ -202,16 +201,17 @@ def record_steps(
     pending: dict[int, bytes] = {}
     merges: list[Merge] = []
     for j, tx in enumerate(unique):
-        a, s, o, p, lab = replies[j]
+        a, p, lab = replies[j]
         if a is not None:
             stored[j] = a
+            where = split_first(a)[0]
             mode[j] = 0
-            if src[j] >= 0 and _text(s) == str(src[j]) and _text(o) == str(off[j]):
+            if src[j] >= 0 and where == position_text(src[j], off[j]):
                 # An attempt that crashed before writing every state: record the event where
                 # an entity's watermark shows it missing, and merge its label again.
                 mode[j] = 2
-                if lab is not None:
-                    merges += label_merges(plan, j, tx, lab)
+                if (current := newest_label(lab, p)) is not None:
+                    merges += label_merges(plan, j, tx, current)
         elif p is not None:
             pending[j] = p
             merges += label_merges(plan, j, tx, p)
@@ -231,21 +231,26 @@ def record_steps(
         cmds = []
         for r, j in enumerate(new):
             tx = unique[j]
-            s_j, o_j = ("", "") if src[j] < 0 else (int(src[j]), int(off[j]))
             key = keys.event(tx.event_id)
-            value = blob[ol[r] : ol[r + 1]]
-            cmds.append(("EVALSHA", cfg.guard_sha, 1, key, value, tx.card_id, tx.merchant_id,
-                         tx.occurred_ms, s_j, o_j, cfg.dedupe_ttl_ms))  # fmt: skip
+            value = position_text(src[j], off[j]) + blob[ol[r] : ol[r + 1]]
+            # Four one-key commands: the first copy's result and position (HSETNX: written
+            # once), the payment's card, merchant and time for labels, what is there now.
+            cmds += [
+                ("HSETNX", key, "a", value),
+                ("HSET", key, "c", tx.card_id, "m", tx.merchant_id, "t", tx.occurred_ms),
+                ("HMGET", key, "a", "p"),
+                ("PEXPIRE", key, cfg.dedupe_ttl_ms),
+            ]
         replies = yield cmds
         again = False
         for r, j in enumerate(new):
-            created, value = replies[r][0], replies[r][1]
+            created, (now, label_now) = replies[4 * r], replies[4 * r + 2]
             if int(created) == 0:  # another worker recorded it first: its result, its counts
-                stored[j] = value
+                stored[j] = now
                 mode[j] = 0
                 again = True
-            elif value and value != pending.get(j):  # a label that came in meanwhile
-                merges += label_merges(plan, j, unique[j], value)
+            elif label_now is not None and label_now != pending.get(j):  # a label came meanwhile
+                merges += label_merges(plan, j, unique[j], label_now)
                 again = True
         if again:
             out = replace(run(plan, bodies, mode), raw=out.raw)
@@ -270,10 +275,29 @@ def record_steps(
     return raw[[index[tx.event_id] for tx in transactions]]
 
 
+def position_text(source: int, offset: int) -> bytes:
+    """The Kafka position stored before an event's first result (``b"|"`` when none)."""
+    return b"|" if source < 0 else f"{source} {offset}|".encode()
+
+
+def split_first(value: bytes) -> tuple[bytes, bytes]:
+    """An event hash's ``a`` as (position, encoded raw aggregates)."""
+    cut = value.index(b"|") + 1
+    return value[:cut], value[cut:]
+
+
+def newest_label(a: bytes | None, b: bytes | None) -> bytes | None:
+    """The current one of an event's recorded and pending labels."""
+    if a is None or b is None:
+        return a if b is None else b
+    return b if newer(LabelState.parse(b), LabelState.parse(a)) else a
+
+
 def decode_stored(blobs: Sequence[bytes]) -> np.ndarray:
-    """Raw aggregates as an event's hash stores them (field ``a``), ``n × 81``."""
+    """Raw aggregates from events' ``a`` fields (position, then the result), ``n × 81``."""
     if not blobs:
         return np.empty((0, AGGREGATE_COUNT))
+    blobs = [split_first(b)[1] for b in blobs]
     starts = np.zeros(len(blobs), dtype=np.int64)
     np.cumsum([len(b) for b in blobs[:-1]], out=starts[1:])
     return decode_raw_rows(np.frombuffer(b"".join(blobs), dtype=np.uint8), starts, AGGREGATE_COUNT)
@@ -318,9 +342,10 @@ def label_steps(cfg: Config, labels: Sequence[Label]) -> Steps:
         return 0
     keys = cfg.keys
     ids = list(dict.fromkeys(lab.event_id for lab in labels))
-    replies = yield [("HMGET", keys.event(e), "a", "l", "c", "m", "t") for e in ids]
+    replies = yield [("HMGET", keys.event(e), "a", "l", "c", "m", "t", "p") for e in ids]
     known = {e: r for e, r in zip(ids, replies, strict=True) if r[0] is not None}
-    current = {e: (LabelState.parse(r[1]) if r[1] else None) for e, r in known.items()}
+    stored = {e: newest_label(r[1], r[5]) for e, r in known.items()}
+    current = {e: (None if t is None else LabelState.parse(t)) for e, t in stored.items()}
     for lab in labels:
         state = LabelState.of(lab)
         if lab.event_id in current and newer(state, current[lab.event_id]):
@@ -328,8 +353,8 @@ def label_steps(cfg: Config, labels: Sequence[Label]) -> Steps:
     plan = plan_batch([])
     merges: list[Merge] = []
     for e, r in known.items():
-        now = current[e]
-        if now is not None and (not r[1] or now != LabelState.parse(r[1])):
+        now, before = current[e], stored[e]
+        if now is not None and (before is None or now != LabelState.parse(before)):
             merges += merges_for(plan, -1, e, _text(r[2]), _text(r[3]), int(r[4]), now.text)
     yield from _merge_states(cfg, plan, merges)
     replies = yield [

@@ -83,7 +83,7 @@ def test_kill_9_at_random_points_loses_nothing_and_counts_nothing_twice(services
     client = redis.Redis.from_url(s.redis)
     client.flushdb()
     ensure_topics(s)
-    records = _payments(cards=1000, days=11, seed=5)
+    records = _payments(cards=1000, days=16, seed=5)  # long enough for ten kills at 5,000/s
     rng = random.Random(5)
     stream = list(records)
     for r in rng.sample(records, 500):  # redelivered duplicates, later in the stream
@@ -96,7 +96,7 @@ def test_kill_9_at_random_points_loses_nothing_and_counts_nothing_twice(services
     kills = 0
     while kills < 10 and not ids <= _decided(client):
         worker.start()
-        time.sleep(rng.uniform(0.2, 1.0))  # short enough for ten kills while the stream lasts
+        time.sleep(rng.uniform(0.1, 1.0))
         worker.kill9()
         kills += 1
     assert kills == 10, "the stream ended before ten kills: make it longer"

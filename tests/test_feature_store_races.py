@@ -122,7 +122,9 @@ def test_two_workers_on_one_merchant_lose_nothing_and_count_nothing_twice(redis_
     assert raw[2 * 10 + 4] == str(len(left) + len(right))
     assert raw[4 * 10 + 4] == str(len(left) + len(right))
     assert raw[4 * 10 + 5] == str((len(left) + len(right)) * 10 * 10_000)
-    # The race did happen: some writes lost and were made again.
+    # The race did happen: b's writes of the merchant and IP lost and were made again
+    # (3 states each without a race: the card, the merchant, the IP; plus the SET NX of
+    # the history start).
     stats = redis_client.info("commandstats")
-    writes = stats["cmdstat_evalsha"]["calls"] if not native else stats["cmdstat_set"]["calls"]
-    assert writes > len({"shared", "shared-ip", "ca", "cb"}) + 2
+    writes = sum(stats.get(f"cmdstat_{c}", {"calls": 0})["calls"] for c in ("set", "evalsha"))
+    assert writes >= 3 + 3 + 2

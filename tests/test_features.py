@@ -523,12 +523,12 @@ def test_a_batch_is_three_round_trips_of_one_key_commands(redis_client, small_hi
     assert len(entities) < 4000  # shared merchants, IPs, …: fewer entities than 6 per event
     # Read: one HMGET per event, every state and the history start in one MGET (one node).
     assert calls["cmdstat_mget"] == 1
-    # Written: one guard per event, one compare-and-set per entity (SET … IFEQ on this
-    # server), nothing spanning two keys.
-    assert calls["cmdstat_evalsha"] == 1000
+    # Written: each event's hash once (no script), one compare-and-set per entity
+    # (SET … IFEQ on this server), nothing spanning two keys.
+    assert calls["cmdstat_hsetnx"] == calls["cmdstat_hset"] == calls["cmdstat_pexpire"] == 1000
     assert calls["cmdstat_set"] == len(entities) and "cmdstat_get" not in calls
-    assert calls["cmdstat_hmget"] == 2000  # the read and the guard script's own read
-    assert "cmdstat_eval" not in calls
+    assert calls["cmdstat_hmget"] == 2000  # the read, and what the hash holds once written
+    assert "cmdstat_eval" not in calls and "cmdstat_evalsha" not in calls
 
 
 def test_a_corrupt_state_fails_the_batch_before_anything_is_written(redis_client):
