@@ -241,6 +241,11 @@ def record_steps(
                 ("HMGET", key, "a", "p"),
                 ("PEXPIRE", key, cfg.dedupe_ttl_ms),
             ]
+        # The history start goes with the first results that used it (and after them).
+        if since is None and out.since is not None:
+            cmds.append(("SET", keys.since, out.since, "NX"))
+        if out.late_events:
+            cmds.append(("INCRBY", keys.late, out.late_events))
         replies = yield cmds
         again = False
         for r, j in enumerate(new):
@@ -254,13 +259,6 @@ def record_steps(
                 again = True
         if again:
             out = replace(run(plan, bodies, mode), raw=out.raw)
-    meta: list[Command] = []
-    if since is None and out.since is not None:
-        meta.append(("SET", keys.since, out.since, "NX"))
-    if out.late_events:
-        meta.append(("INCRBY", keys.late, out.late_events))
-    if meta:
-        yield meta
 
     def rerun(sub: BatchPlan, fresh: list[bytes | None]) -> list[bytes | None]:
         return run(sub, fresh, np.where(mode == 0, 0, 2).astype(np.int8)).states

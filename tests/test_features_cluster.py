@@ -53,7 +53,7 @@ def test_cluster_features_equal_the_twin_with_labels(cluster_client, redis_clust
         offline += engine.record_and_fetch(part)
     assert [i for i, (a, b) in enumerate(zip(online, offline, strict=True)) if a != b][:3] == []
     # The keys did spread over the three masters.
-    sizes = cluster_client.dbsize(target_nodes=RedisCluster.PRIMARIES)
+    sizes = {node.name: node.redis_connection.dbsize() for node in cluster_client.get_primaries()}
     assert len(sizes) == 3 and all(n > 100 for n in sizes.values()), sizes
 
     # Redelivered through the async client: the first values, nothing written.
@@ -68,12 +68,14 @@ def test_cluster_features_equal_the_twin_with_labels(cluster_client, redis_clust
     assert asyncio.run(again()) == online[:1500]
 
 
-def test_a_batch_interrupted_on_the_cluster_is_repaired_by_its_redelivery(cluster_client):
+@pytest.mark.parametrize("round_trips", [2, 3], ids=["after-guards", "half-the-states"])
+def test_a_batch_interrupted_on_the_cluster_is_repaired_by_its_redelivery(cluster_client, round_trips):
+    """From an empty store: the history start is written with the first results."""
     batch = [tx(f"b{i}", T + i * 1000, card="ca", merchant="shared", device_id="d1") for i in range(40)]
     where = _positions(2, 500, len(batch))
     store = _store(cluster_client)
     expected = OfflineFeatureEngine(grace_ms=GRACE_MS).record_and_fetch(batch)
-    _run_steps(store, record_steps(store._cfg, batch, where), round_trips=3, last_part=0.5)
+    _run_steps(store, record_steps(store._cfg, batch, where), round_trips=round_trips, last_part=0.5)
     assert store.raw(batch) == expected  # without positions: the first results, stored
     assert format_aggregates(store.record_and_fetch(batch, where)) == expected
     probe = OfflineFeatureEngine(grace_ms=GRACE_MS)
