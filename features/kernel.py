@@ -216,7 +216,7 @@ def run_batch(  # type: ignore[no-untyped-def]
             continue
         t = ev_t[i]
         compute = mode == 1
-        if compute and record and since == NONE:
+        if record and since == NONE:  # the first event recorded (a repaired one too)
             since = t
         late = False
         day = t // DAY

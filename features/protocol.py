@@ -241,11 +241,8 @@ def record_steps(
                 ("HMGET", key, "a", "p"),
                 ("PEXPIRE", key, cfg.dedupe_ttl_ms),
             ]
-        # The history start goes with the first results that used it (and after them).
-        if since is None and out.since is not None:
-            cmds.append(("SET", keys.since, out.since, "NX"))
-        if out.late_events:
-            cmds.append(("INCRBY", keys.late, out.late_events))
+        # The history start goes with the first results that used it.
+        cmds += _meta(keys, since, out)
         replies = yield cmds
         again = False
         for r, j in enumerate(new):
@@ -260,6 +257,9 @@ def record_steps(
         if again:
             out = replace(run(plan, bodies, mode), raw=out.raw)
 
+    elif meta := _meta(keys, since, out):  # a batch of repaired events only
+        yield meta
+
     def rerun(sub: BatchPlan, fresh: list[bytes | None]) -> list[bytes | None]:
         return run(sub, fresh, np.where(mode == 0, 0, 2).astype(np.int8)).states
 
@@ -271,6 +271,15 @@ def record_steps(
         raw[rows] = decode_stored([stored[j] for j in rows])
     index = {tx.event_id: j for j, tx in enumerate(unique)}
     return raw[[index[tx.event_id] for tx in transactions]]
+
+
+def _meta(keys: Keys, since: int | None, out: BatchOutput) -> list[Command]:
+    cmds: list[Command] = []
+    if since is None and out.since is not None:
+        cmds.append(("SET", keys.since, out.since, "NX"))
+    if out.late_events:
+        cmds.append(("INCRBY", keys.late, out.late_events))
+    return cmds
 
 
 def position_text(source: int, offset: int) -> bytes:
