@@ -34,9 +34,12 @@ async def _run(
     client = async_client(redis_url, cluster=s.redis_cluster)
     if await client.dbsize():
         raise click.ClickException(f"{redis_url} is not empty: replay needs a fresh feature state")
-    # A private replay keeps its features in memory: the same kernel, no round trips.
+    # A private replay keeps its features in memory (the same kernel, no round trips) and
+    # its decision records without search indexes: nothing else reads that Redis.
     features = MemoryFeatureStore(grace_ms=s.late_grace_s * 1000) if in_memory else None
-    pipeline = build_pipeline(s, client, model_version, online=online, features=features)
+    pipeline = build_pipeline(
+        s, client, model_version, online=online, features=features, indexed=not in_memory
+    )
     learning = build_label_learning(s, client, model_version, features=features) if online else None
     model = pipeline.model
     txs = read_transactions(transactions)

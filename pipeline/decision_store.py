@@ -313,10 +313,16 @@ def _text(value: bytes | str) -> str:
 
 
 class DecisionStore:
-    def __init__(self, client: AsyncRedis, *, ttl_s: int, clock: Callable[[], float] = time.time) -> None:
+    """``indexed=False`` keeps the records only (no searches, no review queue): a private
+    replay's Redis, which nothing else reads."""
+
+    def __init__(
+        self, client: AsyncRedis, *, ttl_s: int, clock: Callable[[], float] = time.time, indexed: bool = True
+    ) -> None:
         self._redis = client
         self._ttl_s = ttl_s
         self._clock = clock
+        self._indexed = indexed
         self._put = client.register_script(_PUT)
         self._index = client.register_script(_INDEX)
         self._scan = client.register_script(_SCAN)
@@ -381,7 +387,8 @@ class DecisionStore:
                 decision,
                 scored_us,
             ]
-        await self._index(keys=[INDEX_ALL], args=args)
+        if self._indexed:
+            await self._index(keys=[INDEX_ALL], args=args)
         return out
 
     async def get(self, event_id: str, account: str | None = None) -> bytes | None:

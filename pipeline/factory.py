@@ -39,17 +39,20 @@ def build_pipeline(
     *,
     online: bool | None = None,
     features: FeatureStore | None = None,
+    indexed: bool = True,
 ) -> ScoringPipeline:
     """The pipeline on ``client`` with a registered model (raises ``ModelError`` without one).
 
     ``online`` (default: ``settings.online_learning``) blends with the online
-    learner's latest checkpoint; off, the batch model decides alone.
+    learner's latest checkpoint; off, the batch model decides alone. ``features``
+    replaces the Redis feature store, ``indexed=False`` the searchable decision store
+    with records only (a private replay).
     """
     registry = ModelRegistry(settings.model_dir)
     use_online = settings.online_learning if online is None else online
     return ScoringPipeline(
         features=features or feature_store(settings, client),
-        decisions=DecisionStore(client, ttl_s=settings.decision_ttl_s),
+        decisions=DecisionStore(client, ttl_s=settings.decision_ttl_s, indexed=indexed),
         model=BatchModel(registry.load(model_version)),
         policy=RiskPolicy(elevated=settings.elevated_threshold, highest=settings.highest_threshold),
         top_reasons=settings.top_reasons,

@@ -146,6 +146,28 @@ def test_put_new_new_redelivered_and_conflicting_events(target: Target) -> None:
     run(target, body)
 
 
+def test_a_store_without_indexes_keeps_the_records_and_the_conflicts_only(target: Target) -> None:
+    """What a private replay uses: write-once records, no searches, no review queue."""
+    e1 = record("e1", decision="review", minute=1)
+
+    async def body(client: AsyncRedis) -> list[bytes]:
+        store = DecisionStore(client, ttl_s=3600, indexed=False)
+        assert await store.put_new([(tx("e1"), e1)]) == [e1]
+        again = [(tx("e1"), record("e1", decision="block")), (tx("e1", account="globex"), record("e1"))]
+        assert await store.put_new(again) == [e1, CONFLICT]
+        assert await store.get("e1", "acme") == e1
+        return [k for k in await _all_keys(client) if b"{api}" in k]
+
+    assert run(target, body) == []
+
+
+async def _all_keys(client: AsyncRedis) -> list[bytes]:
+    if isinstance(client, RedisCluster):
+        await client.initialize()
+        return [k for node in client.get_primaries() for k in await client.keys(target_nodes=node)]
+    return list(await client.keys())
+
+
 def test_a_record_stored_before_a_crash_is_indexed_when_redelivered(target: Target) -> None:
     """Step one (the record) happened, step two (the indexes) did not: redelivery indexes it,
     from the stored record, and never reopens a review that was closed since."""
