@@ -155,7 +155,7 @@ def test_a_store_without_indexes_keeps_the_records_and_the_conflicts_only(target
         assert await store.put_new([(tx("e1"), e1)]) == [e1]
         again = [(tx("e1"), record("e1", decision="block")), (tx("e1", account="globex"), record("e1"))]
         assert await store.put_new(again) == [e1, CONFLICT]
-        assert await store.get("e1", "acme") == e1
+        assert await store.get("e1") == e1
         return [k for k in await _all_keys(client) if b"{api}" in k]
 
     assert run(target, body) == []
