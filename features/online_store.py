@@ -24,7 +24,7 @@ from contracts.records import Label, Transaction
 from features.aggregates import Aggregates, format_aggregates
 from features.batch import hash48
 from features.protocol import Command, Config, Keys, Steps, label_steps, peek_steps, record_steps
-from features.wire import execute_async, execute_cluster_async, execute_cluster_sync, execute_sync
+from store.wire import execute_async, execute_cluster_async, execute_cluster_sync, execute_sync
 
 __all__ = [
     "LATE_EVENTS_KEY", "PREFIX", "FeatureStore", "OnlineFeatureStore", "Position",

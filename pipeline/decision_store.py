@@ -32,6 +32,7 @@ from redis.asyncio.cluster import RedisCluster
 from contracts.records import Transaction
 from store.connect import AsyncRedis, get_many
 from store.keys import API, tagged
+from store.wire import execute
 
 DECISION_PREFIX = "rw:decision:"
 OWNER_PREFIX = "rw:downer:"
@@ -308,6 +309,50 @@ def index_fields(body: bytes, now_us: int) -> tuple[str, str, int]:
     )
 
 
+class _IndexPlan:
+    """The index entries of new records as one-key commands in the ``{api}`` slot (one
+    node, one connection, run in order): a new record has no entries yet, so nothing needs
+    checking and no script. Each event's ``dmeta`` comes last, after all its entries: a
+    worker killed while they are sent leaves no ``dmeta`` for a half-indexed event, and the
+    redelivery (``_INDEX``, mode ``r``) indexes it whole."""
+
+    def __init__(self, ttl_s: int, cut_us: int) -> None:
+        self.ttl_s, self.cut_us = ttl_s, cut_us
+        self.commands: list[tuple[object, ...]] = []
+        self._meta: list[tuple[object, ...]] = []
+        self._touched: dict[str, None] = {}
+
+    def _zadd(self, key: str, score: int, member: str) -> None:
+        self.commands.append(("ZADD", key, score, member))
+        self._touched[key] = None
+
+    def add(self, tx: Transaction, account: str, level: str, decision: str, score: int) -> None:
+        eid, customer = tx.event_id, tx.customer_id or ""
+        self._zadd(INDEX_ALL, score, eid)
+        self._zadd(index_key("card", tx.card_id), score, eid)
+        self._zadd(index_key("merchant", tx.merchant_id), score, eid)
+        for kind, value in (("account", account), ("customer", customer), ("level", level)):
+            if value:
+                self._zadd(index_key(kind, value), score, eid)
+        if decision:
+            self._zadd(index_key("decision", decision), score, eid)
+        if decision == "review":  # a new record: no review of it exists yet
+            self._zadd(review_queue_key("open"), score, eid)
+            if account:
+                self._zadd(review_queue_key("open", account), score, eid)
+        meta = META_PREFIX + eid
+        fields = ("a", account, "c", tx.card_id, "u", customer, "m", tx.merchant_id)
+        self._meta += [("HSET", meta, *fields, "l", level, "d", decision, "t", score)]
+        self._meta.append(("EXPIRE", meta, self.ttl_s))
+
+    def finish(self) -> list[tuple[object, ...]]:
+        """Entries, then each touched index trimmed to the TTL, then the metadata."""
+        trims: list[tuple[object, ...]] = []
+        for key in self._touched:
+            trims += [("ZREMRANGEBYSCORE", key, "-inf", self.cut_us), ("EXPIRE", key, self.ttl_s)]
+        return self.commands + trims + self._meta
+
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -323,6 +368,7 @@ class DecisionStore:
         self._ttl_s = ttl_s
         self._clock = clock
         self._indexed = indexed
+        self._execute = execute  # one-key commands, hiredis-packed (store/wire.py)
         self._put = client.register_script(_PUT)
         self._index = client.register_script(_INDEX)
         self._scan = client.register_script(_SCAN)
@@ -361,34 +407,32 @@ class DecisionStore:
             return []
         previous = await self._put_records(records)
         now_us = int(self._clock() * 1_000_000)
-        args: list[str | bytes | int] = [self._ttl_s, now_us - self._ttl_s * 1_000_000]
+        cut_us = now_us - self._ttl_s * 1_000_000
+        args: list[str | bytes | int] = [self._ttl_s, cut_us]
+        plan = _IndexPlan(self._ttl_s, cut_us)
         out: list[bytes] = []
         for (tx, body), (old, owner) in zip(records, previous, strict=True):
             account = tx.account_id or ""
             if old is None:
-                mode, indexed = "n", body
+                level, decision, scored_us = index_fields(body, now_us)
+                plan.add(tx, account, level, decision, scored_us)
                 out.append(body)
-            elif _text(owner) == account and old != CONFLICT:
-                mode, indexed = "r", old
+                continue
+            if _text(owner) == account and old != CONFLICT:
+                mode = "r"
                 out.append(old)
             else:
                 # Another account's event with the same id: never hand its record over.
-                mode, indexed = "s", old
+                mode = "s"
                 out.append(CONFLICT)
-            level, decision, scored_us = index_fields(indexed, now_us)
-            args += [
-                mode,
-                tx.event_id,
-                account,
-                tx.card_id,
-                tx.customer_id or "",
-                tx.merchant_id,
-                level,
-                decision,
-                scored_us,
-            ]
+            level, decision, scored_us = index_fields(old, now_us)
+            args += [mode, tx.event_id, account, tx.card_id, tx.customer_id or "", tx.merchant_id]
+            args += [level, decision, scored_us]
         if self._indexed:
-            await self._index(keys=[INDEX_ALL], args=args)
+            if plan.commands:
+                await self._execute(self._redis, plan.finish())
+            if len(args) > 2:  # redelivered events: indexed only where their metadata is missing
+                await self._index(keys=[INDEX_ALL], args=args)
         return out
 
     async def get(self, event_id: str, account: str | None = None) -> bytes | None:

@@ -41,6 +41,7 @@ from pipeline.decision_store import (
 from pipeline.online_checkpoint import PENDING_KEY, SEEN_PREFIX, SEQ_KEY, STATE_KEY, Commit, OnlineCheckpoint
 from rules import RuleStore
 from store.connect import AsyncRedis, async_client, get_many, sync_client
+from store.wire import execute
 
 pytestmark = pytest.mark.services
 T = TypeVar("T")
@@ -168,6 +169,36 @@ async def _all_keys(client: AsyncRedis) -> list[bytes]:
     return list(await client.keys())
 
 
+def test_a_worker_killed_while_indexing_new_records_leaves_them_to_the_redelivery(target: Target) -> None:
+    """Half of the new records' index commands ran (the metadata comes last): the
+    redelivered batch indexes every event whole."""
+    first = [record(f"h{i}", decision="review" if i % 2 else "allow", minute=i + 1) for i in range(6)]
+    batch = [(tx(f"h{i}", card=f"k{i}"), body) for i, body in enumerate(first)]
+
+    async def body(client: AsyncRedis) -> list[list[str]]:
+        crashing = DecisionStore(client, ttl_s=3600)
+
+        async def half(redis_client: Any, cmds: list[tuple[object, ...]]) -> None:
+            await execute(redis_client, cmds[: len(cmds) // 2])
+            raise ConnectionError("the worker died here")
+
+        crashing._execute = half  # type: ignore[assignment]
+        with pytest.raises(ConnectionError):
+            await crashing.put_new(batch)
+        store = DecisionStore(client, ttl_s=3600)
+        assert await store.put_new(batch) == first
+        return [
+            await _ids(store, INDEX_ALL),
+            await _ids(store, review_queue_key("open", "acme")),
+            *[await _ids(store, index_key("card", f"k{i}")) for i in range(6)],
+        ]
+
+    ids = run(target, body)
+    assert ids[0] == [f"h{i}" for i in reversed(range(6))]
+    assert ids[1] == ["h5", "h3", "h1"]
+    assert ids[2:] == [[f"h{i}"] for i in range(6)]
+
+
 def test_a_record_stored_before_a_crash_is_indexed_when_redelivered(target: Target) -> None:
     """Step one (the record) happened, step two (the indexes) did not: redelivery indexes it,
     from the stored record, and never reopens a review that was closed since."""
@@ -178,10 +209,11 @@ def test_a_record_stored_before_a_crash_is_indexed_when_redelivered(target: Targ
         reviews = ReviewStore(client, AuditLog(client, max_entries=1000))
         crashing = DecisionStore(client, ttl_s=3600)
 
-        async def crash(**_: Any) -> None:
+        async def crash(*_: Any, **__: Any) -> None:
             raise ConnectionError("the worker died here")
 
         crashing._index = crash  # type: ignore[assignment]
+        crashing._execute = crash  # type: ignore[assignment]  # the new records' entries
         with pytest.raises(ConnectionError):
             await crashing.put_new([(tx("e9"), stored), (tx("e8"), record("e8"))])
         assert await client.get(owner_key("e9")) == b"acme"

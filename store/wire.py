@@ -21,7 +21,9 @@ import hiredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 
-__all__ = ["execute_async", "execute_cluster_async", "execute_cluster_sync", "execute_sync", "pack"]
+__all__ = [
+    "execute", "execute_async", "execute_cluster_async", "execute_cluster_sync", "execute_sync", "pack",
+]  # fmt: skip
 
 _READ = 1 << 16
 
@@ -169,3 +171,15 @@ def execute_sync(client: Any, cmds: Sequence[tuple[object, ...]]) -> list[Any]:
         if not done:
             conn.disconnect()
         pool.release(conn)
+
+
+async def execute(client: Any, cmds: Sequence[tuple[object, ...]]) -> list[Any]:
+    """One-key commands on an asyncio client or cluster client; errors raised, not returned."""
+    from redis.asyncio.cluster import RedisCluster
+
+    run = execute_cluster_async if isinstance(client, RedisCluster) else execute_async
+    out = await run(client, cmds)
+    for reply in out:
+        if isinstance(reply, BaseException):
+            raise reply
+    return out
