@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+from redis.exceptions import RedisError
 
 from contracts.records import Label, Transaction
 from features.aggregates import AGGREGATE_COUNT
@@ -44,8 +45,9 @@ CAS_RETRIES = 50
 DAY_MS = 86_400_000
 
 
-class StoreConflict(RuntimeError):
-    """Entity states kept changing under this batch (the batch is retried whole)."""
+class StoreConflict(RedisError):
+    """Entity states kept changing under this batch: like an outage, the worker retries the
+    batch whole (``stream.handler.RETRYABLE``) instead of dead-lettering its events."""
 
 
 @dataclass(frozen=True)
