@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contracts.records import Label
+from contracts.records import Label, Transaction
+from features.batch import BatchPlan, Merge, hash48
 
-__all__ = ["LabelState", "newer"]
+__all__ = ["LabelState", "label_merges", "merges_for", "newer", "newest_label"]
 
 
 @dataclass(frozen=True)
@@ -39,3 +40,26 @@ class LabelState:
 def newer(new: LabelState, old: LabelState | None) -> bool:
     """Whether ``new`` replaces ``old`` as the event's label."""
     return old is None or (new.reported_ms, new.fraud) > (old.reported_ms, old.fraud)
+
+
+def newest_label(a: bytes | None, b: bytes | None) -> bytes | None:
+    """The current one of an event's recorded and pending labels."""
+    if a is None or b is None:
+        return a if b is None else b
+    return b if newer(LabelState.parse(b), LabelState.parse(a)) else a
+
+
+def label_merges(plan: BatchPlan, after: int, tx: Transaction, label: bytes | str) -> list[Merge]:
+    """A label's entries for the event's card and merchant, applied after event ``after``."""
+    return merges_for(plan, after, tx.event_id, tx.card_id, tx.merchant_id, tx.occurred_ms, label)
+
+
+def merges_for(
+    plan: BatchPlan, after: int, event_id: str, card: str, merchant: str, at: int, label: bytes | str
+) -> list[Merge]:
+    state = LabelState.parse(label)
+    h = hash48(event_id)
+    return [
+        Merge(plan.entity(kind, ident), after, h, at, state.reported_ms, state.fraud)
+        for kind, ident in ((0, card), (2, merchant))
+    ]

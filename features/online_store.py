@@ -23,7 +23,8 @@ from redis.exceptions import NoScriptError
 from contracts.records import Label, Transaction
 from features.aggregates import Aggregates, format_aggregates
 from features.batch import hash48
-from features.protocol import Command, Config, Keys, Steps, label_steps, peek_steps, record_steps
+from features.label_steps import label_steps
+from features.protocol import Command, Config, Keys, Steps, peek_steps, record_steps
 from store.wire import execute_async, execute_cluster_async, execute_cluster_sync, execute_sync
 
 __all__ = [
