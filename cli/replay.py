@@ -31,7 +31,8 @@ async def _run(
     from store.connect import async_client
 
     s = get_settings()
-    client = async_client(redis_url, cluster=s.redis_cluster)
+    # The private Redis of a replay without --redis-url is one node, whatever the setting says.
+    client = async_client(redis_url, cluster=s.redis_cluster and not in_memory)
     if await client.dbsize():
         raise click.ClickException(f"{redis_url} is not empty: replay needs a fresh feature state")
     # A private replay keeps its features in memory (the same kernel, no round trips) and
