@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import pickle
 import sys
 import time
 from collections.abc import Callable
@@ -47,8 +46,9 @@ def _prepare(root: Path) -> None:
     ModelRegistry(root / "models").save(result.version, result.model_bytes, result.manifest)
     raw = parse_aggregates(OfflineFeatureEngine().record_and_fetch(txs))
     tail = slice(len(txs) - 4000, len(txs))
-    with (root / "events.pkl").open("wb") as f:
-        pickle.dump(([t.model_dump(mode="json") for t in txs[tail]], raw[tail]), f)
+    # JSON and .npy, never pickle: nothing read back can run code.
+    (root / "events.json").write_bytes(orjson.dumps([t.model_dump(mode="json") for t in txs[tail]]))
+    np.save(root / "raw.npy", raw[tail], allow_pickle=False)
 
 
 def measure(
@@ -61,8 +61,8 @@ def measure(
     **kw: Any,
 ) -> dict[str, float]:
     model = BatchModel(ModelRegistry(root / "models").load())
-    with (root / "events.pkl").open("rb") as f:
-        dumped, raw = pickle.load(f)
+    dumped = orjson.loads((root / "events.json").read_bytes())
+    raw = np.load(root / "raw.npy", allow_pickle=False)
     txs = [Transaction.model_validate(t) for t in dumped]
     pipeline = pipeline_class(features=None, decisions=None, model=model, policy=policy, **kw)
     timer = StageTimer(model, clock)
