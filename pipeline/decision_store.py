@@ -314,17 +314,23 @@ class _IndexPlan:
     node, one connection, run in order): a new record has no entries yet, so nothing needs
     checking and no script. Each event's ``dmeta`` comes last, after all its entries: a
     worker killed while they are sent leaves no ``dmeta`` for a half-indexed event, and the
-    redelivery (``_INDEX``, mode ``r``) indexes it whole."""
+    redelivery (``_INDEX``, mode ``r``) indexes it whole. The entries of one index go in
+    one ``ZADD`` (the batch's every decision in ``dx:all`` as one command)."""
 
     def __init__(self, ttl_s: int, cut_us: int) -> None:
         self.ttl_s, self.cut_us = ttl_s, cut_us
-        self.commands: list[tuple[object, ...]] = []
+        self._adds: dict[str, list[object]] = {}
         self._meta: list[tuple[object, ...]] = []
-        self._touched: dict[str, None] = {}
+
+    @property
+    def empty(self) -> bool:
+        return not self._adds
 
     def _zadd(self, key: str, score: int, member: str) -> None:
-        self.commands.append(("ZADD", key, score, member))
-        self._touched[key] = None
+        entries = self._adds.get(key)
+        if entries is None:
+            entries = self._adds[key] = []
+        entries += (score, member)
 
     def add(self, tx: Transaction, account: str, level: str, decision: str, score: int) -> None:
         eid, customer = tx.event_id, tx.customer_id or ""
@@ -347,10 +353,10 @@ class _IndexPlan:
 
     def finish(self) -> list[tuple[object, ...]]:
         """Entries, then each touched index trimmed to the TTL, then the metadata."""
-        trims: list[tuple[object, ...]] = []
-        for key in self._touched:
-            trims += [("ZREMRANGEBYSCORE", key, "-inf", self.cut_us), ("EXPIRE", key, self.ttl_s)]
-        return self.commands + trims + self._meta
+        cmds: list[tuple[object, ...]] = [("ZADD", key, *entries) for key, entries in self._adds.items()]
+        for key in self._adds:
+            cmds += [("ZREMRANGEBYSCORE", key, "-inf", self.cut_us), ("EXPIRE", key, self.ttl_s)]
+        return cmds + self._meta
 
 
 def _text(value: bytes | str) -> str:
@@ -429,7 +435,7 @@ class DecisionStore:
             args += [mode, tx.event_id, account, tx.card_id, tx.customer_id or "", tx.merchant_id]
             args += [level, decision, scored_us]
         if self._indexed:
-            if plan.commands:
+            if not plan.empty:
                 await self._execute(self._redis, plan.finish())
             if len(args) > 2:  # redelivered events: indexed only where their metadata is missing
                 await self._index(keys=[INDEX_ALL], args=args)
