@@ -147,6 +147,22 @@ def test_put_new_new_redelivered_and_conflicting_events(target: Target) -> None:
     run(target, body)
 
 
+def test_an_event_without_account_reusing_a_bound_accounts_id_is_a_conflict(target: Target) -> None:
+    e1 = record("e1", decision="review", minute=1)
+    e2 = record("e2", minute=2)
+
+    async def body(client: AsyncRedis) -> None:
+        store = DecisionStore(client, ttl_s=3600)
+        assert await store.put_new([(tx("e1"), e1), (tx("e2", account=None), e2)]) == [e1, e2]
+        # No account is not a wildcard: acme's record is not handed over, and the reverse.
+        got = await store.put_new([(tx("e1", account=None), record("e1")), (tx("e2"), record("e2"))])
+        assert got == [CONFLICT, CONFLICT]
+        assert await store.accounts(["e1", "e2"]) == ["acme", None]
+        assert await store.get("e1", "acme") == e1 and await store.get("e2") == e2
+
+    run(target, body)
+
+
 def test_a_store_without_indexes_keeps_the_records_and_the_conflicts_only(target: Target) -> None:
     """What a private replay uses: write-once records, no searches, no review queue."""
     e1 = record("e1", decision="review", minute=1)

@@ -17,7 +17,7 @@ import xgboost as xgb
 
 from api.explanations import Explainer, ModelCache
 from contracts.records import Decision, DecisionKind, PublishedDecision, RiskLevel
-from explain.reasons import GROUPS, TEMPLATES, check_catalogue, reason_text, top_reasons
+from explain.reasons import GROUPS, TEMPLATES, check_catalogue, explain_row, reason_text, top_reasons
 from explain.risk_score import RiskPolicy, risk_score
 from features.aggregates import parse_aggregates
 from features.catalogue import FEATURE_INDEX, FEATURE_NAMES
@@ -360,6 +360,15 @@ def test_risk_score_is_monotone_and_bounded():
         risk_score(math.nan)
 
 
+def test_risk_score_rounds_half_up_at_the_thresholds():
+    # Exactly half a point below a threshold rounds up into it (not to the even score).
+    assert 100 * 0.645 == 64.5 and 100 * 0.745 == 74.5
+    assert risk_score(0.645) == 65 and risk_score(0.745) == 75
+    policy = RiskPolicy()
+    assert policy.assess(0.645) == (65, RiskLevel.ELEVATED, DecisionKind.REVIEW)
+    assert policy.assess(0.745) == (75, RiskLevel.HIGHEST, DecisionKind.BLOCK)
+
+
 def test_policy_boundaries_default():
     policy = RiskPolicy()
     assert (policy.elevated, policy.highest) == (65, 75)
@@ -479,6 +488,17 @@ def test_a_cause_already_raising_the_risk_is_not_also_listed_as_lowering_it():
     down = lowering_reasons(VALUES, c, "EUR", 2, up)
     assert "card_amount_avg_30d" not in [r["feature"] for r in down]
     assert down[0]["feature"] == "channel_code"
+
+
+def test_explain_row_does_not_list_a_raising_cause_as_lowering():
+    c = _contribs(amount_to_card_avg_30d=1.1, card_amount_avg_30d=-0.5, channel_code=-0.2)
+    up, down = explain_row(VALUES, c, "EUR", 3, 2)
+    assert [r["feature"] for r in up] == ["amount_to_card_avg_30d"]
+    # card_amount_avg_30d speaks for the same cause (amount_vs_card) as the raising reason.
+    assert "card_amount_avg_30d" not in [r["feature"] for r in down]
+    assert down[0]["feature"] == "channel_code"
+    raised = {GROUPS.get(r["feature"], r["feature"]) for r in up}
+    assert not raised & {GROUPS.get(r["feature"], r["feature"]) for r in down}
 
 
 # --- explanations on demand -----------------------------------------------------------------

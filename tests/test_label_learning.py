@@ -140,6 +140,43 @@ def test_a_pending_label_learned_through_a_fresh_copy_is_not_learned_again(url: 
     asyncio.run(run())
 
 
+def test_the_last_label_for_an_event_in_a_batch_wins(url: str) -> None:
+    async def run() -> None:
+        client = aioredis.Redis.from_url(url)
+        await _decide(client, ["e5", "e6"])
+        learning = _learning(client)
+        got = await learning.apply(
+            [
+                LabelInput(_label("e5", "legit"), ("labels:0", 0)),
+                LabelInput(_label("e6", "fraud"), ("labels:0", 1)),
+                LabelInput(_label("e5", "fraud"), ("labels:0", 2)),  # the correction, later
+                LabelInput(_label("e6", "legit"), ("labels:0", 3)),
+            ]
+        )
+        assert got.learned == 2
+        assert sorted(await _taught(client)) == [[5.0, 1], [6.0, 0]]
+        await client.aclose()
+
+    asyncio.run(run())
+
+
+def test_offsets_already_committed_are_skipped_before_the_seen_check(url: str) -> None:
+    async def run() -> None:
+        client = aioredis.Redis.from_url(url)
+        await _decide(client, ["e1", "e2"])
+        learning = _learning(client)
+        assert (await learning.apply([LabelInput(_label("e1"), ("labels:0", 4))])).learned == 1
+        assert (await learning.checkpoint.load()).offsets == {"labels:0": 5}
+        # Offset 4 is committed: whatever it carries now (here a label never seen) is skipped.
+        again = await learning.apply([LabelInput(_label("e2"), ("labels:0", 4))])
+        assert (again.learned, again.duplicates, again.pending_added) == (0, 0, 0)
+        assert await _taught(client) == [[1.0, 1]]
+        assert (await learning.checkpoint.load()).offsets == {"labels:0": 5}
+        await client.aclose()
+
+    asyncio.run(run())
+
+
 def test_two_learners_racing_lose_nothing_and_learn_nothing_twice(url: str) -> None:
     async def run() -> None:
         client = aioredis.Redis.from_url(url)

@@ -206,3 +206,20 @@ def test_labels_batch_cap_and_account_scope(queue):
         )
         assert ours.status_code == 202
     assert sorted(lab["event_id"] for lab in labels_on(queue, 2)) == ["b1", "r1"]
+
+
+def test_an_account_bound_key_cannot_label_unknown_or_account_less_events(client, queue):
+    put(queue, [(tx("n1"), decision_body("n1"))])  # a decision with no account
+    one = {"label": "fraud", "reported_at": "2026-03-01T10:00:00Z", "source": "chargeback"}
+    acme = bearer(new_key(queue, "service", "acme")[1])
+    for event_id in ("nope", "n1"):
+        got = client.post(
+            "/v1/labels", headers=acme, json=[{**one, "event_id": "r1"}, {**one, "event_id": event_id}]
+        )
+        assert got.status_code == 404, got.text
+        assert got.json() == {"detail": f"no decision for event_id {event_id!r}"}
+    # An unbound service key may label both; only its labels reach the topic.
+    service = bearer(new_key(queue, "service")[1])
+    both = [{**one, "event_id": "nope"}, {**one, "event_id": "n1"}]
+    assert client.post("/v1/labels", headers=service, json=both).status_code == 202
+    assert sorted(lab["event_id"] for lab in labels_on(queue, 2)) == ["n1", "nope"]

@@ -133,6 +133,24 @@ def test_calibration_table_is_validated():
     assert np.all(np.diff(p) >= 0) and p.min() > 0 and p.max() < 1
 
 
+def test_calibration_is_strictly_increasing_on_flat_steps_and_beyond_the_end_knots():
+    cal = Calibration(margin=(-1.0, 0.0, 1.0, 2.0), probability=(0.1, 0.3, 0.3, 0.8))
+    # The flat step [0, 1] and both clipped ends keep the margin's order.
+    p = cal.apply(np.linspace(-6.0, 6.0, 241))
+    assert np.all(np.diff(p) > 0)
+    # ... while moving no probability by more than the tie-break share.
+    stairs = np.interp(np.linspace(-6.0, 6.0, 241), cal.margin, cal.probability)
+    assert np.max(np.abs(p - stairs)) <= 1e-3
+
+
+def test_calibration_margin_knots_must_be_non_decreasing():
+    with pytest.raises(ModelIntegrityError, match="non-decreasing"):
+        Calibration(margin=(0.0, -1.0, 2.0), probability=(0.1, 0.2, 0.3))
+    with pytest.raises(ModelIntegrityError, match="non-decreasing"):
+        Calibration.from_manifest({"margin": [1.0, 0.0], "probability": [0.2, 0.2]})
+    Calibration(margin=(0.0, 0.0, 1.0), probability=(0.1, 0.2, 0.3))  # equal knots are fine
+
+
 def test_validation_window_without_fraud_is_refused(data):
     y = data.y.copy()
     y[int(len(y) * 0.7) :] = 0
