@@ -43,7 +43,7 @@ def label_steps(cfg: Config, labels: Sequence[Label]) -> Steps:
     for e, r in known.items():
         now, before = current[e], stored[e]
         if now is not None and (before is None or now != LabelState.parse(before)):
-            merges += merges_for(plan, -1, e, as_text(r[2]), as_text(r[3]), int(r[4]), now.text)
+            merges += merges_for(plan, -1, e, as_text(r[2]), as_text(r[3]), int(r[4]), now)
     yield from _merge_states(cfg, plan, merges)
     replies = yield [
         ("EVALSHA", cfg.label_sha, 1, keys.event(lab.event_id), lab.label.value,
@@ -58,8 +58,8 @@ def label_steps(cfg: Config, labels: Sequence[Label]) -> Steps:
         changed += status != 0
         if status == 1 and lab.event_id not in known:  # recorded since the read above
             _, card, merchant, at = reply
-            text = LabelState.of(lab).text
-            late += merges_for(plan, -1, lab.event_id, as_text(card), as_text(merchant), int(at), text)
+            state = LabelState.of(lab)
+            late += merges_for(plan, -1, lab.event_id, as_text(card), as_text(merchant), int(at), state)
     yield from _merge_states(cfg, plan, late)
     return changed
 

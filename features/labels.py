@@ -55,9 +55,15 @@ def label_merges(plan: BatchPlan, after: int, tx: Transaction, label: bytes | st
 
 
 def merges_for(
-    plan: BatchPlan, after: int, event_id: str, card: str, merchant: str, at: int, label: bytes | str
+    plan: BatchPlan,
+    after: int,
+    event_id: str,
+    card: str,
+    merchant: str,
+    at: int,
+    label: LabelState | bytes | str,
 ) -> list[Merge]:
-    state = LabelState.parse(label)
+    state = label if isinstance(label, LabelState) else LabelState.parse(label)
     h = hash48(event_id)
     return [
         Merge(plan.entity(kind, ident), after, h, at, state.reported_ms, state.fraud)

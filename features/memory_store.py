@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from contracts.records import Label, Transaction
-from features.aggregates import Aggregates, parse_aggregates
+from features.aggregates import AGGREGATE_COUNT, Aggregates, parse_aggregates
 from features.offline import OfflineFeatureEngine
 
 __all__ = ["MemoryFeatureStore"]
@@ -42,7 +42,7 @@ class MemoryFeatureStore:
     ) -> Aggregates:
         """Record the batch and return its aggregates (positions are not needed in memory)."""
         if not transactions:
-            return np.empty((0, 81))
+            return np.empty((0, AGGREGATE_COUNT))
         return self.engine.record(transactions)
 
     async def peek(self, transactions: Sequence[Transaction]) -> Aggregates:

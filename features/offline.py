@@ -26,8 +26,8 @@ import numpy as np
 
 from contracts.records import Label, Transaction
 from features.aggregates import AGGREGATE_COUNT, Aggregates, format_aggregates
-from features.batch import BatchPlan, Merge, hash48, plan_batch, run_plan
-from features.labels import LabelState, newer
+from features.batch import Merge, plan_batch, run_plan
+from features.labels import LabelState, merges_for, newer
 
 __all__ = ["OfflineFeatureEngine"]
 
@@ -77,7 +77,9 @@ class OfflineFeatureEngine:
         for j, tx in enumerate(new):
             pending = self._pending.get(tx.event_id)
             if pending is not None:
-                merges += _merges(plan, j, tx.event_id, tx.card_id, tx.merchant_id, tx.occurred_ms, pending)
+                merges += merges_for(
+                    plan, j, tx.event_id, tx.card_id, tx.merchant_id, tx.occurred_ms, pending
+                )
         states = [self._states.get(key) for key in plan.entities]
         mode = np.ones(len(new), dtype=np.int8)
         out = run_plan(plan, states, mode=mode, grace_ms=self.grace_ms, since=self._since, merges=merges)
@@ -111,7 +113,7 @@ class OfflineFeatureEngine:
                 continue
             event.label = state
             changed += 1
-            merges += _merges(plan, -1, lab.event_id, event.card, event.merchant, event.at, state)
+            merges += merges_for(plan, -1, lab.event_id, event.card, event.merchant, event.at, state)
         if merges:
             states = [self._states.get(key) for key in plan.entities]
             out = run_plan(plan, states, mode=np.zeros(0, np.int8), grace_ms=self.grace_ms,
@@ -120,14 +122,3 @@ class OfflineFeatureEngine:
                 if new_state is not None:
                     self._states[key] = new_state
         return changed
-
-
-def _merges(
-    plan: BatchPlan, after: int, event_id: str, card: str, merchant: str, at: int, label: LabelState
-) -> list[Merge]:
-    """The label's entries for the event's card and merchant states."""
-    h = hash48(event_id)
-    return [
-        Merge(plan.entity(kind, ident), after, h, at, label.reported_ms, label.fraud)
-        for kind, ident in ((0, card), (2, merchant))
-    ]
