@@ -27,6 +27,7 @@ from pipeline.decision_store import DecisionStore
 from pipeline.factory import build_pipeline
 from pipeline.scoring import ScoringPipeline
 from store.connect import AsyncRedis, async_client
+from store.identity import load_names
 
 log = logging.getLogger("riskwire.api")
 
@@ -60,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.keys = KeyStore(
             client, audit_log, rate_per_s=settings.api_rate_per_s, burst=settings.api_rate_burst
         )
-        app.state.decisions = DecisionStore(client, ttl_s=settings.decision_ttl_s)
+        app.state.decisions = DecisionStore(client, ttl_s=settings.decision_ttl_s, names=load_names(settings))
         app.state.reviews = ReviewStore(client, audit_log)
         publisher = LabelPublisher(
             settings.bootstrap,

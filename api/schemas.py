@@ -121,6 +121,7 @@ ReviewStatus = Literal["open", "assigned", "closed"]
 
 class Review(BaseModel):
     event_id: str
+    account_id: str | None = Field(default=None, description="The payment's account, when it named one")
     status: ReviewStatus
     queued_at: datetime = Field(description="When the decision was made (its `scored_at`)")
     assignee: str | None = None

@@ -221,6 +221,7 @@ def _run(services: BenchServices, tmp: Path, opts: Options) -> dict[str, Any]:
     from models.registry import ModelRegistry
     from models.training import build_training_set, train
     from simulator import SimulationConfig, simulate
+    from store.identity import load_names
     from stream.topics import ensure_topics
 
     settings = Settings(
@@ -264,7 +265,9 @@ def _run(services: BenchServices, tmp: Path, opts: Options) -> dict[str, Any]:
     figures["model"] = {"version": model.version, "trees": result.manifest["metrics"]["trees"]}
 
     client = services.client()
-    store = SyncOnlineFeatureStore(client, dedupe_ttl_s=settings.event_dedupe_ttl_s, grace_ms=3_600_000)
+    store = SyncOnlineFeatureStore(
+        client, dedupe_ttl_s=settings.event_dedupe_ttl_s, grace_ms=3_600_000, names=load_names(settings)
+    )
     with phases.phase(f"backfilling {len(history):,} payments into Redis") as ph:
         figures["backfill_us_per_event"] = backfill_cost(store, history)
         figures["redis_bytes"] = {

@@ -19,13 +19,17 @@ def backfill(path: Path, redis_url: str, labels: Path | None = None, batch: int 
     from features.event_time import in_event_time
     from features.online_store import SyncOnlineFeatureStore
     from store.connect import sync_client
+    from store.identity import load_names
 
     settings = get_settings()
     txs = read_transactions(path)
     history = read_labels(labels) if labels else []
     client = sync_client(redis_url, cluster=settings.redis_cluster)
     store = SyncOnlineFeatureStore(
-        client, dedupe_ttl_s=settings.event_dedupe_ttl_s, grace_ms=settings.late_grace_s * 1000
+        client,
+        dedupe_ttl_s=settings.event_dedupe_ttl_s,
+        grace_ms=settings.late_grace_s * 1000,
+        names=load_names(settings),  # the worker's names: backfilled state is the state it reads
     )
     with click.progressbar(length=len(txs), label="backfilling features") as bar:
         for due, chunk in in_event_time(txs, history, batch):

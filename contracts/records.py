@@ -44,6 +44,8 @@ Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), Field(strict=
 MAX_AMOUNT = 1e12
 Amount = Annotated[float, Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False, strict=True)]
 Scalar = str | int | float | bool | None
+#: The entities a payment names, in the feature kernel's order (card and merchant always).
+ENTITY_KINDS = ("card", "customer", "merchant", "device", "ip", "email")
 
 
 class Channel(StrEnum):
@@ -109,6 +111,8 @@ class Label(BaseModel):
     label: LabelKind
     reported_at: Rfc3339
     source: NonEmpty
+    #: The account of the payment it is about: event ids are only unique per account.
+    account_id: NonEmpty | None = None
 
 
 class Reason(BaseModel):
@@ -164,6 +168,9 @@ class FeatureVector(BaseModel):
 class _DecisionBase(BaseModel):
     event_id: str
     account_id: str | None = Field(default=None, description="The payment's account, when it named one")
+    card_id: str | None = Field(default=None, description="As the producer sent it (absent in older records)")
+    merchant_id: str | None = None
+    customer_id: str | None = None
     occurred_at: datetime
     scored_at: datetime
     risk_score: int = Field(ge=0, le=100)
@@ -179,6 +186,10 @@ class _DecisionBase(BaseModel):
     rules: list[str]
     latency_ms: float
     shadow: ShadowDecision | None = None
+    shared_signals: list[str] = Field(
+        default_factory=list,
+        description="Entity kinds whose state is shared across accounts and fed this decision",
+    )
 
 
 class PublishedDecision(_DecisionBase):

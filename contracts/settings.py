@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from contracts.records import ENTITY_KINDS
 
 
 class Settings(BaseSettings):
@@ -118,6 +121,25 @@ class Settings(BaseSettings):
     # Compute every payment's reasons in the worker (SHAP on the hot path for all rows),
     # not only the alerts'.
     explain_all: bool = False
+
+    # Tenant isolation and pseudonymised identifiers (issue 14; README, "Security").
+    # The HMAC key for card, customer, merchant, device, IP and email values in Redis key
+    # names, indexes and metadata (hex or text). Unset: one is generated under var_dir.
+    pseudonym_key: SecretStr | None = None
+    # Entity kinds whose feature state every account shares (comma-separated, e.g.
+    # "card,device"); the others are per account.
+    shared_signals: Annotated[frozenset[str], NoDecode] = frozenset()
+
+    @field_validator("shared_signals", mode="before")
+    @classmethod
+    def _kinds(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = {part.strip() for part in value.split(",") if part.strip()}
+        if isinstance(value, (set, frozenset, list, tuple)):
+            unknown = sorted(set(value) - set(ENTITY_KINDS))
+            if unknown:
+                raise ValueError(f"unknown entity kinds {unknown}: use some of {', '.join(ENTITY_KINDS)}")
+        return value
 
     @property
     def bootstrap(self) -> str:

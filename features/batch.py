@@ -11,8 +11,8 @@ duplicates (the stores do): below, the second copy sees the first one's 10.00 EU
 >>> t = Transaction(event_id="e1", amount=10.0, currency="EUR", card_id="c", merchant_id="m",
 ...     occurred_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
 >>> plan = plan_batch([t, t])
->>> plan.entities, plan.ent.tolist()
-([(0, 'c'), (2, 'm')], [[0, -1, 1, -1, -1, -1], [0, -1, 1, -1, -1, -1]])
+>>> [kind for kind, _ in plan.entities], plan.ent.tolist()
+([0, 2], [[0, -1, 1, -1, -1, -1], [0, -1, 1, -1, -1, -1]])
 >>> out = run_plan(plan, [None, None], mode=np.ones(2, dtype=np.int8), grace_ms=0, since=None)
 >>> out.raw[:, 0].tolist(), float(out.raw[1, 1]), [s is not None for s in out.states]
 ([0.0, 1.0], 100000.0, [True, True])
@@ -28,15 +28,14 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from contracts.records import Transaction
+from contracts.records import ENTITY_KINDS, Transaction
 from features.codec import NONE
 from features.kernel import run_batch
 from features.vectorize import amount_cents, amount_units
+from store.identity import EntityNames
 
 __all__ = ["ENTITY_KINDS", "BatchOutput", "BatchPlan", "Merge", "hash48", "plan_batch", "run_plan"]
 
-#: Entity kinds in the kernel's (and the raw string's) order.
-ENTITY_KINDS = ("card", "customer", "merchant", "device", "ip", "email")
 I64 = npt.NDArray[np.int64]
 
 
@@ -90,8 +89,11 @@ class BatchOutput:
     since: int | None
 
 
-def plan_batch(transactions: Sequence[Transaction]) -> BatchPlan:
-    """Columns for the kernel; absent optional entities are ``-1``."""
+def plan_batch(transactions: Sequence[Transaction], names: EntityNames | None = None) -> BatchPlan:
+    """Columns for the kernel; absent optional entities are ``-1``. Entities are named by
+    ``names`` (``store.identity``: keyed, per account unless shared); the distinct counts
+    hash those names, so a card of two accounts counts as two cards unless cards are shared."""
+    names = names or EntityNames()
     n = len(transactions)
     t = np.empty(n, dtype=np.int64)
     units = np.empty(n, dtype=np.int64)
@@ -106,21 +108,22 @@ def plan_batch(transactions: Sequence[Transaction]) -> BatchPlan:
         t[i] = tx.occurred_ms
         units[i] = amount_units(tx.amount)
         cents[i] = amount_cents(tx.amount)
-        merchant_h[i] = hash48(tx.merchant_id)
-        card_h[i] = hash48(tx.card_id)
         if tx.merchant_country:
             country_h[i] = hash48(tx.merchant_country)
+        account = tx.account_id
         for k, ident in enumerate(
             (tx.card_id, tx.customer_id, tx.merchant_id, tx.device_id, tx.ip, tx.email)
         ):
             if not ident:
                 continue
-            key = (k, ident)
+            key = (k, names.entity(k, account, ident))
             e = index.get(key)
             if e is None:
                 e = index[key] = len(entities)
                 entities.append(key)
             ent[i, k] = e
+        card_h[i] = hash48(entities[ent[i, 0]][1])
+        merchant_h[i] = hash48(entities[ent[i, 2]][1])
     return BatchPlan(t, units, cents, ent, merchant_h, country_h, card_h, entities, index)
 
 

@@ -15,6 +15,7 @@ from contracts.records import Label
 from features.batch import BatchPlan, Merge, plan_batch, run_plan
 from features.labels import LabelState, merges_for, newer, newest_label
 from features.state_writes import Config, Steps, as_text, read_states, write_states
+from store.identity import event_ref
 
 __all__ = ["label_steps"]
 
@@ -29,15 +30,16 @@ def label_steps(cfg: Config, labels: Sequence[Label]) -> Steps:
     if not labels:
         return 0
     keys = cfg.keys
-    ids = list(dict.fromkeys(lab.event_id for lab in labels))
+    refs = [event_ref(lab.account_id, lab.event_id) for lab in labels]
+    ids = list(dict.fromkeys(refs))
     replies = yield [("HMGET", keys.event(e), "a", "l", "c", "m", "t", "p") for e in ids]
     known = {e: r for e, r in zip(ids, replies, strict=True) if r[0] is not None}
     stored = {e: newest_label(r[1], r[5]) for e, r in known.items()}
     current = {e: (None if t is None else LabelState.parse(t)) for e, t in stored.items()}
-    for lab in labels:
+    for lab, ref in zip(labels, refs, strict=True):
         state = LabelState.of(lab)
-        if lab.event_id in current and newer(state, current[lab.event_id]):
-            current[lab.event_id] = state
+        if ref in current and newer(state, current[ref]):
+            current[ref] = state
     plan = plan_batch([])
     merges: list[Merge] = []
     for e, r in known.items():
@@ -46,20 +48,20 @@ def label_steps(cfg: Config, labels: Sequence[Label]) -> Steps:
             merges += merges_for(plan, -1, e, as_text(r[2]), as_text(r[3]), int(r[4]), now)
     yield from _merge_states(cfg, plan, merges)
     replies = yield [
-        ("EVALSHA", cfg.label_sha, 1, keys.event(lab.event_id), lab.label.value,
+        ("EVALSHA", cfg.label_sha, 1, keys.event(ref), lab.label.value,
          int(lab.reported_at.timestamp() * 1000), cfg.dedupe_ttl_ms)
-        for lab in labels
+        for lab, ref in zip(labels, refs, strict=True)
     ]  # fmt: skip
     changed = 0
     late: list[Merge] = []
     plan = plan_batch([])
-    for lab, reply in zip(labels, replies, strict=True):
+    for lab, ref, reply in zip(labels, refs, replies, strict=True):
         status = int(reply[0])
         changed += status != 0
-        if status == 1 and lab.event_id not in known:  # recorded since the read above
+        if status == 1 and ref not in known:  # recorded since the read above
             _, card, merchant, at = reply
             state = LabelState.of(lab)
-            late += merges_for(plan, -1, lab.event_id, as_text(card), as_text(merchant), int(at), state)
+            late += merges_for(plan, -1, ref, as_text(card), as_text(merchant), int(at), state)
     yield from _merge_states(cfg, plan, late)
     return changed
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from contracts.records import Label, Transaction
 from features.batch import BatchPlan, Merge, hash48
+from store.identity import event_ref
 
 __all__ = ["LabelState", "label_merges", "merges_for", "newer", "newest_label"]
 
@@ -50,21 +51,25 @@ def newest_label(a: bytes | None, b: bytes | None) -> bytes | None:
 
 
 def label_merges(plan: BatchPlan, after: int, tx: Transaction, label: bytes | str) -> list[Merge]:
-    """A label's entries for the event's card and merchant, applied after event ``after``."""
-    return merges_for(plan, after, tx.event_id, tx.card_id, tx.merchant_id, tx.occurred_ms, label)
+    """A label's entries for the card and merchant of the plan's event ``after`` (``tx``)."""
+    card, merchant = (plan.entities[int(plan.ent[after, k])][1] for k in (0, 2))
+    return merges_for(
+        plan, after, event_ref(tx.account_id, tx.event_id), card, merchant, tx.occurred_ms, label
+    )
 
 
 def merges_for(
     plan: BatchPlan,
     after: int,
-    event_id: str,
+    ref: str,
     card: str,
     merchant: str,
     at: int,
     label: LabelState | bytes | str,
 ) -> list[Merge]:
+    """Entries for the entities named ``card`` and ``merchant`` (store names) of event ``ref``."""
     state = label if isinstance(label, LabelState) else LabelState.parse(label)
-    h = hash48(event_id)
+    h = hash48(ref)
     return [
         Merge(plan.entity(kind, ident), after, h, at, state.reported_ms, state.fraud)
         for kind, ident in ((0, card), (2, merchant))

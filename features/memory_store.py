@@ -27,6 +27,7 @@ import numpy as np
 from contracts.records import Label, Transaction
 from features.aggregates import AGGREGATE_COUNT, Aggregates, parse_aggregates
 from features.offline import OfflineFeatureEngine
+from store.identity import EntityNames
 
 __all__ = ["MemoryFeatureStore"]
 
@@ -34,8 +35,8 @@ __all__ = ["MemoryFeatureStore"]
 class MemoryFeatureStore:
     """``OnlineFeatureStore``'s interface over an in-memory engine."""
 
-    def __init__(self, *, grace_ms: int) -> None:
-        self.engine = OfflineFeatureEngine(grace_ms=grace_ms)
+    def __init__(self, *, grace_ms: int, names: EntityNames | None = None) -> None:
+        self.engine = OfflineFeatureEngine(grace_ms=grace_ms, names=names)
 
     async def record_and_fetch(
         self, transactions: Sequence[Transaction], positions: Sequence[tuple[int, int]] | None = None

@@ -28,6 +28,7 @@ from contracts.records import Label, Transaction
 from features.aggregates import AGGREGATE_COUNT, Aggregates, format_aggregates
 from features.batch import Merge, plan_batch, run_plan
 from features.labels import LabelState, merges_for, newer
+from store.identity import EntityNames, event_ref
 
 __all__ = ["OfflineFeatureEngine"]
 
@@ -35,7 +36,7 @@ __all__ = ["OfflineFeatureEngine"]
 @dataclass
 class _Event:
     raw: Aggregates
-    card: str
+    card: str  # the store names of its card and merchant
     merchant: str
     at: int
     label: LabelState | None = None
@@ -44,8 +45,9 @@ class _Event:
 class OfflineFeatureEngine:
     """In-memory twin of the online store, fed in the order the worker would see."""
 
-    def __init__(self, grace_ms: int = 3_600_000) -> None:
+    def __init__(self, grace_ms: int = 3_600_000, names: EntityNames | None = None) -> None:
         self.grace_ms = grace_ms
+        self.names = names or EntityNames()
         self._states: dict[tuple[int, str], bytes] = {}
         self._events: dict[str, _Event] = {}
         self._pending: dict[str, LabelState] = {}
@@ -59,7 +61,7 @@ class OfflineFeatureEngine:
     def peek(self, transactions: Iterable[Transaction]) -> list[str]:
         """The strings these events would get now, recording nothing."""
         txs = list(transactions)
-        plan = plan_batch(txs)
+        plan = plan_batch(txs, self.names)
         states = [self._states.get(key) for key in plan.entities]
         mode = np.ones(len(txs), dtype=np.int8)
         out = run_plan(plan, states, mode=mode, grace_ms=self.grace_ms, since=self._since, record=False)
@@ -67,19 +69,21 @@ class OfflineFeatureEngine:
 
     def record(self, transactions: Sequence[Transaction]) -> Aggregates:
         """The raw aggregates of a batch (``n × 81``), recording the new events."""
+        refs = [event_ref(tx.account_id, tx.event_id) for tx in transactions]
         first: dict[str, int] = {}
-        for i, tx in enumerate(transactions):
-            if tx.event_id not in self._events:
-                first.setdefault(tx.event_id, i)
+        for i, ref in enumerate(refs):
+            if ref not in self._events:
+                first.setdefault(ref, i)
         new = [transactions[i] for i in first.values()]
-        plan = plan_batch(new)
+        new_refs = list(first)
+        plan = plan_batch(new, self.names)
+        cards = [plan.entities[int(e)][1] for e in plan.ent[:, 0]]
+        merchants = [plan.entities[int(e)][1] for e in plan.ent[:, 2]]
         merges = []
         for j, tx in enumerate(new):
-            pending = self._pending.get(tx.event_id)
+            pending = self._pending.get(new_refs[j])
             if pending is not None:
-                merges += merges_for(
-                    plan, j, tx.event_id, tx.card_id, tx.merchant_id, tx.occurred_ms, pending
-                )
+                merges += merges_for(plan, j, new_refs[j], cards[j], merchants[j], tx.occurred_ms, pending)
         states = [self._states.get(key) for key in plan.entities]
         mode = np.ones(len(new), dtype=np.int8)
         out = run_plan(plan, states, mode=mode, grace_ms=self.grace_ms, since=self._since, merges=merges)
@@ -89,11 +93,11 @@ class OfflineFeatureEngine:
         self._since = out.since
         self.late_events += out.late_events
         for j, tx in enumerate(new):
-            label = self._pending.pop(tx.event_id, None)
-            self._events[tx.event_id] = _Event(out.raw[j], tx.card_id, tx.merchant_id, tx.occurred_ms, label)
+            label = self._pending.pop(new_refs[j], None)
+            self._events[new_refs[j]] = _Event(out.raw[j], cards[j], merchants[j], tx.occurred_ms, label)
         rows = np.empty((len(transactions), AGGREGATE_COUNT))
-        for i, tx in enumerate(transactions):
-            rows[i] = self._events[tx.event_id].raw
+        for i, ref in enumerate(refs):
+            rows[i] = self._events[ref].raw
         return rows
 
     def record_labels(self, labels: Sequence[Label]) -> int:
@@ -103,17 +107,18 @@ class OfflineFeatureEngine:
         merges: list[Merge] = []
         for lab in labels:
             state = LabelState.of(lab)
-            event = self._events.get(lab.event_id)
+            ref = event_ref(lab.account_id, lab.event_id)
+            event = self._events.get(ref)
             if event is None:
-                if newer(state, self._pending.get(lab.event_id)):
-                    self._pending[lab.event_id] = state
+                if newer(state, self._pending.get(ref)):
+                    self._pending[ref] = state
                     changed += 1
                 continue
             if not newer(state, event.label):
                 continue
             event.label = state
             changed += 1
-            merges += merges_for(plan, -1, lab.event_id, event.card, event.merchant, event.at, state)
+            merges += merges_for(plan, -1, ref, event.card, event.merchant, event.at, state)
         if merges:
             states = [self._states.get(key) for key in plan.entities]
             out = run_plan(plan, states, mode=np.zeros(0, np.int8), grace_ms=self.grace_ms,

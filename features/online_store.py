@@ -25,6 +25,7 @@ from features.aggregates import Aggregates, format_aggregates
 from features.batch import hash48
 from features.label_steps import label_steps
 from features.protocol import Command, Config, Keys, Steps, peek_steps, record_steps
+from store.identity import EntityNames
 from store.wire import execute_async, execute_cluster_async, execute_cluster_sync, execute_sync
 
 __all__ = [
@@ -60,8 +61,9 @@ def kafka_source(topic: str, partition: int, offset: int) -> Position:
     return hash48(f"{topic}:{partition}"), offset
 
 
-def _config(dedupe_ttl_s: int, grace_ms: int) -> Config:
-    return Config(Keys(PREFIX), grace_ms, dedupe_ttl_s * 1000, SHAS["label"], SHAS["cas"])
+def _config(dedupe_ttl_s: int, grace_ms: int, names: EntityNames | None) -> Config:
+    cfg = Config(Keys(PREFIX), grace_ms, dedupe_ttl_s * 1000, SHAS["label"], SHAS["cas"])
+    return cfg if names is None else replace(cfg, names=names)
 
 
 #: Probed once per store: does the server compare-and-set natively (``SET … IFEQ``)?
@@ -114,10 +116,12 @@ def _errors(results: Sequence[Any]) -> tuple[list[int], BaseException | None]:
 class OnlineFeatureStore:
     """Async store used by the worker, replay and the API (one client or a cluster)."""
 
-    def __init__(self, client: Any, *, dedupe_ttl_s: int, grace_ms: int) -> None:
+    def __init__(
+        self, client: Any, *, dedupe_ttl_s: int, grace_ms: int, names: EntityNames | None = None
+    ) -> None:
         self._client: aioredis.Redis = client
         self._cluster = _is_cluster(client)
-        self._cfg = _config(dedupe_ttl_s, grace_ms)
+        self._cfg = _config(dedupe_ttl_s, grace_ms, names)
         self._probed: bool | None = None
 
     async def record_and_fetch(
@@ -172,10 +176,12 @@ class OnlineFeatureStore:
 class SyncOnlineFeatureStore:
     """The same store for synchronous callers (backfill, tests, benchmarks)."""
 
-    def __init__(self, client: Any, *, dedupe_ttl_s: int, grace_ms: int) -> None:
+    def __init__(
+        self, client: Any, *, dedupe_ttl_s: int, grace_ms: int, names: EntityNames | None = None
+    ) -> None:
         self._client: redis.Redis = client
         self._cluster = _is_cluster(client)
-        self._cfg = _config(dedupe_ttl_s, grace_ms)
+        self._cfg = _config(dedupe_ttl_s, grace_ms, names)
         self._probed: bool | None = None
 
     def record_and_fetch(

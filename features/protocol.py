@@ -38,6 +38,7 @@ from features.state_writes import (
     read_states,
     write_states,
 )
+from store.identity import event_ref
 
 __all__ = [
     "Command", "Config", "Keys", "Steps", "StoreConflict", "decode_stored", "peek_steps",
@@ -52,10 +53,12 @@ def record_steps(
 ) -> Steps:
     """Record a batch and return its raw aggregates (``n × 81``), duplicates included."""
     keys = cfg.keys
+    refs = [event_ref(tx.account_id, tx.event_id) for tx in transactions]
     first: dict[str, int] = {}
-    for i, tx in enumerate(transactions):
-        first.setdefault(tx.event_id, i)
+    for i, ref in enumerate(refs):
+        first.setdefault(ref, i)
     unique = [transactions[i] for i in first.values()]
+    urefs = list(first)
     if not unique:
         return np.empty((0, AGGREGATE_COUNT))
     src = np.full(len(unique), -1, dtype=np.int64)
@@ -63,8 +66,8 @@ def record_steps(
     if positions is not None:
         for j, i in enumerate(first.values()):
             src[j], off[j] = positions[i]
-    plan = plan_batch(unique)
-    cmds: list[Command] = [("HMGET", keys.event(tx.event_id), "a", "p", "l") for tx in unique]
+    plan = plan_batch(unique, cfg.names)
+    cmds: list[Command] = [("HMGET", keys.event(ref), "a", "p", "l") for ref in urefs]
     cmds += [("GET", keys.entity(k, ident)) for k, ident in plan.entities]
     cmds.append(("GET", keys.since))
     replies = yield cmds
@@ -106,15 +109,18 @@ def record_steps(
         blob = enc.tobytes()
         ol = offs.tolist()
         cmds = []
+        names = plan.entities
         for r, j in enumerate(new):
             tx = unique[j]
-            key = keys.event(tx.event_id)
+            key = keys.event(urefs[j])
             value = positionas_text(src[j], off[j]) + blob[ol[r] : ol[r + 1]]
+            card, merchant = names[int(plan.ent[j, 0])][1], names[int(plan.ent[j, 2])][1]
             # Four one-key commands: the first copy's result and position (HSETNX: written
-            # once), the payment's card, merchant and time for labels, what is there now.
+            # once), the payment's card and merchant (their store names) and time for labels,
+            # what is there now.
             cmds += [
                 ("HSETNX", key, "a", value),
-                ("HSET", key, "c", tx.card_id, "m", tx.merchant_id, "t", tx.occurred_ms),
+                ("HSET", key, "c", card, "m", merchant, "t", tx.occurred_ms),
                 ("HMGET", key, "a", "p"),
                 ("PEXPIRE", key, cfg.dedupe_ttl_ms),
             ]
@@ -146,8 +152,8 @@ def record_steps(
     if stored:
         rows = sorted(stored)
         raw[rows] = decode_stored([stored[j] for j in rows])
-    index = {tx.event_id: j for j, tx in enumerate(unique)}
-    return raw[[index[tx.event_id] for tx in transactions]]
+    index = {ref: j for j, ref in enumerate(urefs)}
+    return raw[[index[ref] for ref in refs]]
 
 
 def _meta(keys: Keys, since: int | None, out: BatchOutput) -> list[Command]:
@@ -184,7 +190,7 @@ def peek_steps(cfg: Config, transactions: Sequence[Transaction]) -> Steps:
     """The raw aggregates these events would get now, recording nothing."""
     if not transactions:
         return np.empty((0, AGGREGATE_COUNT))
-    plan = plan_batch(transactions)
+    plan = plan_batch(transactions, cfg.names)
     replies = yield [*(("GET", cfg.keys.entity(k, i)) for k, i in plan.entities), ("GET", cfg.keys.since)]
     bodies, _ = read_states(replies[:-1])
     since = int(replies[-1]) if replies[-1] is not None else None

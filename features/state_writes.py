@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from redis.exceptions import RedisError
 
 from features.batch import ENTITY_KINDS, BatchPlan
+from store.identity import EntityNames
 
 __all__ = [
     "CAS_RETRIES", "Command", "Config", "Keys", "Rerun", "Steps", "StoreConflict", "as_text", "cas_command",
@@ -41,8 +42,9 @@ class Keys:
     def entity(self, kind: int, ident: str) -> str:
         return f"{self.prefix}f:{{{ENTITY_KINDS[kind]}:{ident}}}"
 
-    def event(self, event_id: str) -> str:
-        return f"{self.prefix}f:{{ev:{event_id}}}"
+    def event(self, ref: str) -> str:
+        """The guard of an event, by its reference (``store.identity.event_ref``)."""
+        return f"{self.prefix}f:{{ev:{ref}}}"
 
     @property
     def since(self) -> str:
@@ -61,6 +63,7 @@ class Config:
     label_sha: str
     cas_sha: str
     native_cas: bool = False
+    names: EntityNames = field(default_factory=EntityNames)
 
     @property
     def state_ttl_ms(self) -> int:

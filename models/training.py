@@ -41,6 +41,7 @@ from features.vectorize import vectorize
 from models.calibration import fit_isotonic, reliability_error, sigmoid
 from models.label_delay import LabelDelay
 from models.reference import reference_distributions
+from store.identity import event_ref
 
 DEFAULT_PARAMS: dict[str, Any] = {
     "objective": "binary:logistic",
@@ -121,7 +122,7 @@ def build_training_set(
     labels = sorted(labels, key=lambda lab: lab.reported_at)
     fraud_since = _fraud_since(labels)
     # First occurrence of each event id, in event-time order (stable for ties).
-    first = {t.event_id: t for t in reversed(list(transactions))}
+    first = {event_ref(t.account_id, t.event_id): t for t in reversed(list(transactions))}
     unique = sorted(reversed(list(first.values())), key=lambda t: t.occurred_ms)
     engine = OfflineFeatureEngine(grace_ms=grace_ms)
     parts = []
@@ -132,14 +133,16 @@ def build_training_set(
         if progress:
             progress(len(batch))
     x = np.vstack(parts) if parts else np.empty((0, len(FEATURE_NAMES)))
-    reported = np.array([fraud_since.get(t.event_id, NEVER) for t in unique], dtype=np.int64)
+    reported = np.array(
+        [fraud_since.get(event_ref(t.account_id, t.event_id), NEVER) for t in unique], dtype=np.int64
+    )
     y = (reported != NEVER).astype(np.int8)
     times = np.array([t.occurred_ms for t in unique], dtype=np.int64)
     return TrainingSet(x=x, y=y, times_ms=times, fraud_reported_ms=reported)
 
 
 def _fraud_since(labels: list[Label]) -> dict[str, int]:
-    """Event id → when it became fraud, for events whose latest label says fraud.
+    """Event reference → when it became fraud, for events whose latest label says fraud.
 
     Labels in ``reported_at`` order: a later ``legit`` (say, a won dispute) clears
     an earlier ``fraud``; repeated ``fraud`` labels keep the first report.
@@ -147,9 +150,9 @@ def _fraud_since(labels: list[Label]) -> dict[str, int]:
     since: dict[str, int] = {}
     for lab in labels:
         if lab.label is LabelKind.FRAUD:
-            since.setdefault(lab.event_id, int(lab.reported_at.timestamp() * 1000))
+            since.setdefault(event_ref(lab.account_id, lab.event_id), int(lab.reported_at.timestamp() * 1000))
         else:
-            since.pop(lab.event_id, None)
+            since.pop(event_ref(lab.account_id, lab.event_id), None)
     return since
 
 

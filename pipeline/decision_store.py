@@ -1,14 +1,17 @@
 """Decision records in Redis: written once, read and searched by the API.
 
+Every key names the event by its reference ``<account>:<event_id>``
+(``store.identity.event_ref``): another account's event id is another event. Card,
+customer and merchant values in indexes and metadata are their pseudonyms
+(``EntityNames.index``).
+
 ``put_new`` stores a micro-batch in two round trips. First, per record, a small
 Lua call in the record's own slot (pipelined; on a cluster one request per node,
-since ``rw:decision:{<event_id>}`` has its event id as hash tag): ``SET NX GET``
+since ``rw:decision:{<ref>}`` has the reference as hash tag): ``SET NX GET``
 makes the first record for an event the only one, so a redelivered event gets back
-(and republishes) exactly what was stored the first time, and the same call keeps
-the event's account next to it (``rw:downer:{<event_id>}``), so ownership is
-known even before the event is indexed. Then one Lua call in the index slot
-(``rw:{api}:``) writes each event's account and entities
-(``rw:{api}:dmeta:<event_id>``), its entries in the search indexes and, for a
+(and republishes) exactly what was stored the first time. Then the index slot
+(``rw:{api}:``) gets each event's account and entities
+(``rw:{api}:dmeta:<ref>``), its entries in the search indexes and, for a
 ``review`` decision, in the review queue — for every event of the batch,
 redelivered ones included, but only where the metadata does not exist yet: a crash
 between the two steps leaves nothing unindexed once the batch is redelivered, and a
@@ -27,18 +30,17 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from redis.asyncio.cluster import RedisCluster
 
 from contracts.records import Transaction
 from store.connect import AsyncRedis, get_many
+from store.identity import EntityNames, event_ref
 from store.keys import API, tagged
 from store.wire import execute
 
 DECISION_PREFIX = "rw:decision:"
-OWNER_PREFIX = "rw:downer:"
-#: What ``put_new`` returns for an event id that another account already used.
-CONFLICT = b"CONFLICT"
 META_PREFIX = API + "dmeta:"
+#: Every account that has a stored decision (global keys' lookups by event id).
+ACCOUNTS = API + "accounts"
 INDEX_PREFIX = API + "dx:"
 INDEX_ALL = INDEX_PREFIX + "all"
 REVIEW_QUEUE_PREFIX = API + "rv:"
@@ -50,18 +52,13 @@ REVIEW_STATUSES = ("open", "assigned", "closed")
 MAX_SCORE_US = 2**53 - 1
 
 
-def decision_key(event_id: str) -> str:
-    """``rw:decision:{<event_id>}``: the event id is the key's hash tag."""
-    return tagged(DECISION_PREFIX, event_id)
+def decision_key(ref: str) -> str:
+    """``rw:decision:{<ref>}``: the event's reference is the key's hash tag."""
+    return tagged(DECISION_PREFIX, ref)
 
 
-def owner_key(event_id: str) -> str:
-    """``rw:downer:{<event_id>}``: the account of the event's record, in the record's slot."""
-    return tagged(OWNER_PREFIX, event_id)
-
-
-def meta_key(event_id: str) -> str:
-    return META_PREFIX + event_id
+def meta_key(ref: str) -> str:
+    return META_PREFIX + ref
 
 
 def index_key(kind: str, value: str) -> str:
@@ -73,33 +70,13 @@ def review_queue_key(status: str, account: str | None = None) -> str:
     return f"{REVIEW_QUEUE_PREFIX}{status}" + (f":{account}" if account else "")
 
 
-def review_key(event_id: str) -> str:
-    return REVIEW_PREFIX + event_id
+def review_key(ref: str) -> str:
+    return REVIEW_PREFIX + ref
 
-
-# KEYS: per event its record and its owner (on a cluster one event per call: its two
-# keys share the event id's slot). ARGV: ttl_s, then per event body, account ('' = none,
-# kept as no owner key). Returns per event {the record stored before (false: this one is
-# new), the account it was stored for ('' = none)}.
-_PUT = """
-local ttl, out = ARGV[1], {}
-for k = 1, #KEYS, 2 do
-  local body, account = ARGV[k + 1], ARGV[k + 2]
-  local old = redis.call('SET', KEYS[k], body, 'NX', 'GET', 'EX', ttl)
-  if old then
-    out[#out + 1] = {old, redis.call('GET', KEYS[k + 1]) or ''}
-  else
-    if account ~= '' then redis.call('SET', KEYS[k + 1], account, 'EX', ttl) end
-    out[#out + 1] = {false, ''}
-  end
-end
-return out
-"""
 
 # KEYS[1]: the index of every decision (it names the slot). ARGV: ttl_s, cut_us (members
-# scored at or before it are trimmed), then per event: mode ('n' a new record: index it;
-# 'r' a record stored before, this account's: index it unless its dmeta exists; 's'
-# another account's record: index nothing), event_id, account, card, customer, merchant,
+# scored at or before it are trimmed), then per event: mode ('r': a record stored before:
+# index it unless its dmeta exists), ref, account, card, customer, merchant (pseudonyms),
 # risk_level, decision, scored_us. Returns the number of events indexed.
 _INDEX = """
 local P = 'rw:{api}:'
@@ -116,7 +93,7 @@ for i = 3, #ARGV, 9 do
   local account, card, customer, merchant = ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   local level, decision, score = ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
   local meta = P .. 'dmeta:' .. eid
-  if mode == 'n' or (mode == 'r' and redis.call('EXISTS', meta) == 0) then
+  if redis.call('EXISTS', meta) == 0 then
     n = n + 1
     redis.call('HSET', meta, 'a', account, 'c', card, 'u', customer, 'm', merchant,
                'l', level, 'd', decision, 't', score)
@@ -124,7 +101,10 @@ for i = 3, #ARGV, 9 do
     add(P .. 'dx:all', score, eid)
     add(P .. 'dx:card:' .. card, score, eid)
     add(P .. 'dx:merchant:' .. merchant, score, eid)
-    if account ~= '' then add(P .. 'dx:account:' .. account, score, eid) end
+    if account ~= '' then
+      add(P .. 'dx:account:' .. account, score, eid)
+      redis.call('SADD', P .. 'accounts', account)
+    end
     if customer ~= '' then add(P .. 'dx:customer:' .. customer, score, eid) end
     if level ~= '' then add(P .. 'dx:level:' .. level, score, eid) end
     if decision ~= '' then add(P .. 'dx:decision:' .. decision, score, eid) end
@@ -247,7 +227,7 @@ return {chosen, last_s, last_m, items}
 class Found:
     """A decision record a search found, with its index score and review state."""
 
-    event_id: str
+    ref: str  # the event's reference (``store.identity.event_ref``)
     scored_us: int
     body: bytes
     review: dict[str, str] = field(default_factory=dict)
@@ -317,10 +297,11 @@ class _IndexPlan:
     redelivery (``_INDEX``, mode ``r``) indexes it whole. The entries of one index go in
     one ``ZADD`` (the batch's every decision in ``dx:all`` as one command)."""
 
-    def __init__(self, ttl_s: int, cut_us: int) -> None:
-        self.ttl_s, self.cut_us = ttl_s, cut_us
+    def __init__(self, ttl_s: int, cut_us: int, names: EntityNames) -> None:
+        self.ttl_s, self.cut_us, self.names = ttl_s, cut_us, names
         self._adds: dict[str, list[object]] = {}
         self._meta: list[tuple[object, ...]] = []
+        self._accounts: set[str] = set()
 
     @property
     def empty(self) -> bool:
@@ -333,10 +314,14 @@ class _IndexPlan:
         entries += (score, member)
 
     def add(self, tx: Transaction, account: str, level: str, decision: str, score: int) -> None:
-        eid, customer = tx.event_id, tx.customer_id or ""
+        eid, pseudonym = event_ref(account, tx.event_id), self.names.index
+        card, merchant = pseudonym("card", tx.card_id), pseudonym("merchant", tx.merchant_id)
+        customer = pseudonym("customer", tx.customer_id) if tx.customer_id else ""
         self._zadd(INDEX_ALL, score, eid)
-        self._zadd(index_key("card", tx.card_id), score, eid)
-        self._zadd(index_key("merchant", tx.merchant_id), score, eid)
+        self._zadd(index_key("card", card), score, eid)
+        self._zadd(index_key("merchant", merchant), score, eid)
+        if account:
+            self._accounts.add(account)
         for kind, value in (("account", account), ("customer", customer), ("level", level)):
             if value:
                 self._zadd(index_key(kind, value), score, eid)
@@ -347,7 +332,7 @@ class _IndexPlan:
             if account:
                 self._zadd(review_queue_key("open", account), score, eid)
         meta = META_PREFIX + eid
-        fields = ("a", account, "c", tx.card_id, "u", customer, "m", tx.merchant_id)
+        fields = ("a", account, "c", card, "u", customer, "m", merchant)
         self._meta += [("HSET", meta, *fields, "l", level, "d", decision, "t", score)]
         self._meta.append(("EXPIRE", meta, self.ttl_s))
 
@@ -356,6 +341,8 @@ class _IndexPlan:
         cmds: list[tuple[object, ...]] = [("ZADD", key, *entries) for key, entries in self._adds.items()]
         for key in self._adds:
             cmds += [("ZREMRANGEBYSCORE", key, "-inf", self.cut_us), ("EXPIRE", key, self.ttl_s)]
+        if self._accounts:
+            cmds.append(("SADD", ACCOUNTS, *sorted(self._accounts)))
         return cmds + self._meta
 
 
@@ -365,49 +352,44 @@ def _text(value: bytes | str) -> str:
 
 class DecisionStore:
     """``indexed=False`` keeps the records only (no searches, no review queue): a private
-    replay's Redis, which nothing else reads."""
+    replay's Redis, which nothing else reads. ``names`` pseudonymises the card, customer
+    and merchant values of indexes and metadata (``store.identity.load_names``)."""
 
     def __init__(
-        self, client: AsyncRedis, *, ttl_s: int, clock: Callable[[], float] = time.time, indexed: bool = True
+        self,
+        client: AsyncRedis,
+        *,
+        ttl_s: int,
+        clock: Callable[[], float] = time.time,
+        indexed: bool = True,
+        names: EntityNames | None = None,
     ) -> None:
         self._redis = client
         self._ttl_s = ttl_s
         self._clock = clock
         self._indexed = indexed
+        self.names = names or EntityNames()
         self._execute = execute  # one-key commands, hiredis-packed (store/wire.py)
-        self._put = client.register_script(_PUT)
+        self._write_records = execute  # the write-once step (its own name: tests stop either)
         self._index = client.register_script(_INDEX)
         self._scan = client.register_script(_SCAN)
 
     async def _put_records(self, records: Sequence[tuple[Transaction, bytes]]) -> list[Any]:
-        """The write-once step: per record {previous record or None, its account}.
-
-        On one Redis, one call for the batch. On a cluster, one call per event (its keys'
-        slot), pipelined: ``EVAL``, since redis-py's cluster pipeline refuses ``EVALSHA``
-        (a node answering ``NOSCRIPT`` could not be retried alone); the script is 0.4 KB."""
-        if not isinstance(self._redis, RedisCluster):
-            keys: list[str] = []
-            args: list[str | bytes | int] = [self._ttl_s]
-            for tx, body in records:
-                keys += [decision_key(tx.event_id), owner_key(tx.event_id)]
-                args += [body, tx.account_id or ""]
-            return list(await self._put(keys=keys, args=args))
-        pipe = self._redis.pipeline(transaction=False)
-        for tx, body in records:
-            keys = [decision_key(tx.event_id), owner_key(tx.event_id)]
-            pipe.eval(_PUT, 2, *keys, self._ttl_s, body, tx.account_id or "")
-        return [reply[0] for reply in await pipe.execute()]
+        """The write-once step: per record the one stored before, or None. One-key
+        ``SET NX GET``s, pipelined (on a cluster one request per node)."""
+        cmds = [
+            ("SET", decision_key(event_ref(tx.account_id, tx.event_id)), body, "NX", "GET", "EX", self._ttl_s)
+            for tx, body in records
+        ]
+        return list(await self._write_records(self._redis, cmds))
 
     async def put_new(self, records: Sequence[tuple[Transaction, bytes]]) -> list[bytes]:
         """Store each event's record unless one exists; return what is stored.
 
-        An event id already stored for another account returns ``CONFLICT``, not that
-        account's record: ids are only unique per producer, and tenants stay apart.
-
-        Two round trips: the records (write-once, with their account), then the index
-        call for every event (account, card, customer, merchant, risk level, decision,
-        and the review queue for ``review`` decisions), which leaves an indexed event
-        alone; a redelivered event is indexed from the stored record if it never was.
+        Two round trips: the records (write-once), then the index entries (account, card,
+        customer, merchant, risk level, decision, and the review queue for ``review``
+        decisions) of the new records; a redelivered event is indexed from the stored
+        record if it never was, and an indexed one is left alone.
         """
         if not records:
             return []
@@ -415,25 +397,22 @@ class DecisionStore:
         now_us = int(self._clock() * 1_000_000)
         cut_us = now_us - self._ttl_s * 1_000_000
         args: list[str | bytes | int] = [self._ttl_s, cut_us]
-        plan = _IndexPlan(self._ttl_s, cut_us)
+        plan = _IndexPlan(self._ttl_s, cut_us, self.names)
+        pseudonym = self.names.index
         out: list[bytes] = []
-        for (tx, body), (old, owner) in zip(records, previous, strict=True):
+        for (tx, body), old in zip(records, previous, strict=True):
             account = tx.account_id or ""
             if old is None:
                 level, decision, scored_us = index_fields(body, now_us)
                 plan.add(tx, account, level, decision, scored_us)
                 out.append(body)
                 continue
-            if _text(owner) == account and old != CONFLICT:
-                mode = "r"
-                out.append(old)
-            else:
-                # Another account's event with the same id: never hand its record over.
-                mode = "s"
-                out.append(CONFLICT)
+            old = old.encode() if isinstance(old, str) else old
+            out.append(old)
             level, decision, scored_us = index_fields(old, now_us)
-            args += [mode, tx.event_id, account, tx.card_id, tx.customer_id or "", tx.merchant_id]
-            args += [level, decision, scored_us]
+            customer = pseudonym("customer", tx.customer_id) if tx.customer_id else ""
+            args += ["r", event_ref(account, tx.event_id), account, pseudonym("card", tx.card_id), customer]
+            args += [pseudonym("merchant", tx.merchant_id), level, decision, scored_us]
         if self._indexed:
             if not plan.empty:
                 await self._execute(self._redis, plan.finish())
@@ -441,28 +420,31 @@ class DecisionStore:
                 await self._index(keys=[INDEX_ALL], args=args)
         return out
 
-    async def get(self, event_id: str, account: str | None = None) -> bytes | None:
-        """The record, or None; with ``account``, None also for another account's event."""
-        if account is None:
-            value = await self._redis.get(decision_key(event_id))
-        else:
-            pipe = self._redis.pipeline(transaction=False)
-            pipe.get(decision_key(event_id))
-            pipe.hget(meta_key(event_id), "a")
-            value, owner = await pipe.execute()
-            if owner is None or _text(owner) != account:
-                return None
+    async def get(self, ref: str) -> bytes | None:
+        """The record of the event ``ref`` (``store.identity.event_ref``), or None."""
+        value = await self._redis.get(decision_key(ref))
         # The client is created without decode_responses, so values are bytes.
         return value.encode() if isinstance(value, str) else value
 
-    async def accounts(self, event_ids: Sequence[str]) -> list[str | None]:
-        """The account of each event (None: no account, or no record), in one round trip."""
-        if not event_ids:
+    async def exists(self, refs: Sequence[str]) -> list[bool]:
+        """Whether each event has a stored record, in one round trip."""
+        if not refs:
             return []
-        pipe = self._redis.pipeline(transaction=False)
-        for event_id in event_ids:
-            pipe.hget(meta_key(event_id), "a")
-        return [_text(a) or None if a is not None else None for a in await pipe.execute()]
+        return [
+            bool(n) for n in await self._execute(self._redis, [("EXISTS", decision_key(r)) for r in refs])
+        ]
+
+    async def find(self, event_id: str) -> list[tuple[str, bytes]]:
+        """Every stored record of ``event_id``, whatever its account, as ``(ref, record)``:
+        for keys that see every account. Two round trips (the accounts, then the records)."""
+        accounts = sorted(_text(a) for a in await self._redis.smembers(ACCOUNTS))
+        refs = [event_ref(None, event_id), *(event_ref(a, event_id) for a in accounts)]
+        bodies = await get_many(self._redis, [decision_key(r) for r in refs])
+        return [
+            (ref, body.encode() if isinstance(body, str) else body)
+            for ref, body in zip(refs, bodies, strict=True)
+            if body is not None
+        ]
 
     async def scan(
         self,
@@ -502,7 +484,7 @@ class DecisionStore:
             fields = [_text(v) for v in review]
             items.append(
                 Found(
-                    event_id=_text(member),
+                    ref=_text(member),
                     scored_us=int(float(_text(score))),
                     body=body.encode() if isinstance(body, str) else body,
                     review=dict(zip(fields[::2], fields[1::2], strict=True)),

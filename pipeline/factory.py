@@ -22,13 +22,17 @@ from pipeline.scoring import ScoringPipeline
 from rules.live import LiveRules
 from rules.store import RuleStore
 from store.connect import AsyncRedis
+from store.identity import load_names
 
 log = logging.getLogger(__name__)
 
 
 def feature_store(settings: Settings, client: AsyncRedis) -> OnlineFeatureStore:
     return OnlineFeatureStore(
-        client, dedupe_ttl_s=settings.event_dedupe_ttl_s, grace_ms=settings.late_grace_s * 1000
+        client,
+        dedupe_ttl_s=settings.event_dedupe_ttl_s,
+        grace_ms=settings.late_grace_s * 1000,
+        names=load_names(settings),
     )
 
 
@@ -52,7 +56,10 @@ def build_pipeline(
     use_online = settings.online_learning if online is None else online
     return ScoringPipeline(
         features=features or feature_store(settings, client),
-        decisions=DecisionStore(client, ttl_s=settings.decision_ttl_s, indexed=indexed),
+        decisions=DecisionStore(
+            client, ttl_s=settings.decision_ttl_s, indexed=indexed, names=load_names(settings)
+        ),
+        shared_signals=settings.shared_signals,
         model=BatchModel(registry.load(model_version)),
         policy=RiskPolicy(elevated=settings.elevated_threshold, highest=settings.highest_threshold),
         top_reasons=settings.top_reasons,

@@ -30,6 +30,7 @@ from pipeline.decision_store import decision_key
 from pipeline.online_checkpoint import Commit, OnlineCheckpoint
 from pipeline.record_shapes import feature_row
 from store.connect import AsyncRedis, get_many
+from store.identity import event_ref
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -112,7 +113,8 @@ class LabelLearning:
                 if offset < offsets.get(where, 0):
                     continue  # learned before a crash or by the partition's previous owner
                 offsets[where] = max(offsets.get(where, 0), offset + 1)
-            fresh[item.label.event_id] = item.label  # the latest word on an event wins
+            # The latest word on an event wins; events are (account, event id).
+            fresh[event_ref(item.label.account_id, item.label.event_id)] = item.label
         pending = await self.checkpoint.pending_sample(self._pending_retry)
         todo: dict[str, Label] = dict(fresh)
         for event_id, body in pending.items():

@@ -37,8 +37,8 @@ async def replay(
             await _apply(pipeline, learning, due)
         for scored in await pipeline.score(chunk):
             # A duplicate in a later batch gets the stored record back: emit it once.
-            if scored.event_id not in seen and not scored.conflict:
-                seen.add(scored.event_id)
+            if scored.ref not in seen:
+                seen.add(scored.ref)
                 yield scored.body
         if progress:
             progress(len(chunk))

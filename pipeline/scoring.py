@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from contracts.records import DecisionKind, RiskLevel, Transaction
+from contracts.records import ENTITY_KINDS, DecisionKind, RiskLevel, Transaction
 from explain.decision_reasons import decision_reasons
 from explain.risk_score import RiskPolicy
 from features.aggregates import Aggregates
@@ -28,11 +28,12 @@ from features.online_store import FeatureStore, Position
 from features.vectorize import vectorize
 from models.batch_model import BatchModel
 from models.drift import PsiMonitor
-from pipeline.decision_store import CONFLICT, DecisionStore
+from pipeline.decision_store import DecisionStore
 from pipeline.online_follower import OnlineFollower
 from pipeline.record_shapes import VECTOR_KEY, vector_blocks
 from rules.attributes import rule_values
 from rules.live import LiveRules
+from store.identity import event_ref
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class ScoredEvent:
     """A decision as stored: the first one ever made for the event. What is published is
     derived from ``body`` (``pipeline.record_shapes.topic_body``), on a redelivery too."""
 
+    ref: str  # the event's reference: (account, event id), ``store.identity.event_ref``
     event_id: str
     body: bytes
     risk_level: str
@@ -48,11 +50,6 @@ class ScoredEvent:
     @property
     def alert(self) -> bool:
         return self.decision in ALERTING
-
-    @property
-    def conflict(self) -> bool:
-        """The event id belongs to another account's decision: nothing was scored."""
-        return self.decision == CONFLICT_DECISION
 
 
 class ScoringPipeline:
@@ -72,6 +69,7 @@ class ScoringPipeline:
         monitor: PsiMonitor | None = None,
         clock: Callable[[], float] = time.time,
         explain_all: bool = False,
+        shared_signals: frozenset[str] = frozenset(),
     ) -> None:
         self.features = features
         self.decisions = decisions
@@ -90,6 +88,8 @@ class ScoringPipeline:
         self.clock = clock
         #: Explain every decision on the hot path, not only alerts (tests, benchmarks).
         self.explain_all = explain_all
+        #: Entity kinds whose feature state all accounts share (``RISKWIRE_SHARED_SIGNALS``).
+        self.shared_signals = [k for k in ENTITY_KINDS if k in shared_signals]
         self._policy_table: tuple[RiskPolicy, list[tuple[str, str]]] | None = None
 
     def decide(
@@ -181,6 +181,9 @@ class ScoringPipeline:
             record: dict[str, Any] = {
                 "event_id": tx.event_id,
                 "account_id": tx.account_id,
+                "card_id": tx.card_id,
+                "merchant_id": tx.merchant_id,
+                "customer_id": tx.customer_id,
                 "occurred_at": tx.occurred_at,
                 "scored_at": scored_at,
                 "risk_score": scores[i],
@@ -202,6 +205,10 @@ class ScoringPipeline:
             }
             if tx.account_id is None:
                 del record["account_id"]  # only when the payment named one
+            if tx.customer_id is None:
+                del record["customer_id"]
+            if self.shared_signals and (used := _shared_used(tx, self.shared_signals)):
+                record["shared_signals"] = used  # the record says which shared states it read
             if shadow is not None:
                 version, p_shadow = shadow
                 s_score, s_level, s_decision = self.policy.assess(p_shadow[i])
@@ -241,14 +248,16 @@ class ScoringPipeline:
     ) -> list[ScoredEvent]:
         """Score a batch; duplicates within it are scored once.
 
-        ``positions`` (event id → Kafka source and offset of its first copy) lets the
-        feature store repair a batch that a crash interrupted (docs/redis-keys.md).
+        ``positions`` (event reference → Kafka source and offset of its first copy) lets
+        the feature store repair a batch that a crash interrupted (docs/redis-keys.md).
+        Events are told apart by account and id: another account's id is another event.
         """
         started = self.clock()
         first: dict[str, Transaction] = {}
         for tx in transactions:
-            first.setdefault(tx.event_id, tx)  # the first copy wins, as across batches
+            first.setdefault(event_ref(tx.account_id, tx.event_id), tx)  # the first copy wins
         unique = list(first.values())
+        refs = list(first)
         if not unique:
             return []
         if self.rules is not None and started - self._rules_checked >= self.rules_every_s:
@@ -257,7 +266,7 @@ class ScoringPipeline:
             self._rules_checked = started
         if self.online is not None:
             await self.online.refresh(started)
-        where = None if positions is None else [positions[tx.event_id] for tx in unique]
+        where = None if positions is None else [positions[ref] for ref in refs]
         raw = await self.features.record_and_fetch(unique, where)
         decisions = self.decide(unique, raw, started)
         bodies = [(d["event_id"], orjson.dumps(d)) for d in decisions]
@@ -265,14 +274,20 @@ class ScoringPipeline:
             [(tx, body) for tx, (_, body) in zip(unique, bodies, strict=True)]
         )
         out = []
-        for decision, (eid, ours), body in zip(decisions, bodies, stored, strict=True):
-            if body == CONFLICT:
-                out.append(ScoredEvent(eid, b"", "", CONFLICT_DECISION))
-                continue
+        for ref, decision, (eid, ours), body in zip(refs, decisions, bodies, stored, strict=True):
             # A stored record may predate this attempt: its decision, not ours, is published.
             record = decision if body == ours else orjson.loads(body)
-            out.append(ScoredEvent(eid, body, record["risk_level"], record["decision"]))
+            out.append(ScoredEvent(ref, eid, body, record["risk_level"], record["decision"]))
         return out
+
+
+def _shared_used(tx: Transaction, shared: list[str]) -> list[str]:
+    """The shared entity kinds this payment names."""
+    return [k for k in shared if getattr(tx, _ENTITY_FIELDS[k])]
+
+
+_ENTITY_FIELDS = {"card": "card_id", "customer": "customer_id", "merchant": "merchant_id",
+                  "device": "device_id", "ip": "ip", "email": "email"}  # fmt: skip
 
 
 def _agreement(champion: str, shadow: str) -> str:
@@ -283,7 +298,6 @@ def _agreement(champion: str, shadow: str) -> str:
 
 
 _SEVERITY = {DecisionKind.ALLOW.value: 0, DecisionKind.REVIEW.value: 1, DecisionKind.BLOCK.value: 2}
-CONFLICT_DECISION = "conflict"
 ALERTING = frozenset({DecisionKind.REVIEW.value, DecisionKind.BLOCK.value})
 
 

@@ -36,6 +36,7 @@ def make_labels(
     is_fraud: npt.NDArray[np.bool_],
     event_ids: list[str],
     rng: np.random.Generator,
+    accounts: list[Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Label records (DESIGN.md ``Label``) sorted by ``reported_at``, then event order.
 
@@ -63,7 +64,7 @@ def make_labels(
     epoch = round(config.start.timestamp() * 1000)
     when = iso_times(epoch + reported, np.zeros(len(rows), dtype=np.int64), ["+00:00"])
     fraud_row = disputed[rows].tolist()
-    return [
+    out: list[dict[str, Any]] = [
         {
             "event_id": event_ids[row],
             "label": "fraud" if bad else "legit",
@@ -72,3 +73,8 @@ def make_labels(
         }
         for row, bad, at in zip(rows.tolist(), fraud_row, when, strict=True)
     ]
+    if accounts is not None:  # event ids are unique per account only
+        for record, row in zip(out, rows.tolist(), strict=True):
+            if accounts[row] is not None:
+                record["account_id"] = accounts[row]
+    return out

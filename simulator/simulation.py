@@ -110,7 +110,8 @@ def simulate(config: SimulationConfig, progress: Callable[[int], None] | None = 
 
     ids = event_ids(config, len(payments))
     transactions = render_transactions(config, pop, payments, ids, rngs["render"], progress)
-    labels = make_labels(config, payments.t_ms, payments.is_fraud, ids, rngs["labels"])
+    accounts = [t.get("account_id") for t in transactions]  # a label names its event's account
+    labels = make_labels(config, payments.t_ms, payments.is_fraud, ids, rngs["labels"], accounts)
     fraud_rows = np.flatnonzero(payments.is_fraud).tolist()
     patterns = payments.pattern.tolist()
     fraud_patterns = {ids[i]: Pattern(patterns[i]).slug for i in fraud_rows}

@@ -23,6 +23,7 @@ from features.online_store import Position, kafka_source
 from pipeline.decode import Rejected, decode
 from pipeline.record_shapes import topic_body
 from pipeline.scoring import ScoredEvent, ScoringPipeline
+from store.identity import event_ref
 from stream.metrics import WorkerMetrics
 from stream.publisher import OutgoingRecord
 
@@ -91,7 +92,7 @@ class BatchHandler:
         now_ms = int(started * 1000)
         future_ms = int(s.max_future_skew_s * 1000)
         valid: list[Transaction] = []
-        source: dict[str, Incoming] = {}  # the first message of each event id, for dead letters
+        source: dict[str, Incoming] = {}  # the first message of each event, for dead letters
         out: list[OutgoingRecord] = []
         rejected: Counter[str] = Counter()
         for msg in messages:
@@ -101,22 +102,16 @@ class BatchHandler:
                 rejected[result.error_class] += 1
             else:
                 valid.append(result)
-                source.setdefault(result.event_id, msg)
+                source.setdefault(event_ref(result.account_id, result.event_id), msg)
         positions = {eid: kafka_source(m.topic, m.partition, m.offset) for eid, m in source.items()}
         scored_events, failed = await self._score_isolating(valid, positions)
         for tx, error in failed:
             why = Rejected(f"could not be scored: {error!r}", "processing")
-            out.append(self.dead_letter(source[tx.event_id], why))
+            out.append(self.dead_letter(source[event_ref(tx.account_id, tx.event_id)], why))
             rejected["processing"] += 1
         stats = BatchStats(rejected=len(out))
         levels: Counter[str] = Counter()
         for scored in scored_events:
-            if scored.conflict:
-                why = Rejected(f"event_id {scored.event_id!r} is already used by another account", "conflict")
-                out.append(self.dead_letter(source[scored.event_id], why))
-                rejected["conflict"] += 1
-                stats.rejected += 1
-                continue
             key = scored.event_id.encode()
             # The stored record, without its feature vector unless asked: on a redelivery too.
             body = topic_body(scored.body, s.scores_include_features)

@@ -3,6 +3,7 @@ and a running worker, all on loopback ports picked per test session."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
@@ -23,6 +24,9 @@ from stream.topics import ensure_topics
 from tests.worker_proc import WorkerProcess
 
 ROOT = Path(__file__).resolve().parent.parent
+# One pseudonym key for the session's workers, API apps and the stores tests build
+# (``store.identity.load_names``), so that no test writes var/pseudonym.key in the checkout.
+os.environ.setdefault("RISKWIRE_PSEUDONYM_KEY", "7e57" * 16)
 
 
 @pytest.fixture(scope="session")

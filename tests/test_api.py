@@ -15,6 +15,7 @@ from cli.keys import create_key
 from contracts.records import Decision, DecisionKind, ModelVersions, RiskLevel
 from contracts.settings import Settings
 from pipeline.decision_store import decision_key
+from store.identity import event_ref
 
 pytestmark = pytest.mark.services
 
@@ -47,7 +48,7 @@ def client(services, redis_client):
 
 def test_lookup_returns_the_stored_record(client, redis_client):
     record = _decision("evt-1")
-    redis_client.set(decision_key("evt-1"), record.model_dump_json())
+    redis_client.set(decision_key(event_ref(None, "evt-1")), record.model_dump_json())
     got = client.get("/v1/decisions/evt-1")
     assert got.status_code == 200
     assert Decision.model_validate(got.json()) == record

@@ -28,19 +28,19 @@ from api.reviews import ReviewStore
 from contracts.records import Transaction
 from contracts.settings import Settings
 from pipeline.decision_store import (
-    CONFLICT,
+    ACCOUNTS,
     INDEX_ALL,
     DecisionStore,
     decision_key,
     index_key,
     meta_key,
-    owner_key,
     review_key,
     review_queue_key,
 )
 from pipeline.online_checkpoint import PENDING_KEY, SEEN_PREFIX, SEQ_KEY, STATE_KEY, Commit, OnlineCheckpoint
 from rules import RuleStore
 from store.connect import AsyncRedis, async_client, get_many, sync_client
+from store.identity import EntityNames, event_ref, split_ref
 from store.wire import execute
 
 pytestmark = pytest.mark.services
@@ -107,11 +107,25 @@ def record(event_id: str, decision: str = "allow", minute: int = 0) -> bytes:
 
 
 async def _ids(store: DecisionStore, index: str, **kw: Any) -> list[str]:
+    """The event ids a scan finds (``account:event_id`` for accounts other than acme's)."""
     page = await store.scan([index], kw.pop("wanted", {}), limit=50, budget=1000, **kw)
-    return [found.event_id for found in page.items]
+    return [_short(found.ref) for found in page.items]
 
 
-def test_put_new_new_redelivered_and_conflicting_events(target: Target) -> None:
+def _short(ref: str) -> str:
+    account, event_id = split_ref(ref)
+    return event_id if account in ("acme", None) else f"{account}:{event_id}"
+
+
+def acme(event_id: str) -> str:
+    return event_ref("acme", event_id)
+
+
+def card_index(card: str) -> str:
+    return index_key("card", EntityNames().index("card", card))
+
+
+def test_put_new_new_redelivered_and_other_accounts_events(target: Target) -> None:
     e1 = record("e1", decision="review", minute=1)
     e2 = record("e2", minute=2)
     e3 = record("e3", decision="block", minute=3)
@@ -120,59 +134,65 @@ def test_put_new_new_redelivered_and_conflicting_events(target: Target) -> None:
         store = DecisionStore(client, ttl_s=3600)
         assert await store.put_new([(tx("e1"), e1), (tx("e2", card="c2"), e2)]) == [e1, e2]
         again = record("e1", decision="block", minute=9)
+        g1 = record("e1", minute=4)
         got = await store.put_new(
             [
                 (tx("e1"), again),  # redelivered: the first record, nothing re-indexed
-                (tx("e1", account="globex"), record("e1")),  # another tenant's id
+                (tx("e1", account="globex"), g1),  # another tenant's id: another event
                 (tx("e3", account=None), e3),
                 (tx("e3", account=None), e3),  # twice in one batch
             ]
         )
-        assert got == [e1, CONFLICT, e3, e3]
-        assert await _ids(store, INDEX_ALL) == ["e3", "e2", "e1"]
-        assert await _ids(store, index_key("card", "c1")) == ["e3", "e1"]
+        assert got == [e1, g1, e3, e3]
+        assert await _ids(store, INDEX_ALL) == ["globex:e1", "e3", "e2", "e1"]
+        assert await _ids(store, card_index("c1")) == ["globex:e1", "e3", "e1"]
         assert await _ids(store, index_key("account", "acme"), wanted={"decision": "review"}) == ["e1"]
         assert await _ids(store, index_key("decision", "block")) == ["e3"]
         assert await _ids(store, review_queue_key("open"), with_review=True) == ["e1"]
         assert await _ids(store, review_queue_key("open", "acme")) == ["e1"]
-        assert await store.get("e1", "acme") == e1
-        assert await store.get("e1", "globex") is None
-        assert await store.get("e1") == e1
-        assert await store.accounts(["e1", "e3", "nope"]) == ["acme", None, None]
+        assert await store.get(acme("e1")) == e1
+        assert await store.get(event_ref("globex", "e1")) == g1
+        assert await store.get(event_ref(None, "e1")) is None
+        assert await store.find("e1") == [(acme("e1"), e1), (event_ref("globex", "e1"), g1)]
+        assert await store.find("e3") == [(event_ref(None, "e3"), e3)]
+        assert await store.exists([acme("e2"), acme("e3"), event_ref(None, "e3")]) == [True, False, True]
         page = await store.scan([INDEX_ALL], {}, limit=2, budget=1000)
-        assert [f.event_id for f in page.items] == ["e3", "e2"] and page.next is not None
+        assert [_short(f.ref) for f in page.items] == ["globex:e1", "e3"] and page.next is not None
         rest = await store.scan([INDEX_ALL], {}, limit=2, budget=1000, after=page.next)
-        assert [f.event_id for f in rest.items] == ["e1"] and rest.next is None
+        assert [_short(f.ref) for f in rest.items] == ["e2", "e1"] and rest.next is None
 
     run(target, body)
 
 
-def test_an_event_without_account_reusing_a_bound_accounts_id_is_a_conflict(target: Target) -> None:
+def test_an_event_without_account_and_a_bound_accounts_event_are_two_events(target: Target) -> None:
     e1 = record("e1", decision="review", minute=1)
     e2 = record("e2", minute=2)
 
     async def body(client: AsyncRedis) -> None:
         store = DecisionStore(client, ttl_s=3600)
         assert await store.put_new([(tx("e1"), e1), (tx("e2", account=None), e2)]) == [e1, e2]
-        # No account is not a wildcard: acme's record is not handed over, and the reverse.
-        got = await store.put_new([(tx("e1", account=None), record("e1")), (tx("e2"), record("e2"))])
-        assert got == [CONFLICT, CONFLICT]
-        assert await store.accounts(["e1", "e2"]) == ["acme", None]
-        assert await store.get("e1", "acme") == e1 and await store.get("e2") == e2
+        # No account is not a wildcard: neither record is handed to the other namespace.
+        n1, a2 = record("e1", minute=3), record("e2", minute=4)
+        got = await store.put_new([(tx("e1", account=None), n1), (tx("e2"), a2)])
+        assert got == [n1, a2]
+        assert await store.get(acme("e1")) == e1 and await store.get(event_ref(None, "e2")) == e2
+        assert await store.get(event_ref(None, "e1")) == n1 and await store.get(acme("e2")) == a2
+        assert await client.smembers(ACCOUNTS) == {b"acme"}
 
     run(target, body)
 
 
-def test_a_store_without_indexes_keeps_the_records_and_the_conflicts_only(target: Target) -> None:
+def test_a_store_without_indexes_keeps_the_records_only(target: Target) -> None:
     """What a private replay uses: write-once records, no searches, no review queue."""
     e1 = record("e1", decision="review", minute=1)
 
     async def body(client: AsyncRedis) -> list[bytes]:
         store = DecisionStore(client, ttl_s=3600, indexed=False)
         assert await store.put_new([(tx("e1"), e1)]) == [e1]
-        again = [(tx("e1"), record("e1", decision="block")), (tx("e1", account="globex"), record("e1"))]
-        assert await store.put_new(again) == [e1, CONFLICT]
-        assert await store.get("e1") == e1
+        g1 = record("e1", minute=2)
+        again = [(tx("e1"), record("e1", decision="block")), (tx("e1", account="globex"), g1)]
+        assert await store.put_new(again) == [e1, g1]
+        assert await store.get(acme("e1")) == e1
         return [k for k in await _all_keys(client) if b"{api}" in k]
 
     assert run(target, body) == []
@@ -206,7 +226,7 @@ def test_a_worker_killed_while_indexing_new_records_leaves_them_to_the_redeliver
         return [
             await _ids(store, INDEX_ALL),
             await _ids(store, review_queue_key("open", "acme")),
-            *[await _ids(store, index_key("card", f"k{i}")) for i in range(6)],
+            *[await _ids(store, card_index(f"k{i}")) for i in range(6)],
         ]
 
     ids = run(target, body)
@@ -232,20 +252,21 @@ def test_a_record_stored_before_a_crash_is_indexed_when_redelivered(target: Targ
         crashing._execute = crash  # type: ignore[assignment]  # the new records' entries
         with pytest.raises(ConnectionError):
             await crashing.put_new([(tx("e9"), stored), (tx("e8"), record("e8"))])
-        assert await client.get(owner_key("e9")) == b"acme"
-        assert await store.accounts(["e9", "e8"]) == [None, None]  # stored, not indexed
-        assert await store.put_new([(tx("e8", account="globex"), record("e8"))]) == [CONFLICT]
-        assert await store.accounts(["e8"]) == [None]  # another tenant's redelivery indexes nothing
+        assert await store.exists([acme("e9"), acme("e8")]) == [True, True]
+        assert not await client.exists(meta_key(acme("e9")), meta_key(acme("e8")))  # not indexed
+        g8 = record("e8", minute=2)
+        assert await store.put_new([(tx("e8", account="globex"), g8)]) == [g8]  # another event
+        assert not await client.exists(meta_key(acme("e8")))
         assert await store.put_new([(tx("e9"), record("e9", minute=5))]) == [stored]
         assert await _ids(store, review_queue_key("open", "acme")) == ["e9"]
         assert await _ids(store, index_key("level", "elevated")) == ["e9"]
-        closed = await reviews.close("e9", scope="acme", outcome="fraud", note=None, actor=ANALYST)
+        closed = await reviews.close(acme("e9"), scope="acme", outcome="fraud", note=None, actor=ANALYST)
         assert closed.outcome == "ok"
         assert await store.put_new([(tx("e9"), record("e9", minute=6))]) == [stored]
         assert await _ids(store, review_queue_key("open")) == []
         assert await _ids(store, review_queue_key("closed", "acme"), with_review=True) == ["e9"]
         assert await store.put_new([(tx("e8"), record("e8"))]) == [record("e8")]
-        assert await store.accounts(["e8"]) == ["acme"]
+        assert await client.hget(meta_key(acme("e8")), "a") == b"acme"
 
     run(target, body)
 
@@ -255,15 +276,19 @@ def test_reviews_move_between_queues_with_their_audit_entries(target: Target) ->
         audit = AuditLog(client, max_entries=1000)
         store, reviews = DecisionStore(client, ttl_s=3600), ReviewStore(client, audit)
         await store.put_new([(tx("r1"), record("r1", decision="review")), (tx("b1"), record("b1", "block"))])
-        assert (await reviews.assign("r1", scope="globex", assignee="x", actor=ANALYST)).outcome == "missing"
-        assert (await reviews.assign("b1", scope="acme", assignee="x", actor=ANALYST)).outcome == "not_review"
-        assert (await reviews.assign("r1", scope="acme", assignee="ana", actor=ANALYST)).outcome == "ok"
+        assert (
+            await reviews.assign(acme("r1"), scope="globex", assignee="x", actor=ANALYST)
+        ).outcome == "missing"
+        assert (
+            await reviews.assign(acme("b1"), scope="acme", assignee="x", actor=ANALYST)
+        ).outcome == "not_review"
+        assert (await reviews.assign(acme("r1"), scope="acme", assignee="ana", actor=ANALYST)).outcome == "ok"
         assert await _ids(store, review_queue_key("assigned", "acme")) == ["r1"]
-        closed = await reviews.close("r1", scope=None, outcome="legit", note="ok", actor=ANALYST)
+        closed = await reviews.close(acme("r1"), scope=None, outcome="legit", note="ok", actor=ANALYST)
         assert closed.outcome == "ok" and closed.after is not None and closed.after["status"] == "closed"
-        again = await reviews.close("r1", scope=None, outcome="fraud", note=None, actor=ANALYST)
+        again = await reviews.close(acme("r1"), scope=None, outcome="fraud", note=None, actor=ANALYST)
         assert again.outcome == "closed"
-        assert (await reviews.reopen("r1", closed, scope="acme", actor=ANALYST)).outcome == "ok"
+        assert (await reviews.reopen(acme("r1"), closed, scope="acme", actor=ANALYST)).outcome == "ok"
         assert await _ids(store, review_queue_key("assigned")) == ["r1"]
         entries, _ = await audit.page(10, None)
         assert [e.action for e in entries] == ["review.reopen", "review.close", "review.assign"]
@@ -358,9 +383,9 @@ def test_the_keys_of_each_atomic_change_share_a_slot() -> None:
     online = [SEQ_KEY, STATE_KEY, PENDING_KEY, SEEN_PREFIX, SEEN_PREFIX + "e1"]
     for group in (api, rule_keys, online):
         assert len({key_slot(k.encode()) for k in group}) == 1, group
-    # Decision records spread: each one's slot is its event id's, its owner's too.
+    # Decision records spread: each one's slot is its event reference's.
     for e in ("e1", "x", "a:b"):
-        assert key_slot(decision_key(e).encode()) == key_slot(owner_key(e).encode()) == key_slot(e.encode())
+        assert key_slot(decision_key(e).encode()) == key_slot(e.encode())
     assert len({key_slot(decision_key(f"e{i}").encode()) for i in range(100)}) > 50
 
 
@@ -391,8 +416,8 @@ def test_every_store_key_on_the_cluster_is_in_its_slot(redis_cluster: Any) -> No
         found = [k.decode() for k in client.scan_iter(count=1000, target_nodes=client.ALL_NODES)]
     finally:
         client.close()
-    records = [k for k in found if k.startswith(("rw:decision:{", "rw:downer:{"))]
-    assert len(records) == 40
+    records = [k for k in found if k.startswith("rw:decision:{")]
+    assert len(records) == 20
     others = [k for k in found if k not in records]
     assert len(others) > 20 and {key_slot(k.encode()) for k in others} == tagged, others
 

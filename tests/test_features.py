@@ -26,9 +26,20 @@ from features.aggregates import RAW_FIELDS, RAW_INDEX, parse_aggregates
 from features.catalogue import FEATURE_INDEX, FEATURE_NAMES, FEATURES
 from features.offline import OfflineFeatureEngine
 from features.online_store import LATE_EVENTS_KEY, SyncOnlineFeatureStore
+from features.state_writes import Keys
 from features.vectorize import vectorize
+from store.identity import ENTITY_KINDS, EntityNames, event_ref
 from tests.features_reference import expected_raw
 from tests.features_twin_v1 import OfflineFeatureEngine as TwinV1
+
+SHARED = EntityNames(shared=frozenset(ENTITY_KINDS))
+
+
+def entity_key(kind: str, value: str, account: str | None = None) -> str:
+    """The Redis key of an entity's state, as the store (default names) calls it."""
+    k = ENTITY_KINDS.index(kind)
+    return Keys().entity(k, EntityNames().entity(k, account, value))
+
 
 pytestmark = pytest.mark.services
 
@@ -68,9 +79,9 @@ def tx(
     return t
 
 
-def label(event_id: str, reported_ms: int, kind: str = "fraud") -> Label:
+def label(event_id: str, reported_ms: int, kind: str = "fraud", account: str | None = None) -> Label:
     when = EPOCH + timedelta(milliseconds=reported_ms)
-    return Label(event_id=event_id, label=kind, reported_at=when, source="chargeback")
+    return Label(event_id=event_id, label=kind, reported_at=when, source="chargeback", account_id=account)
 
 
 def batches(items: Sequence[Transaction], sizes: Sequence[int] = BATCH_SIZES) -> list[list[Transaction]]:
@@ -111,11 +122,11 @@ def synthetic_labels(txs: Sequence[Transaction], fraud_ids: set[str], seed: int)
         if not hit:
             continue
         rep = t.occurred_ms + rng.choice([-HOUR, 0, 1, HOUR, DAY, 3 * DAY])
-        out.append(label(t.event_id, rep))
+        out.append(label(t.event_id, rep, account=t.account_id))
         if rng.random() < 0.2:
-            out.append(label(t.event_id, rep + rng.choice([0, DAY]), "legit"))
+            out.append(label(t.event_id, rep + rng.choice([0, DAY]), "legit", t.account_id))
         if rng.random() < 0.2:
-            out.append(label(t.event_id, rep))
+            out.append(label(t.event_id, rep, account=t.account_id))
     return sorted(out, key=lambda lab: lab.reported_at)
 
 
@@ -126,7 +137,9 @@ def test_streamed_history_matches_the_offline_engine_exactly(redis_client, small
     txs, _, fraud_ids = small_history
     assert len(txs) > 5000
     labels = synthetic_labels(txs, fraud_ids, seed=3)
-    store, engine = store_for(redis_client), OfflineFeatureEngine(grace_ms=GRACE_MS)
+    # Every signal shared across accounts, as the pre-redesign twin knows no accounts.
+    store = SyncOnlineFeatureStore(redis_client, dedupe_ttl_s=DEDUPE_TTL_S, grace_ms=GRACE_MS, names=SHARED)
+    engine = OfflineFeatureEngine(grace_ms=GRACE_MS, names=SHARED)
     twin = TwinV1(grace_ms=GRACE_MS)
     online: list[str] = []
     offline: list[str] = []
@@ -425,10 +438,10 @@ def test_memory_per_entity_is_bounded(redis_client):
     ]
     for part in batches(card_events, [100]) + batches(merchant_events, [500]):
         store.record_and_fetch(part)
-    card = redis_client.memory_usage("rw:f:{card:busy-card}", samples=0)
-    merchant = redis_client.memory_usage("rw:f:{merchant:big-merchant}", samples=0)
-    ip = redis_client.memory_usage("rw:f:{ip:10.0.0.1}", samples=0)
-    event = redis_client.memory_usage("rw:f:{ev:m1000}", samples=0)
+    card = redis_client.memory_usage(entity_key("card", "busy-card"), samples=0)
+    merchant = redis_client.memory_usage(entity_key("merchant", "big-merchant"), samples=0)
+    ip = redis_client.memory_usage(entity_key("ip", "10.0.0.1"), samples=0)
+    event = redis_client.memory_usage(Keys().event(event_ref(None, "m1000")), samples=0)
     print(f"bytes: card {card}, merchant {merchant}, ip {ip}, event {event}")
     assert card is not None and card <= 1500
     assert merchant is not None and merchant <= 4000
@@ -510,8 +523,8 @@ def test_a_batch_is_three_round_trips_of_one_key_commands(redis_client, small_hi
     store.raw(txs[10:1010])
     calls = {name: v["calls"] for name, v in redis_client.info("commandstats").items()}
     # (commandstats also counts the commands the scripts run)
-    entities = {
-        (kind, ident)
+    entities = {  # per account: no signal is shared by default
+        (kind, t.account_id, ident)
         for t in txs[10:1010]
         for kind, ident in zip(
             ("card", "customer", "merchant", "device", "ip", "email"),
@@ -533,7 +546,7 @@ def test_a_batch_is_three_round_trips_of_one_key_commands(redis_client, small_hi
 
 def test_a_corrupt_state_fails_the_batch_before_anything_is_written(redis_client):
     events = [tx("ok1", T), tx("ok2", T + MINUTE, card="c2"), tx("ok3", T + 2 * MINUTE)]
-    redis_client.set("rw:f:{card:c2}", b"12345678" + bytes([99, 1, 2, 3]))
+    redis_client.set(entity_key("card", "c2"), b"12345678" + bytes([99, 1, 2, 3]))
     with pytest.raises(ValueError, match="entity state format"):
         store_for(redis_client).raw(events)
-    assert sorted(redis_client.scan_iter("rw:*")) == [b"rw:f:{card:c2}"]
+    assert sorted(redis_client.scan_iter("rw:*")) == [entity_key("card", "c2").encode()]

@@ -18,6 +18,7 @@ from models.batch_model import BatchModel
 from models.registry import ModelRegistry
 from pipeline.decision_store import DecisionStore, decision_key
 from pipeline.scoring import ScoringPipeline
+from store.identity import event_ref
 from stream.handler import BatchHandler, Incoming
 
 pytestmark = pytest.mark.services
@@ -90,9 +91,7 @@ def test_a_poison_event_is_dead_lettered_and_the_rest_scored(services, redis_cli
     assert sorted(r.key.decode() for r in scores) == sorted(f"p{i}" for i in range(40) if i != 17)
 
 
-def test_an_event_id_of_another_account_is_dead_lettered_not_answered_with_its_record(
-    services, redis_client, model_dir
-):
+def test_an_event_id_of_another_account_is_another_event_scored_on_its_own(services, redis_client, model_dir):
     async def run() -> tuple[Collect, Collect]:
         client = aioredis.Redis.from_url(services.redis_url)
         pipeline = ScoringPipeline(
@@ -122,9 +121,12 @@ def test_an_event_id_of_another_account_is_dead_lettered_not_answered_with_its_r
 
     first, second = asyncio.run(run())
     assert [r.topic for r in first.records if r.topic != "alerts"] == ["scores"]
-    assert [r.topic for r in second.records] == ["dlq"], "globex never sees acme's decision"
-    assert dict(second.records[0].headers)["error_class"] == b"conflict"
-    assert json.loads(second.records[0].value)["account_id"] == "globex"
+    # No dead letter and no conflict: globex's ord-1001 is globex's own payment, never acme's.
+    assert [r.topic for r in second.records if r.topic != "alerts"] == ["scores"]
+    mine, theirs = (json.loads(c.records[0].value) for c in (first, second))
+    assert (mine["account_id"], theirs["account_id"]) == ("acme", "globex")
+    assert mine["event_id"] == theirs["event_id"] == "ord-1001"
+    assert theirs["card_id"] == "globex-card" and mine["card_id"] == "acme-card"
 
 
 @pytest.mark.parametrize("include_features", [False, True])
@@ -165,7 +167,7 @@ def test_the_topics_get_the_stored_record_lean_or_whole_and_again_on_redelivery(
         first, again = Collect(), Collect()
         await BatchHandler(settings, pipeline, first).handle(messages)
         await BatchHandler(settings, pipeline, again).handle(messages)  # redelivered
-        stored = {f"r{i}": await client.get(decision_key(f"r{i}")) for i in range(30)}
+        stored = {f"r{i}": await client.get(decision_key(event_ref("acme", f"r{i}"))) for i in range(30)}
         await client.aclose()
         return first.records, again.records, stored
 

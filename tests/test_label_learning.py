@@ -22,6 +22,7 @@ from features.online_store import OnlineFeatureStore
 from pipeline.decision_store import decision_key
 from pipeline.label_learning import LabelInput, LabelLearning
 from pipeline.online_checkpoint import OnlineCheckpoint
+from store.identity import event_ref
 
 pytestmark = pytest.mark.services
 AMOUNT = FEATURE_INDEX["amount"]
@@ -66,7 +67,7 @@ async def _decide(client: aioredis.Redis, event_ids: list[str]) -> None:
             "model": {"batch_probability": 0.1},
             "features": {"amount": {"value": float(e[1:]), "complete": True}},
         }
-        await client.set(decision_key(e), orjson.dumps(record))
+        await client.set(decision_key(event_ref(None, e)), orjson.dumps(record))
 
 
 async def _taught(client: aioredis.Redis) -> list[list[float]]:

@@ -1,7 +1,8 @@
 """Decision records (analyst, admin): look one up, or search by entity, level, decision and time.
 
 A key bound to an account sees only that account's decisions: another account's
-event id answers 404 exactly like an unknown one, and searches never return them.
+event id is another event (``api.lookup``), and searches never return them. Card,
+customer and merchant filters are looked up by their pseudonyms (``store.identity``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from api.cursor import decode_cursor, encode_cursor, query_digest
 from api.dependencies import AnalystKey, get_app_settings, get_decision_store, get_explainer
 from api.errors import PROTECTED, error_responses
 from api.explanations import Explainer
+from api.lookup import AccountQuery, resolve_event
 from api.schemas import DecisionPage, Explanation
 from contracts.records import Decision, DecisionKind, RiskLevel
 from contracts.settings import Settings
@@ -71,11 +73,12 @@ async def search_decisions(
         return Response(
             page_json(ScanPage(INDEX_ALL, [], None), None, explainer), media_type="application/json"
         )
+    pseudonym = store.names.index
     wanted = {
         "account": account,
-        "card": card_id,
-        "customer": customer_id,
-        "merchant": merchant_id,
+        "card": card_id and pseudonym("card", card_id),
+        "customer": customer_id and pseudonym("customer", customer_id),
+        "merchant": merchant_id and pseudonym("merchant", merchant_id),
         "level": risk_level.value if risk_level else None,
         "decision": decision.value if decision else None,
     }
@@ -105,7 +108,7 @@ def _resume(cursor: str, digest: str, candidates: list[str]) -> tuple[list[str],
 @router.get(
     "/{event_id}",
     response_model=Decision,
-    responses=error_responses(*PROTECTED, 404, 422),
+    responses=error_responses(*PROTECTED, 404, 409, 422),
     summary="The decision record for a transaction, with its reasons and features",
     description=(
         "The stored record with its feature vector as `features` and, for an allowed payment "
@@ -118,10 +121,9 @@ async def get_decision(
     principal: AnalystKey,
     store: Annotated[DecisionStore, Depends(get_decision_store)],
     explainer: Annotated[Explainer, Depends(get_explainer)],
+    account_id: AccountQuery = None,
 ) -> Response:
-    body = await store.get(event_id, principal.account)
-    if body is None:
-        raise HTTPException(status_code=404, detail=f"no decision for event_id {event_id!r}")
+    _, body = await resolve_event(store, principal, event_id, account_id)
     return Response(content=explainer.present_json([body])[0], media_type="application/json")
 
 
@@ -141,10 +143,9 @@ async def get_explanation(
     principal: AnalystKey,
     store: Annotated[DecisionStore, Depends(get_decision_store)],
     explainer: Annotated[Explainer, Depends(get_explainer)],
+    account_id: AccountQuery = None,
 ) -> Response:
-    body = await store.get(event_id, principal.account)
-    if body is None:
-        raise HTTPException(status_code=404, detail=f"no decision for event_id {event_id!r}")
+    _, body = await resolve_event(store, principal, event_id, account_id)
     explanation = explainer.explanation(body)
     if explanation is None:
         version = orjson.loads(body)["model"]["batch_version"]

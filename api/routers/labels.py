@@ -25,6 +25,7 @@ from api.schemas import LabelsAccepted
 from contracts.records import Label
 from contracts.settings import Settings
 from pipeline.decision_store import DecisionStore
+from store.identity import event_ref
 
 KNOWN_SOURCES = frozenset({"chargeback", "review", "manual", "issuer", "customer"})
 router = APIRouter(prefix="/v1/labels", tags=["labels"])
@@ -40,8 +41,9 @@ Labels = Annotated[list[Label], BeforeValidator(one_or_many), Field(min_length=1
     responses=error_responses(*PROTECTED, *BODY, 404),
     summary="Publish one label or a batch to the labels topic",
     description=(
-        "The body is a Label or an array of them (all or nothing). A key bound to an account "
-        "may label only that account's decisions; an event id it cannot see answers 404."
+        "The body is a Label or an array of them (all or nothing). A label names its event by "
+        "`event_id` and `account_id`. A key bound to an account labels only that account's "
+        "decisions (`account_id` is its own); an event id it has no decision for answers 404."
     ),
 )
 async def post_labels(
@@ -56,10 +58,13 @@ async def post_labels(
     if len(labels) > settings.api_label_batch_max:
         raise HTTPException(422, f"at most {settings.api_label_batch_max} labels per request")
     if principal.account is not None:
-        owners = await store.accounts([lab.event_id for lab in labels])
-        for lab, owner in zip(labels, owners, strict=True):
-            if owner != principal.account:
-                raise HTTPException(404, f"no decision for event_id {lab.event_id!r}")
+        mine = principal.account
+        if other := next((lab for lab in labels if lab.account_id not in (None, mine)), None):
+            raise HTTPException(404, f"no decision for event_id {other.event_id!r}")
+        labels = [lab.model_copy(update={"account_id": mine}) for lab in labels]
+        stored = await store.exists([event_ref(mine, lab.event_id) for lab in labels])
+        if unknown := next((lab for lab, ok in zip(labels, stored, strict=True) if not ok), None):
+            raise HTTPException(404, f"no decision for event_id {unknown.event_id!r}")
     await publisher.publish(labels)
     for lab in labels:
         # A fixed set of label values: sources are free text.

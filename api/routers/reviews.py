@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 import orjson
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Response
 
+from api.access import Principal
 from api.cursor import decode_cursor, encode_cursor, query_digest
 from api.dependencies import (
     AnalystKey,
@@ -25,6 +26,7 @@ from api.dependencies import (
 )
 from api.errors import BODY, PROTECTED, error_responses
 from api.explanations import Explainer
+from api.lookup import AccountQuery, resolve_event
 from api.metrics import ApiMetrics
 from api.publisher import LabelPublisher
 from api.reviews import ReviewStore, Transition
@@ -32,6 +34,7 @@ from api.schemas import AssignBody, CloseBody, Review, ReviewPage, ReviewStatus
 from contracts.records import Label
 from contracts.settings import Settings
 from pipeline.decision_store import DecisionStore, Found, review_queue_key
+from store.identity import split_ref
 
 router = APIRouter(prefix="/v1/reviews", tags=["reviews"])
 
@@ -42,9 +45,11 @@ def _iso(us: int) -> str:
     return datetime.fromtimestamp(us / 1_000_000, UTC).isoformat()
 
 
-def _review(event_id: str, state: dict[str, str | None], scored_us: int) -> dict[str, object]:
+def _review(ref: str, state: dict[str, str | None], scored_us: int) -> dict[str, object]:
+    account, event_id = split_ref(ref)
     return {
         "event_id": event_id,
+        "account_id": account,
         "status": state.get("status") or "open",
         "queued_at": _iso(scored_us),
         **{
@@ -56,7 +61,7 @@ def _review(event_id: str, state: dict[str, str | None], scored_us: int) -> dict
 
 def _item(found: Found, decision: bytes) -> dict[str, object]:
     state: dict[str, str | None] = dict(found.review)
-    return {**_review(found.event_id, state, found.scored_us), "decision": orjson.Fragment(decision)}
+    return {**_review(found.ref, state, found.scored_us), "decision": orjson.Fragment(decision)}
 
 
 @router.get(
@@ -100,13 +105,14 @@ async def list_reviews(
     return Response(body, media_type="application/json")
 
 
-def _answer(event_id: str, result: Transition) -> Review:
+def _answer(ref: str, result: Transition) -> Review:
+    event_id = split_ref(ref)[1]
     if result.outcome in ("missing", "not_review"):
         raise HTTPException(404, f"no review for event_id {event_id!r}")
     if result.outcome == "closed":
         raise HTTPException(409, f"the review of {event_id!r} is already closed")
     assert result.after is not None
-    return Review.model_validate(_review(event_id, result.after, result.scored_us))
+    return Review.model_validate(_review(ref, result.after, result.scored_us))
 
 
 @router.post(
@@ -119,11 +125,25 @@ async def assign_review(
     event_id: EventId,
     principal: AnalystKey,
     reviews: Annotated[ReviewStore, Depends(get_review_store)],
+    store: Annotated[DecisionStore, Depends(get_decision_store)],
     body: Annotated[AssignBody | None, Body()] = None,
+    account_id: AccountQuery = None,
 ) -> Review:
+    ref = await _review_ref(store, principal, event_id, account_id)
     assignee = (body.assignee if body else None) or principal.key_id
-    result = await reviews.assign(event_id, scope=principal.account, assignee=assignee, actor=principal.actor)
-    return _answer(event_id, result)
+    result = await reviews.assign(ref, scope=principal.account, assignee=assignee, actor=principal.actor)
+    return _answer(ref, result)
+
+
+async def _review_ref(
+    store: DecisionStore, principal: Principal, event_id: str, account_id: str | None
+) -> str:
+    try:
+        return (await resolve_event(store, principal, event_id, account_id))[0]
+    except HTTPException as exc:
+        if exc.status_code == 404:
+            raise HTTPException(404, f"no review for event_id {event_id!r}") from None
+        raise
 
 
 @router.post(
@@ -139,13 +159,17 @@ async def close_review(
     reviews: Annotated[ReviewStore, Depends(get_review_store)],
     publisher: Annotated[LabelPublisher, Depends(get_publisher)],
     metrics: Annotated[ApiMetrics, Depends(get_metrics)],
+    store: Annotated[DecisionStore, Depends(get_decision_store)],
+    account_id: AccountQuery = None,
 ) -> Review:
+    ref = await _review_ref(store, principal, event_id, account_id)
     result = await reviews.close(
-        event_id, scope=principal.account, outcome=body.outcome.value, note=body.note, actor=principal.actor
+        ref, scope=principal.account, outcome=body.outcome.value, note=body.note, actor=principal.actor
     )
-    review = _answer(event_id, result)
+    review = _answer(ref, result)
     label = Label(
         event_id=event_id,
+        account_id=split_ref(ref)[0],
         label=body.outcome,
         reported_at=review.closed_at or datetime.now(UTC),
         source="review",
@@ -153,7 +177,7 @@ async def close_review(
     try:
         await publisher.publish([label])
     except Exception:
-        await reviews.reopen(event_id, result, scope=principal.account, actor=principal.actor)
+        await reviews.reopen(ref, result, scope=principal.account, actor=principal.actor)
         raise
     metrics.labels.labels("review").inc()
     return review

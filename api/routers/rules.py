@@ -20,13 +20,14 @@ from pydantic import BaseModel, Field
 from api.audit import AuditLog, entry_fields
 from api.dependencies import AdminKey, get_audit_log, get_redis
 from api.errors import BODY, PROTECTED, error_responses
-from pipeline.decision_store import INDEX_ALL, decision_key, meta_key, review_key
+from pipeline.decision_store import INDEX_ALL, decision_key, review_key
 from pipeline.record_shapes import expand_features
 from rules.backtest import backtest as run_backtest
 from rules.compiler import compile_rule
 from rules.errors import RuleSyntaxError
 from rules.store import RuleStore
 from store.connect import AsyncRedis
+from store.identity import split_ref
 
 router = APIRouter(prefix="/v1", tags=["rules"])
 RuleId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -257,21 +258,22 @@ async def _history(client: AsyncRedis, ids: list[str]) -> list[tuple[dict[str, o
     for start in range(0, len(ids), 1000):
         chunk = ids[start : start + 1000]
         pipe = client.pipeline(transaction=False)
-        for event_id in chunk:
-            pipe.get(decision_key(event_id))
-            pipe.hmget(meta_key(event_id), "c", "u", "m", "a")
-            pipe.hget(review_key(event_id), "outcome")
+        for ref in chunk:
+            pipe.get(decision_key(ref))
+            pipe.hget(review_key(ref), "outcome")
         found = await pipe.execute()
-        for i, event_id in enumerate(chunk):
-            body, meta, outcome = found[3 * i : 3 * i + 3]
+        for i, ref in enumerate(chunk):
+            body, outcome = found[2 * i : 2 * i + 2]
             if body is None:
                 continue
             record = orjson.loads(body)
             values: dict[str, object] = {n: f["value"] for n, f in expand_features(record).items()}
-            card, customer, merchant, account = (_text(v) for v in meta)
+            # The ids as the producer sent them are in the record (indexes hold pseudonyms).
             values.update(
-                event_id=event_id, card_id=card, customer_id=customer, merchant_id=merchant,
-                account_id=account, risk_score=record["risk_score"], probability=record["probability"],
+                event_id=split_ref(ref)[1], card_id=record.get("card_id"),
+                customer_id=record.get("customer_id"), merchant_id=record.get("merchant_id"),
+                account_id=record.get("account_id"), risk_score=record["risk_score"],
+                probability=record["probability"],
             )  # fmt: skip
             out.append((values, _text(outcome)))
     return out

@@ -21,6 +21,7 @@ from api.explanations import Explainer
 from contracts.records import Decision, Transaction
 from contracts.settings import Settings
 from pipeline.scoring import ScoringPipeline
+from store.identity import event_ref
 
 router = APIRouter(prefix="/v1/score", tags=["scoring"])
 
@@ -61,11 +62,9 @@ async def score(
                 raise HTTPException(403, f"{tx.event_id}: this key cannot score account {tx.account_id!r}")
         owned.append(tx)
     scored = await pipeline.score(owned)
-    if taken := [s.event_id for s in scored if s.conflict]:
-        # Checked atomically when the record is written: another account's event id never
-        # hands back its record. The rest of the batch is stored; resending it is safe.
-        raise HTTPException(409, f"event_id {taken[0]!r} is already used by another account")
-    stored = {s.event_id: s.body for s in scored}
+    # Another account's event id is another event: no conflict, nothing learned about it.
+    stored = {s.ref: s.body for s in scored}
     # The stored records in the API's shape (as GET /v1/decisions/{id} serves them), in order.
-    body = b"[" + b",".join(explainer.present_json([stored[tx.event_id] for tx in owned])) + b"]"
+    bodies = [stored[event_ref(tx.account_id, tx.event_id)] for tx in owned]
+    body = b"[" + b",".join(explainer.present_json(bodies)) + b"]"
     return Response(content=body, media_type="application/json")

@@ -14,6 +14,7 @@ from contracts.records import Transaction
 from contracts.settings import Settings
 from pipeline.decision_store import DecisionStore
 from store.connect import async_client
+from store.identity import event_ref, load_names
 
 Headers = dict[str, str]
 
@@ -43,12 +44,14 @@ def decision_body(
     level: str = "highest",
     decision: str = "block",
     score: int = 80,
+    card: str | None = None,
 ) -> bytes:
     """A decision record as the pipeline writes it (orjson, contract shape)."""
     at = scored_at or datetime.now(UTC)
     return orjson.dumps(
         {
             "event_id": event_id,
+            **({"card_id": card} if card else {}),
             "occurred_at": at,
             "scored_at": at,
             "risk_score": score,
@@ -98,9 +101,19 @@ def put(
     async def run() -> list[bytes]:
         client = async_client(settings)
         try:
-            store = DecisionStore(client, ttl_s=ttl_s or settings.decision_ttl_s)
+            store = DecisionStore(client, ttl_s=ttl_s or settings.decision_ttl_s, names=load_names(settings))
             return await store.put_new(records)
         finally:
             await client.aclose()
 
     return asyncio.run(run())
+
+
+def ref(event_id: str, account: str | None = None) -> str:
+    """The event's reference in every store key (``store.identity.event_ref``)."""
+    return event_ref(account, event_id)
+
+
+def pseudonym(settings: Settings, kind: str, value: str) -> str:
+    """What indexes and metadata hold for an entity value (``EntityNames.index``)."""
+    return load_names(settings).index(kind, value)

@@ -65,8 +65,9 @@ def test_the_api_works_on_a_redis_cluster(cluster_client: TestClient, cluster_se
         ]
         + [(tx("g1", account="globex"), decision_body("g1"))],
     )
-    assert put(s, [(tx("r1", account="globex"), decision_body("r1"))]) == [b"CONFLICT"]
-    assert len(_ids(client.get("/v1/decisions", headers=admin, params={"limit": 50}))) == 13
+    theirs = decision_body("r1", decision="allow")
+    assert put(s, [(tx("r1", account="globex"), theirs)]) == [theirs]  # globex's own r1
+    assert len(_ids(client.get("/v1/decisions", headers=admin, params={"limit": 50}))) == 14
     acme = client.get("/v1/decisions", headers=analyst, params={"card_id": "c1", "limit": 2})
     first = _ids(acme)
     assert len(first) == 2 and acme.json()["next_cursor"]
@@ -86,7 +87,8 @@ def test_the_api_works_on_a_redis_cluster(cluster_client: TestClient, cluster_se
     assert client.post("/v1/reviews/r3/close", headers=analyst, json={"outcome": "legit"}).status_code == 409
     assert _ids(client.get("/v1/reviews", headers=analyst, params={"status": "closed"})) == ["r3"]
     (label,) = read_topic(s.bootstrap, s.topic_labels, 1, until=lambda m: len(m) >= 1, timeout=20)
-    assert json.loads(label.value())["event_id"] == "r3"
+    published = json.loads(label.value())
+    assert (published["event_id"], published["account_id"]) == ("r3", "acme")
 
     assert client.post("/v1/lists/vip/items", headers=admin, json={"add": ["c1"]}).status_code == 200
     rule = client.post("/v1/rules", headers=admin, json={"text": "allow if :card_id: in @vip"})
@@ -94,7 +96,7 @@ def test_the_api_works_on_a_redis_cluster(cluster_client: TestClient, cluster_se
     history = client.get("/v1/rules/history", headers=admin).json()
     assert [h["op"] for h in history][:2] == ["create", "list_add"]
     backtest = client.post("/v1/rules/backtest", headers=admin, json={"text": "review if :amount: > 1"})
-    assert backtest.status_code == 200 and backtest.json()["decisions_scanned"] == 13, backtest.text
+    assert backtest.status_code == 200 and backtest.json()["decisions_scanned"] == 14, backtest.text
 
     assert client.post(f"/v1/keys/{made.json()['id']}/revoke", headers=admin).status_code == 200
     assert client.get("/v1/reviews", headers=analyst).status_code == 401

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 import redis
-from apihelp import T0, bearer, decision_body, new_key, put, tx
+from apihelp import T0, bearer, decision_body, new_key, pseudonym, put, ref, tx
 
 from contracts.records import Decision
 from contracts.settings import Settings
@@ -27,45 +27,50 @@ def test_put_new_is_write_once_and_indexes_only_the_first_record(api_settings, r
         first,
         again.replace(b"e1", b"e2"),
     ]
-    assert redis_client.get("rw:decision:{e1}") == first
-    meta = redis_client.hgetall("rw:{api}:dmeta:e1")
+    assert redis_client.get("rw:decision:{acme:e1}") == first
+    meta = redis_client.hgetall("rw:{api}:dmeta:acme:e1")
+    c9, u1, m3 = (
+        pseudonym(api_settings, k, v) for k, v in [("card", "c9"), ("customer", "u1"), ("merchant", "m3")]
+    )
     assert {k.decode(): v.decode() for k, v in meta.items() if k != b"t"} == {
         "a": "acme",
-        "c": "c9",
-        "u": "u1",
-        "m": "m3",
+        "c": c9,
+        "u": u1,
+        "m": m3,
         "l": "elevated",
         "d": "review",
     }
+    assert "c9" not in c9 and len(c9) == 20  # a pseudonym, not the card id
     for key in [
         "all",
         "account:acme",
-        "card:c9",
-        "customer:u1",
-        "merchant:m3",
+        f"card:{c9}",
+        f"customer:{u1}",
+        f"merchant:{m3}",
         "level:elevated",
         "decision:review",
     ]:
-        assert redis_client.zscore(f"rw:{{api}}:dx:{key}", "e1") is not None, key
+        assert redis_client.zscore(f"rw:{{api}}:dx:{key}", "acme:e1") is not None, key
         assert 0 < redis_client.ttl(f"rw:{{api}}:dx:{key}") <= api_settings.decision_ttl_s
-    # The redelivered e1 changed no index: only e2 is normal/allow.
-    assert redis_client.zrange("rw:{api}:dx:level:normal", 0, -1) == [b"e2"]
-    assert redis_client.zrange("rw:{api}:dx:decision:allow", 0, -1) == [b"e2"]
-    assert redis_client.zrange("rw:{api}:rv:open", 0, -1) == [b"e1"]
-    assert redis_client.zrange("rw:{api}:rv:open:acme", 0, -1) == [b"e1"]
-    assert 0 < redis_client.ttl("rw:{api}:dmeta:e1") <= api_settings.decision_ttl_s
+    # The redelivered e1 changed no index: only e2 (no account) is normal/allow.
+    assert redis_client.zrange("rw:{api}:dx:level:normal", 0, -1) == [b":e2"]
+    assert redis_client.zrange("rw:{api}:dx:decision:allow", 0, -1) == [b":e2"]
+    assert redis_client.zrange("rw:{api}:rv:open", 0, -1) == [b"acme:e1"]
+    assert redis_client.zrange("rw:{api}:rv:open:acme", 0, -1) == [b"acme:e1"]
+    assert 0 < redis_client.ttl("rw:{api}:dmeta:acme:e1") <= api_settings.decision_ttl_s
 
 
 def test_indexes_are_trimmed_to_the_decision_ttl(api_settings, redis_client: redis.Redis):
     ttl = 3600
     old = decision_body("old", scored_at=datetime.now(UTC) - timedelta(seconds=ttl + 60))
     put(api_settings, [(tx("old", card="c1"), old)], ttl_s=ttl)
-    assert redis_client.zcard("rw:{api}:dx:card:c1") == 0  # trimmed by its own write: older than the TTL
+    card = f"rw:{{api}}:dx:card:{pseudonym(api_settings, 'card', 'c1')}"
+    assert redis_client.zcard(card) == 0  # trimmed by its own write: older than the TTL
     recent = decision_body("recent", scored_at=datetime.now(UTC) - timedelta(seconds=ttl - 60))
     put(api_settings, [(tx("recent", card="c1"), recent)], ttl_s=ttl)
-    redis_client.zadd("rw:{api}:dx:card:c1", {"stale": (datetime.now(UTC).timestamp() - ttl - 5) * 1e6})
+    redis_client.zadd(card, {"stale": (datetime.now(UTC).timestamp() - ttl - 5) * 1e6})
     put(api_settings, [(tx("new", card="c1"), decision_body("new"))], ttl_s=ttl)
-    assert redis_client.zrange("rw:{api}:dx:card:c1", 0, -1) == [b"recent", b"new"]
+    assert redis_client.zrange(card, 0, -1) == [b":recent", b":new"]
 
 
 def test_cross_account_lookups_answer_404_exactly_like_unknown_ids(client, api_settings):
@@ -149,8 +154,9 @@ def corpus(api_settings):
 
 def _expected(rows, newest=True, **match):
     picked = [r for r in rows if all(r[k] == v for k, v in match.items())]
-    # Newest first; ties (same scored_at) in Redis order: member descending.
-    return [r["event_id"] for r in sorted(picked, key=lambda r: (r["at"], r["event_id"]), reverse=newest)]
+    # Newest first; ties (same scored_at) in Redis order: member (the reference) descending.
+    order = sorted(picked, key=lambda r: (r["at"], ref(r["event_id"], r["account"])), reverse=newest)
+    return [r["event_id"] for r in order]
 
 
 def test_search_pages_return_every_match_exactly_once_newest_first(client, api_settings, corpus):
@@ -276,7 +282,7 @@ def test_allowed_payments_are_stored_unexplained_and_explained_on_demand(client,
     allowed = [r["event_id"] for r in scored if r["decision"] == "allow"]
     assert allowed
     for event_id in allowed:
-        stored = orjson.loads(redis_client.get(decision_key(event_id)))
+        stored = orjson.loads(redis_client.get(decision_key(ref(event_id))))
         assert stored["reasons"] == [] and stored["explained"] is False
         assert "features" not in stored and len(stored["feature_vector"]["values"]) == len(FEATURE_NAMES)
         got = client.get(f"/v1/decisions/{event_id}", headers=analyst)
@@ -303,7 +309,7 @@ def test_allowed_payments_are_stored_unexplained_and_explained_on_demand(client,
 
 def test_a_record_whose_model_version_is_gone_is_served_unexplained(client, key, api_settings, redis_client):
     (record,) = _score(client, key, n=1)
-    body = redis_client.get(decision_key(record["event_id"]))
+    body = redis_client.get(decision_key(ref(record["event_id"])))
     version = record["model"]["batch_version"].encode()
     orphan = body.replace(b'"x0"', b'"orphan"').replace(version, b"v-deleted")
     assert orjson.loads(orphan)["explained"] is False

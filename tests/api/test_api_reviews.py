@@ -119,7 +119,8 @@ def test_review_changes_are_audited(client, queue):
     client.post("/v1/reviews/r1/assign", headers=admin, json={"assignee": "dana"})
     client.post("/v1/reviews/r1/close", headers=admin, json={"outcome": "legit"})
     close, assign = client.get("/v1/audit", headers=admin, params={"limit": 2}).json()["items"]
-    assert (assign["action"], assign["who"], assign["target"]) == ("review.assign", admin_id, "r1")
+    # The target names the event with its account (events are (account, event id)).
+    assert (assign["action"], assign["who"], assign["target"]) == ("review.assign", admin_id, "acme:r1")
     assert assign["before"]["status"] == "open" and assign["after"]["assignee"] == "dana"
     assert close["action"] == "review.close" and close["before"]["status"] == "assigned"
     assert close["after"]["outcome"] == "legit"

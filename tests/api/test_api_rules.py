@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from apihelp import decision_body, put, tx
+from apihelp import decision_body, put, ref, tx
 
 from pipeline.decision_store import review_key
 
@@ -57,11 +57,13 @@ def test_backtest_counts_equal_a_direct_computation(client, key, api_settings, r
         score = rng.randrange(0, 100)
         event_id = f"bt{i}"
         stored.append((event_id, score, f"card-{i % 7}"))
-    put(api_settings, [(tx(e, card=c), decision_body(e, score=s)) for e, s, c in stored])
+    put(api_settings, [(tx(e, card=c), decision_body(e, score=s, card=c)) for e, s, c in stored])
     labels = {}
     for event_id, _, _ in rng.sample(stored, 80):
         labels[event_id] = rng.choice(["fraud", "legit"])
-        redis_client.hset(review_key(event_id), mapping={"status": "closed", "outcome": labels[event_id]})
+        redis_client.hset(
+            review_key(ref(event_id)), mapping={"status": "closed", "outcome": labels[event_id]}
+        )
 
     text = "block if :risk_score: >= 70 and :card_id: != 'card-3'"
     got = client.post("/v1/rules/backtest", headers=key("admin"), json={"text": text}).json()

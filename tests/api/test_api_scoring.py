@@ -14,6 +14,7 @@ from contracts.records import Decision
 from pipeline.decision_store import decision_key
 from pipeline.record_shapes import expand_features
 from simulator import SimulationConfig, simulate
+from store.identity import event_ref
 from stream.topics import ensure_topics
 from tests.kafka_io import produce, read_topic
 from tests.worker_proc import WorkerProcess, isolated_settings
@@ -69,10 +70,19 @@ def test_account_keys_score_only_their_account(client, key):
     assert mine.status_code == 200
     other = client.post("/v1/score", headers=acme, json=_tx("a2", account_id="globex"))
     assert other.status_code == 403
-    taken = client.post("/v1/score", headers=globex, json=_tx("a1"))
-    assert taken.status_code == 409, "another account's event id never returns its record"
-    assert client.get("/v1/decisions/a1", headers=key("analyst", "acme")).status_code == 200
-    assert client.get("/v1/decisions/a1", headers=key("analyst", "globex")).status_code == 404
+    # globex's a1 is globex's own payment: scored, stored apart, never acme's record.
+    theirs = client.post("/v1/score", headers=globex, json=_tx("a1", amount=777.0))
+    assert theirs.status_code == 200 and theirs.json()[0]["account_id"] == "globex"
+    assert theirs.json()[0]["features"]["amount"]["value"] == 777.0
+    acme_view = client.get("/v1/decisions/a1", headers=key("analyst", "acme")).json()
+    globex_view = client.get("/v1/decisions/a1", headers=key("analyst", "globex")).json()
+    assert (acme_view["account_id"], globex_view["account_id"]) == ("acme", "globex")
+    assert acme_view == mine.json()[0] and globex_view == theirs.json()[0]
+    # A key that sees every account must say which a1 it means.
+    ambiguous = client.get("/v1/decisions/a1", headers=key("analyst"))
+    assert ambiguous.status_code == 409 and "account_id" in ambiguous.json()["detail"]
+    chosen = client.get("/v1/decisions/a1", headers=key("analyst"), params={"account_id": "globex"})
+    assert chosen.json() == globex_view
 
 
 def test_no_model_means_503_and_not_ready(api_settings, tmp_path):
@@ -110,7 +120,8 @@ def test_same_scores_as_the_worker_for_the_same_history(api_settings, worker_set
         assert synced[event_id]["probability"] == record["probability"], event_id
         # The topics carry lean records; the worker's stored record has the features.
         assert "features" not in record and "feature_vector" not in record
-        stored = orjson.loads(redis.Redis.from_url(s.redis).get(decision_key(event_id)))
+        stored_key = decision_key(event_ref(record.get("account_id"), event_id))
+        stored = orjson.loads(redis.Redis.from_url(s.redis).get(stored_key))
         assert synced[event_id]["features"] == expand_features(stored), event_id
         if record["explained"]:
             assert synced[event_id]["reasons"] == record["reasons"], event_id
