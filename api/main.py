@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.topic_labels,
             timeout_s=settings.api_kafka_timeout_s,
             probe_timeout_s=settings.api_probe_timeout_s,
+            security=settings,
         )
         app.state.publisher = publisher
         app.state.scoring, app.state.scoring_error = _scoring_pipeline(settings, client)

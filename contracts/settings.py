@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -118,6 +119,25 @@ class Settings(BaseSettings):
     # Compute every payment's reasons in the worker (SHAP on the hot path for all rows),
     # not only the alerts'.
     explain_all: bool = False
+
+    # Security (issue 14; README, "Security"). Secrets are SecretStr: never logged or printed.
+    # Kafka: applied alike to Faust, aiokafka and confluent-kafka (contracts/kafka_security.py).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    # API keys are stored as HMAC-SHA-256(pepper, secret): Redis write access alone cannot
+    # mint one. None: plain SHA-256 as before (a warning at start); keys made so keep working.
+    api_key_pepper: SecretStr | None = None
+    # Encryption at rest of stored decisions, reviews and labels (AES-256-GCM): "kid:base64key"
+    # entries, comma-separated; the first encrypts, all decrypt (rotation). None: off.
+    at_rest_keys: SecretStr | None = None
+    # Labels waiting for their event: dropped after this long, oldest dropped beyond the cap.
+    pending_label_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
+    pending_label_max: int = Field(default=100_000, ge=1)
 
     @property
     def bootstrap(self) -> str:

@@ -6,15 +6,26 @@ every `riskwire --help` would otherwise pay.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from embedded.errors import EmbeddedServiceError
 
+if TYPE_CHECKING:
+    from contracts.settings import Settings
 
-def ping_kafka(bootstrap: str, timeout: float = 5.0) -> None:
-    """Raise unless the broker at bootstrap answers a metadata request within timeout."""
+
+def ping_kafka(bootstrap: str, timeout: float = 5.0, security: Settings | None = None) -> None:
+    """Raise unless the broker at bootstrap answers a metadata request within timeout.
+
+    ``security``: the settings whose Kafka TLS/SASL to use (the environment's by default).
+    """
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    from contracts.kafka_security import confluent_config
+    from contracts.settings import get_settings
+
+    admin = AdminClient(confluent_config(security or get_settings(), bootstrap=bootstrap))
     try:
         admin.list_topics(timeout=timeout)
     except KafkaException as exc:
