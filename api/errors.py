@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -97,3 +98,10 @@ def install(app: FastAPI) -> None:
     for cls in (ServiceUnavailable, RedisConnectionError, RedisTimeoutError):
         app.add_exception_handler(cls, unavailable)
     app.add_exception_handler(Exception, crashed)
+
+
+def without_paths(message: str, root: Path) -> str:
+    """``message`` with the server's folder ``root`` left out: answers never show file paths."""
+    for form in {str(root.resolve()), str(root)}:
+        message = message.replace(f" in {form}", "").replace(form, "the model registry")
+    return message

@@ -8,12 +8,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from redis.exceptions import RedisError
 
 from api import errors
 from api.access import KeyStore
 from api.audit import AuditLog
 from api.bodies import document_one_or_many
+from api.errors import without_paths
 from api.explanations import Explainer, ModelCache
+from api.key_hash import key_pepper
 from api.limits import BodyLimit
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.publisher import LabelPublisher
@@ -39,8 +42,17 @@ def _scoring_pipeline(settings: Settings, client: AsyncRedis) -> tuple[ScoringPi
         pipeline = build_pipeline(settings, client)
     except ModelError as exc:
         log.warning("POST /v1/score is unavailable: %s", exc)
-        return None, str(exc)
+        return None, without_paths(str(exc), settings.model_dir)
     return pipeline, ""
+
+
+async def _migrate_keys(keys: KeyStore) -> None:
+    """Keys stored before the pepper are re-stored under it (else they are refused)."""
+    try:
+        if moved := await keys.migrate():
+            log.warning("re-stored %d API keys as HMAC-SHA-256 under the pepper", moved)
+    except RedisError as exc:  # Redis down at start: /readyz says so; retried at next start
+        log.warning("API keys not migrated (Redis: %s)", exc)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -57,8 +69,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.redis = client
         app.state.audit = audit_log
-        app.state.keys = KeyStore(
-            client, audit_log, rate_per_s=settings.api_rate_per_s, burst=settings.api_rate_burst
+        app.state.keys = keys = KeyStore(
+            client,
+            audit_log,
+            rate_per_s=settings.api_rate_per_s,
+            burst=settings.api_rate_burst,
+            pepper=key_pepper(settings),
         )
         app.state.decisions = DecisionStore(client, ttl_s=settings.decision_ttl_s)
         app.state.reviews = ReviewStore(client, audit_log)
@@ -80,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.model_follower = ModelFollower(registry, app.state.scoring.model)
             models_by_version.put(app.state.scoring.model)
         await publisher.start()
+        await _migrate_keys(keys)
         try:
             yield
         finally:

@@ -83,7 +83,12 @@ def shadow_model(registry: ModelRegistry) -> BatchModel | None:
 
 
 def checkpoint(settings: Settings, client: AsyncRedis) -> OnlineCheckpoint:
-    return OnlineCheckpoint(client, seen_ttl_s=settings.online_seen_ttl_s)
+    return OnlineCheckpoint(
+        client,
+        seen_ttl_s=settings.online_seen_ttl_s,
+        pending_ttl_s=settings.pending_label_ttl_s,
+        pending_max=settings.pending_label_max,
+    )
 
 
 def build_label_learning(

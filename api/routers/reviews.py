@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 import orjson
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Response
 
+from api.auth_first import AuthFirstRoute
 from api.cursor import decode_cursor, encode_cursor, query_digest
 from api.dependencies import (
     AnalystKey,
@@ -33,7 +34,7 @@ from contracts.records import Label
 from contracts.settings import Settings
 from pipeline.decision_store import DecisionStore, Found, review_queue_key
 
-router = APIRouter(prefix="/v1/reviews", tags=["reviews"])
+router = APIRouter(prefix="/v1/reviews", tags=["reviews"], route_class=AuthFirstRoute)
 
 EventId = Annotated[str, Path(min_length=1, max_length=256)]
 
