@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from redis.exceptions import RedisError
 
-from api import errors
+from api import access_log, errors
 from api.access import KeyStore
 from api.audit import AuditLog
 from api.bodies import document_one_or_many
@@ -110,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    access_log.install()  # no query strings (card ids, e-mails) in access logs
     app.state.metrics = metrics = ApiMetrics()
     # Outermost last: metrics see every answer, including the body cap's 413s.
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)

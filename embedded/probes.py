@@ -37,12 +37,13 @@ def ping_redis(url: str, timeout: float = 5.0) -> None:
     import redis
 
     from store.connect import sync_client
+    from store.safe_url import redacted
 
     # A plain client on purpose: PING answers on any node, a cluster's too.
     client = sync_client(url, cluster=False, socket_connect_timeout=timeout, socket_timeout=timeout)
     try:
         client.ping()
     except redis.RedisError as exc:
-        raise EmbeddedServiceError(f"Redis at {url} does not answer: {exc}") from exc
+        raise EmbeddedServiceError(f"Redis at {redacted(url)} does not answer: {exc}") from exc
     finally:
         client.close()

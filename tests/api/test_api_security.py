@@ -142,3 +142,38 @@ def test_decision_lookups_still_work_with_auth_first(client, key, api_settings):
     put(api_settings, [(tx("e-auth", account="acme"), decision_body("e-auth"))])
     assert client.get("/v1/decisions/e-auth", headers=key("analyst", "acme")).status_code == 200
     assert client.get("/v1/decisions/e-auth", headers=key("analyst", "globex")).status_code == 404
+
+
+def test_access_logs_drop_query_strings(api_settings):
+    """A real uvicorn, configured as `riskwire api` runs it: the access line has no query."""
+    import logging
+    import threading
+
+    import httpx
+    import uvicorn
+
+    from embedded import free_port
+
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(api_settings), host="127.0.0.1", port=port))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        logging.getLogger("uvicorn.access").addHandler(keep := Keep())
+        got = httpx.get(f"http://127.0.0.1:{port}/v1/decisions?card_id=card-secret-42&email=a@b.c")
+        assert got.status_code == 401
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        logging.getLogger("uvicorn.access").removeHandler(keep)
+    assert any("GET /v1/decisions HTTP/1.1" in line for line in lines), lines
+    assert not any("card-secret-42" in line or "a@b.c" in line for line in lines)
