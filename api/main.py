@@ -29,6 +29,7 @@ from models.registry import ModelRegistry
 from pipeline.decision_store import DecisionStore
 from pipeline.factory import build_pipeline
 from pipeline.scoring import ScoringPipeline
+from store.at_rest import AtRest
 from store.connect import AsyncRedis, async_client
 
 log = logging.getLogger("riskwire.api")
@@ -77,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pepper=key_pepper(settings),
         )
         app.state.decisions = DecisionStore(client, ttl_s=settings.decision_ttl_s)
-        app.state.reviews = ReviewStore(client, audit_log)
+        app.state.reviews = ReviewStore(client, audit_log, AtRest.from_settings(settings))
         publisher = LabelPublisher(
             settings.bootstrap,
             settings.topic_labels,

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from store.at_rest import AtRest
 from store.connect import AsyncRedis
 from store.keys import ONLINE
 
@@ -103,8 +104,10 @@ class OnlineCheckpoint:
         seen_ttl_s: int,
         pending_ttl_s: int = 7 * 24 * 3600,
         pending_max: int = 100_000,
+        cipher: AtRest | None = None,
     ) -> None:
         self._redis = client
+        self._cipher = cipher or AtRest.off()  # pending labels sealed at rest when it has keys
         self._seen_ttl_s = seen_ttl_s
         self._pending_ttl_ms = pending_ttl_s * 1000
         self._pending_max = pending_max
@@ -138,7 +141,7 @@ class OnlineCheckpoint:
             args += [event_id, kind]
         args.append(len(step.pending_add))
         for event_id, body in step.pending_add:
-            args += [event_id, body]
+            args += [event_id, self._cipher.encrypt(body, _pending_where(event_id))]
         args += list(step.pending_drop)
         keys = [SEQ_KEY, STATE_KEY, PENDING_KEY, SEEN_PREFIX, PENDING_AT_KEY]
         reply = await self._commit(keys=keys, args=args)
@@ -160,10 +163,15 @@ class OnlineCheckpoint:
             return {}
         raw = await self._redis.hrandfield(PENDING_KEY, count, withvalues=True)
         items = [v for v in raw or [] if isinstance(v, bytes | str)]
-        return {_text(items[i]): _bytes(items[i + 1]) for i in range(0, len(items), 2)}
+        pairs = ((_text(items[i]), _bytes(items[i + 1])) for i in range(0, len(items), 2))
+        return {e: self._cipher.decrypt(body, _pending_where(e)) for e, body in pairs}
 
     async def pending_count(self) -> int:
         return int(await self._redis.hlen(PENDING_KEY))
+
+
+def _pending_where(event_id: str) -> bytes:
+    return f"{PENDING_KEY}#{event_id}".encode()
 
 
 def _text(value: bytes | str) -> str:

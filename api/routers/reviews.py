@@ -55,8 +55,8 @@ def _review(event_id: str, state: dict[str, str | None], scored_us: int) -> dict
     }
 
 
-def _item(found: Found, decision: bytes) -> dict[str, object]:
-    state: dict[str, str | None] = dict(found.review)
+def _item(found: Found, decision: bytes, reviews: ReviewStore) -> dict[str, object]:
+    state: dict[str, str | None] = reviews.open_note(found.event_id, dict(found.review))
     return {**_review(found.event_id, state, found.scored_us), "decision": orjson.Fragment(decision)}
 
 
@@ -71,6 +71,7 @@ async def list_reviews(
     store: Annotated[DecisionStore, Depends(get_decision_store)],
     settings: Annotated[Settings, Depends(get_app_settings)],
     explainer: Annotated[Explainer, Depends(get_explainer)],
+    reviews: Annotated[ReviewStore, Depends(get_review_store)],
     status: ReviewStatus = "open",
     account_id: Annotated[str | None, Query(min_length=1, max_length=256, description="Admins only")] = None,
     order: Literal["newest", "oldest"] = "newest",
@@ -96,7 +97,7 @@ async def list_reviews(
     )
     next_cursor = encode_cursor(page.index, page.next, digest) if page.next else None
     decisions = explainer.present_json([f.body for f in page.items])  # features in the API's shape
-    items = [_item(f, d) for f, d in zip(page.items, decisions, strict=True)]
+    items = [_item(f, d, reviews) for f, d in zip(page.items, decisions, strict=True)]
     body = orjson.dumps({"items": items, "next_cursor": next_cursor})
     return Response(body, media_type="application/json")
 

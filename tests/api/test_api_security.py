@@ -177,3 +177,34 @@ def test_access_logs_drop_query_strings(api_settings):
         logging.getLogger("uvicorn.access").removeHandler(keep)
     assert any("GET /v1/decisions HTTP/1.1" in line for line in lines), lines
     assert not any("card-secret-42" in line or "a@b.c" in line for line in lines)
+
+
+def test_review_notes_are_sealed_at_rest_and_read_in_clear(api_settings, redis_client):
+    import base64
+    import os
+
+    from apihelp import create_topic
+
+    sealed_settings = api_settings.model_copy(
+        update={"at_rest_keys": SecretStr("k1:" + base64.b64encode(os.urandom(32)).decode())}
+    )
+    create_topic(api_settings.bootstrap, api_settings.topic_labels)
+    put(
+        api_settings, [(tx("rv1", account="acme"), decision_body("rv1", decision="review", level="elevated"))]
+    )
+    analyst = bearer(new_key(api_settings, "analyst", "acme")[1])
+    with TestClient(create_app(sealed_settings)) as c:
+        closed = c.post(
+            "/v1/reviews/rv1/close", headers=analyst, json={"outcome": "fraud", "note": "card stolen"}
+        )
+        assert closed.status_code == 200, closed.text
+        assert closed.json()["note"] == "card stolen"
+        listed = c.get("/v1/reviews", headers=analyst, params={"status": "closed"}).json()["items"]
+        assert [i["note"] for i in listed] == ["card stolen"]
+    stored = redis_client.hget("rw:{api}:review:rv1", "note")
+    assert stored is not None and stored.startswith(b"rwe1:k1:") and b"stolen" not in stored
+    # Without the key the API cannot read it (and says so, rather than serve ciphertext).
+    with TestClient(create_app(api_settings), raise_server_exceptions=False) as c:
+        got = c.get("/v1/reviews", headers=analyst, params={"status": "closed"})
+        assert got.status_code == 503 and "RISKWIRE_AT_REST_KEYS" in got.json()["detail"]
+        assert "rwe1" not in got.text
