@@ -108,3 +108,43 @@ def test_every_client_in_the_code_is_built_from_the_settings() -> None:
         if '{"bootstrap.servers"' in text or "bootstrap_servers=" in text:
             offenders.append(str(rel))
     assert offenders == []
+
+
+def test_the_worker_its_publisher_and_the_apis_producer_are_built_with_them(
+    ca: dict[str, Path], tmp_path: Path
+) -> None:
+    import asyncio
+
+    import faust
+
+    from api.publisher import LabelPublisher
+    from stream.app import create_app
+    from stream.publisher import BatchPublisher
+
+    settings = Settings(
+        kafka_bootstrap="127.0.0.1:1",
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_mechanism="SCRAM-SHA-512",
+        kafka_sasl_username="riskwire",
+        kafka_sasl_password="s3cret-pw",
+        kafka_ssl_cafile=ca["ca"],
+        var_dir=tmp_path,
+    )
+    credentials = create_app(settings).conf.broker_credentials
+    assert isinstance(credentials, faust.SASLCredentials)
+    assert (credentials.username, credentials.mechanism.value) == ("riskwire", "SCRAM-SHA-512")
+    assert credentials.ssl_context is not None
+
+    async def clients() -> list[Any]:
+        batch = BatchPublisher(settings.bootstrap, security=settings)
+        api = LabelPublisher(settings.bootstrap, "labels", timeout_s=1, probe_timeout_s=1, security=settings)
+        out = [batch._producer.client]
+        await batch.stop()
+        return [*out, api]
+
+    batch_client, api = asyncio.run(clients())
+    assert batch_client._security_protocol == "SASL_SSL"
+    assert batch_client._sasl_mechanism == "SCRAM-SHA-512"
+    assert batch_client._sasl_plain_password == "s3cret-pw"
+    assert batch_client._ssl_context is not None
+    assert api._security is settings  # its producer is made on first use, from aiokafka_config
