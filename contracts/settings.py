@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -138,6 +138,17 @@ class Settings(BaseSettings):
     # Labels waiting for their event: dropped after this long, oldest dropped beyond the cap.
     pending_label_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
     pending_label_max: int = Field(default=100_000, ge=1)
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                f"Kafka {self.kafka_security_protocol} needs RISKWIRE_KAFKA_SASL_USERNAME and "
+                "RISKWIRE_KAFKA_SASL_PASSWORD"
+            )
+        return self
 
     @property
     def bootstrap(self) -> str:

@@ -81,8 +81,17 @@ def _subjects(context: ssl.SSLContext) -> list[Any]:
 
 
 def test_the_password_is_secret_in_the_settings() -> None:
-    settings = Settings(kafka_security_protocol="SASL_SSL", kafka_sasl_password="s3cret-pw")
+    settings = Settings(
+        kafka_security_protocol="SASL_SSL", kafka_sasl_username="u", kafka_sasl_password="s3cret-pw"
+    )
     assert "s3cret-pw" not in repr(settings) and "s3cret-pw" not in str(settings.model_dump())
+
+
+def test_sasl_without_credentials_is_refused_in_one_line() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="needs RISKWIRE_KAFKA_SASL_USERNAME"):
+        Settings(kafka_security_protocol="SASL_PLAINTEXT", kafka_sasl_username="u")
 
 
 def test_extra_options_and_a_callers_bootstrap_win() -> None:
