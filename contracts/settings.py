@@ -129,8 +129,8 @@ class Settings(BaseSettings):
     kafka_ssl_cafile: Path | None = None
     kafka_ssl_certfile: Path | None = None
     kafka_ssl_keyfile: Path | None = None
-    # API keys are stored as HMAC-SHA-256(pepper, secret): Redis write access alone cannot
-    # mint one. None: plain SHA-256 as before (a warning at start); keys made so keep working.
+    # API keys are stored as HMAC-SHA-256(pepper, SHA-256(secret)): Redis write access alone
+    # cannot mint one. None: one is generated once and kept in {var_dir}/api-key-pepper.
     api_key_pepper: SecretStr | None = None
     # Encryption at rest of stored decisions, reviews and labels (AES-256-GCM): "kid:base64key"
     # entries, comma-separated; the first encrypts, all decrypt (rotation). None: off.
