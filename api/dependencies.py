@@ -86,15 +86,15 @@ def get_publisher(request: Request) -> LabelPublisher:
     return publisher
 
 
-async def authenticate(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
-    keys: Annotated[KeyStore, Depends(get_key_store)],
-) -> Principal:
+async def check_key(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    """Authenticate the bearer key (401) and charge its rate limit (429), once per request."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known  # checked already, before the body was read (api/auth_first.py)
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None:
         raise HTTPException(401, "missing API key: send `Authorization: Bearer <key>`", challenge)
-    verdict = await keys.check(credentials.credentials)
+    verdict = await get_key_store(request).check(credentials.credentials)
     if verdict.principal is None:
         raise HTTPException(401, "invalid or revoked API key", challenge)
     request.state.principal = verdict.principal
@@ -102,6 +102,13 @@ async def authenticate(
         wait = max(1, math.ceil(verdict.retry_after_s))
         raise HTTPException(429, f"rate limit exceeded: retry after {wait} s", {"Retry-After": str(wait)})
     return verdict.principal
+
+
+async def authenticate(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+) -> Principal:
+    return await check_key(request, credentials)
 
 
 def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
@@ -119,4 +126,14 @@ def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
 
 AnalystKey = Annotated[Principal, Depends(require(Role.ANALYST))]
 AdminKey = Annotated[Principal, Depends(require(Role.ADMIN))]
+
+
+async def _global_admin(principal: AdminKey) -> Principal:
+    if principal.account is not None:
+        raise HTTPException(403, "this needs an admin key not bound to an account")
+    return principal
+
+
+#: An admin key bound to no account: for what serves every account (rules, lists, models).
+GlobalAdminKey = Annotated[Principal, Depends(_global_admin)]
 ServiceKey = Annotated[Principal, Depends(require(Role.SERVICE))]

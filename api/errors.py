@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,6 +14,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.schemas import ErrorBody
+from store.at_rest import AtRestError
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,10 @@ def install(app: FastAPI) -> None:
             503, f"service unavailable: {exc}" if isinstance(exc, ServiceUnavailable) else "redis unavailable"
         )
 
+    async def sealed(request: Request, exc: Exception) -> JSONResponse:
+        log.error("%s %s: %s", request.method, request.url.path, exc)
+        return error_response(503, "a stored value cannot be decrypted: check RISKWIRE_AT_REST_KEYS")
+
     async def crashed(request: Request, exc: Exception) -> JSONResponse:
         log.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
         return error_response(500, "internal error")
@@ -96,4 +102,12 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, invalid)
     for cls in (ServiceUnavailable, RedisConnectionError, RedisTimeoutError):
         app.add_exception_handler(cls, unavailable)
+    app.add_exception_handler(AtRestError, sealed)
     app.add_exception_handler(Exception, crashed)
+
+
+def without_paths(message: str, root: Path) -> str:
+    """``message`` with the server's folder ``root`` left out: answers never show file paths."""
+    for form in {str(root.resolve()), str(root)}:
+        message = message.replace(f" in {form}", "").replace(form, "the model registry")
+    return message

@@ -8,12 +8,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from redis.exceptions import RedisError
 
-from api import errors
+from api import access_log, errors
 from api.access import KeyStore
 from api.audit import AuditLog
 from api.bodies import document_one_or_many
+from api.errors import without_paths
 from api.explanations import Explainer, ModelCache
+from api.key_hash import key_pepper
 from api.limits import BodyLimit
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.publisher import LabelPublisher
@@ -26,6 +29,7 @@ from models.registry import ModelRegistry
 from pipeline.decision_store import DecisionStore
 from pipeline.factory import build_pipeline
 from pipeline.scoring import ScoringPipeline
+from store.at_rest import AtRest
 from store.connect import AsyncRedis, async_client
 from store.identity import load_names
 
@@ -40,8 +44,17 @@ def _scoring_pipeline(settings: Settings, client: AsyncRedis) -> tuple[ScoringPi
         pipeline = build_pipeline(settings, client)
     except ModelError as exc:
         log.warning("POST /v1/score is unavailable: %s", exc)
-        return None, str(exc)
+        return None, without_paths(str(exc), settings.model_dir)
     return pipeline, ""
+
+
+async def _migrate_keys(keys: KeyStore) -> None:
+    """Keys stored before the pepper are re-stored under it (else they are refused)."""
+    try:
+        if moved := await keys.migrate():
+            log.warning("re-stored %d API keys as HMAC-SHA-256 under the pepper", moved)
+    except RedisError as exc:  # Redis down at start: /readyz says so; retried at next start
+        log.warning("API keys not migrated (Redis: %s)", exc)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -58,16 +71,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.redis = client
         app.state.audit = audit_log
-        app.state.keys = KeyStore(
-            client, audit_log, rate_per_s=settings.api_rate_per_s, burst=settings.api_rate_burst
+        app.state.keys = keys = KeyStore(
+            client,
+            audit_log,
+            rate_per_s=settings.api_rate_per_s,
+            burst=settings.api_rate_burst,
+            pepper=key_pepper(settings),
         )
         app.state.decisions = DecisionStore(client, ttl_s=settings.decision_ttl_s, names=load_names(settings))
-        app.state.reviews = ReviewStore(client, audit_log)
+        app.state.reviews = ReviewStore(client, audit_log, AtRest.from_settings(settings))
         publisher = LabelPublisher(
             settings.bootstrap,
             settings.topic_labels,
             timeout_s=settings.api_kafka_timeout_s,
             probe_timeout_s=settings.api_probe_timeout_s,
+            security=settings,
         )
         app.state.publisher = publisher
         app.state.scoring, app.state.scoring_error = _scoring_pipeline(settings, client)
@@ -80,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.model_follower = ModelFollower(registry, app.state.scoring.model)
             models_by_version.put(app.state.scoring.model)
         await publisher.start()
+        await _migrate_keys(keys)
         try:
             yield
         finally:
@@ -93,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    access_log.install()  # no query strings (card ids, e-mails) in access logs
     app.state.metrics = metrics = ApiMetrics()
     # Outermost last: metrics see every answer, including the body cap's 413s.
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)

@@ -16,14 +16,25 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer
 
 from api.errors import ServiceUnavailable
+from contracts.kafka_security import aiokafka_config
 from contracts.records import Label
+from contracts.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
 
 class LabelPublisher:
-    def __init__(self, bootstrap: str, topic: str, *, timeout_s: float, probe_timeout_s: float) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        *,
+        timeout_s: float,
+        probe_timeout_s: float,
+        security: Settings | None = None,
+    ) -> None:
         self.bootstrap = bootstrap
+        self._security = security or get_settings()
         self.topic = topic
         self.timeout_s = timeout_s
         self.probe_timeout_s = probe_timeout_s
@@ -42,10 +53,13 @@ class LabelPublisher:
         async with self._lock:
             if self._producer is None:
                 producer = AIOKafkaProducer(
-                    bootstrap_servers=self.bootstrap,
-                    client_id="riskwire-api",
-                    acks="all",
-                    request_timeout_ms=int(self.timeout_s * 1000),
+                    **aiokafka_config(
+                        self._security,
+                        bootstrap=self.bootstrap,
+                        client_id="riskwire-api",
+                        acks="all",
+                        request_timeout_ms=int(self.timeout_s * 1000),
+                    )
                 )
                 try:
                     await asyncio.wait_for(producer.start(), timeout_s)

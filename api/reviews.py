@@ -13,7 +13,8 @@ from typing import Any
 import orjson
 
 from api.audit import Actor, AuditLog, entry_fields, now_rfc3339
-from pipeline.decision_store import meta_key
+from pipeline.decision_store import meta_key, review_key
+from store.at_rest import AtRest
 from store.connect import AsyncRedis
 
 # Shared head: KEYS[1] the event's dmeta (it names the slot, rw:{api}:); ARGV[1] event id,
@@ -110,9 +111,17 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def note_where(event_id: str) -> str:
+    """The associated data of a review's sealed note: its hash and field."""
+    return review_key(event_id) + "#note"
+
+
 class ReviewStore:
-    def __init__(self, client: AsyncRedis, audit: AuditLog) -> None:
+    """Review state changes; an analyst's note is sealed at rest when ``cipher`` has keys."""
+
+    def __init__(self, client: AsyncRedis, audit: AuditLog, cipher: AtRest | None = None) -> None:
         self._audit = audit
+        self.cipher = cipher or AtRest.off()
         self._assign = client.register_script(_ASSIGN)
         self._close = client.register_script(_CLOSE)
         self._reopen = client.register_script(_REOPEN)
@@ -126,24 +135,37 @@ class ReviewStore:
             *(f[k] for k in ("who", "role", "account", "action", "target", "at")),
         ]
 
-    @staticmethod
-    def _result(reply: list[Any]) -> Transition:
+    def open_note(self, event_id: str, state: dict[str, Any]) -> dict[str, Any]:
+        """``state`` with its note in clear."""
+        note = state.get("note")
+        if not isinstance(note, str) or not note:
+            return state
+        return {**state, "note": self.cipher.decrypt_text(note, note_where(event_id))}
+
+    def _result(self, event_id: str, reply: list[Any]) -> Transition:
         outcome = _text(reply[0])
         if outcome != "ok":
             return Transition(outcome)
+        before, after = orjson.loads(reply[1]), orjson.loads(reply[2])
         return Transition(
-            outcome, orjson.loads(reply[1]), orjson.loads(reply[2]), int(float(_text(reply[3])))
+            outcome,
+            self.open_note(event_id, before),
+            self.open_note(event_id, after),
+            int(float(_text(reply[3]))),
         )
 
     async def assign(self, event_id: str, *, scope: str | None, assignee: str, actor: Actor) -> Transition:
         args = self._head(event_id, scope, actor, "review.assign", now_rfc3339())
-        return self._result(await self._assign(keys=[meta_key(event_id)], args=[*args, assignee]))
+        return self._result(event_id, await self._assign(keys=[meta_key(event_id)], args=[*args, assignee]))
 
     async def close(
         self, event_id: str, *, scope: str | None, outcome: str, note: str | None, actor: Actor
     ) -> Transition:
         args = self._head(event_id, scope, actor, "review.close", now_rfc3339())
-        return self._result(await self._close(keys=[meta_key(event_id)], args=[*args, outcome, note or ""]))
+        sealed = self.cipher.encrypt_text(note, note_where(event_id)) if note else ""
+        return self._result(
+            event_id, await self._close(keys=[meta_key(event_id)], args=[*args, outcome, sealed])
+        )
 
     async def reopen(
         self, event_id: str, closed: Transition, *, scope: str | None, actor: Actor
@@ -152,9 +174,12 @@ class ReviewStore:
         assert closed.before is not None and closed.after is not None
         args = self._head(event_id, scope, actor, "review.reopen", now_rfc3339())
         before_note = closed.before.get("note")
+        if before_note:
+            before_note = self.cipher.encrypt_text(before_note, note_where(event_id))
         return self._result(
+            event_id,
             await self._reopen(
                 keys=[meta_key(event_id)],
                 args=[*args, closed.after["closed_at"], closed.before["status"], before_note or ""],
-            )
+            ),
         )

@@ -231,7 +231,7 @@ def _run(services: BenchServices, tmp: Path, opts: Options) -> dict[str, Any]:
         var_dir=tmp,
     )
     figures: dict[str, Any] = {"redis_nodes": len(services.redis_nodes), "errors": {}}
-    phases = Phases(9 + int(opts.api) + 1)
+    phases = Phases(10 + int(opts.api) + 1)
     mode = f"Redis Cluster of {len(services.redis_nodes)} masters" if services.cluster else "one Redis"
     cores = os.cpu_count()
     print(f"riskwire bench: embedded broker {services.kafka_bootstrap}, {mode}, {cores} cores\n", flush=True)
@@ -399,9 +399,34 @@ def _run(services: BenchServices, tmp: Path, opts: Options) -> dict[str, Any]:
             figures["errors"]["replay"] = repr(exc)
             ph["result"] = f"FAILED: {exc!r}"[:200]
 
+    with phases.phase("encryption at rest of the replayed decision records") as ph:
+        try:
+            figures.update(_at_rest(settings, tmp / "replay-full.jsonl"))
+            ph["result"] = (
+                f"{figures['at_rest_sealed_us_per_event']:,.1f} µs/record sealed, "
+                f"{figures['at_rest_plain_us_per_event']:,.1f} plain"
+            )
+        except Exception as exc:  # a side figure: report it, keep the run
+            figures["errors"]["at_rest"] = repr(exc)
+            ph["result"] = f"FAILED: {exc!r}"[:200]
+
     figures["phase_seconds"] = phases.seconds
     _print_figures(figures)
     return figures
+
+
+def _at_rest(settings: Any, records_file: Path) -> dict[str, Any]:
+    from bench.at_rest_cost import measure
+    from store.connect import sync_client
+
+    records = records_file.read_bytes().splitlines()
+    if not records:
+        raise RuntimeError(f"no records in {records_file}")
+    client = sync_client(settings)
+    try:
+        return measure(client, records)
+    finally:
+        client.close()
 
 
 def _wait_steady(watcher: OutputWatcher, sent: dict[str, float], figures: dict[str, Any], name: str) -> int:
@@ -501,6 +526,14 @@ def _print_figures(f: dict[str, Any]) -> None:
             f"decision lookup (GET /v1/decisions/{{id}}) at {API_RATE:,.0f}/s: "
             f"p50 {f['api_lookup_p50_ms']:,.1f} ms, p99 {f['api_lookup_p99_ms']:,.1f} ms "
             f"({f['api_lookups']:,} requests)"
+        )
+    if "at_rest_sealed_us_per_event" in f:
+        print(
+            f"encryption at rest (AES-256-GCM), {f['at_rest_records']:,} stored records of "
+            f"{f['at_rest_record_bytes']:,.0f} B ({f['at_rest_sealed_bytes']:,.0f} B sealed): write + read "
+            f"{f['at_rest_sealed_us_per_event']:,.1f} µs/record vs {f['at_rest_plain_us_per_event']:,.1f} "
+            f"plain; seal {f['at_rest_seal_us_per_event']:,.1f} µs, "
+            f"open {f['at_rest_open_us_per_event']:,.1f} µs"
         )
     for name, why in f["errors"].items():
         print(f"note: {name}: {why}")

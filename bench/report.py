@@ -92,6 +92,13 @@ def summary_rows(f: Mapping[str, Any]) -> list[Row]:
             worker,
             [at_least(REPLAY_MIN_EVENTS_S, f"≥ {REPLAY_MIN_EVENTS_S:,.0f}")],
         ),
+        Row(
+            "store + read a record, encrypted at rest",
+            "µs/event",
+            f.get("at_rest_sealed_us_per_event"),
+            "the same, unencrypted",
+            f.get("at_rest_plain_us_per_event"),
+        ),
     ]
 
 

@@ -23,6 +23,7 @@ import httpx
 
 from cli.demo_summary import ScoreReader, ScoreTally
 from contracts.settings import Settings, get_settings
+from store.safe_url import redacted
 
 HISTORY_DAYS = 42  # chargebacks take 1-60 days: six weeks leave a model something to learn
 STREAM_DAYS = 21
@@ -128,7 +129,7 @@ def demo(seconds: float | None, rate: float, cards: int, workdir: Path | None) -
     with ExitStack() as cleanup:
         env = dict(os.environ)
         if base.kafka_bootstrap and base.redis_url:
-            click.echo(f"using Kafka at {base.kafka_bootstrap} and Redis at {base.redis_url}")
+            click.echo(f"using Kafka at {base.kafka_bootstrap} and Redis at {redacted(base.redis_url)}")
             bootstrap, redis_url = base.kafka_bootstrap, base.redis_url
         else:
             click.echo("starting the embedded Kafka broker (Tansu) and Redis (Valkey) ...")

@@ -10,6 +10,9 @@ from typing import Any
 
 from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 
+from contracts.kafka_security import confluent_config
+from contracts.settings import get_settings
+
 
 @dataclass
 class ScoreTally:
@@ -55,7 +58,11 @@ class ScoreReader:
 
     def __init__(self, bootstrap: str, topic: str, partitions: int) -> None:
         self._consumer = Consumer(
-            {"bootstrap.servers": bootstrap, "group.id": "riskwire-demo", "enable.auto.commit": False}
+            confluent_config(
+                get_settings(),
+                bootstrap=bootstrap,
+                **{"group.id": "riskwire-demo", "enable.auto.commit": False},
+            )
         )
         self._consumer.assign([TopicPartition(topic, p, OFFSET_END) for p in range(partitions)])
 

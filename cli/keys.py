@@ -10,6 +10,7 @@ import click
 
 from api.access import KeyInfo, KeyStore, Role
 from api.audit import CLI_ACTOR, AuditLog
+from api.key_hash import key_pepper
 from contracts.settings import Settings
 from store.connect import async_client
 
@@ -21,7 +22,14 @@ def _with_store(settings: Settings, work: Callable[[KeyStore], Awaitable[T]]) ->
         client = async_client(settings)
         try:
             audit = AuditLog(client, max_entries=settings.api_audit_max_entries)
-            store = KeyStore(client, audit, rate_per_s=settings.api_rate_per_s, burst=settings.api_rate_burst)
+            store = KeyStore(
+                client,
+                audit,
+                rate_per_s=settings.api_rate_per_s,
+                burst=settings.api_rate_burst,
+                pepper=key_pepper(settings),
+            )
+            await store.migrate()
             return await work(store)
         finally:
             await client.aclose()

@@ -29,12 +29,13 @@ async def _run(
     from pipeline.factory import build_label_learning, build_pipeline
     from pipeline.replay import replay
     from store.connect import async_client
+    from store.safe_url import redacted
 
     s = get_settings()
     # The private Redis of a replay without --redis-url is one node, whatever the setting says.
     client = async_client(redis_url, cluster=s.redis_cluster and not in_memory)
     if await client.dbsize():
-        raise click.ClickException(f"{redis_url} is not empty: replay needs a fresh feature state")
+        raise click.ClickException(f"{redacted(redis_url)} is not empty: replay needs a fresh feature state")
     # A private replay keeps its features in memory (the same kernel, no round trips) and
     # its decision records without search indexes: nothing else reads that Redis.
     features = MemoryFeatureStore(grace_ms=s.late_grace_s * 1000) if in_memory else None

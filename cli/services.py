@@ -11,6 +11,8 @@ from types import FrameType
 
 import click
 
+from store.safe_url import redacted
+
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -24,7 +26,7 @@ def _check_external(kafka: str | None, redis_url: str | None) -> None:
             click.echo(f"Kafka: external at {kafka} (RISKWIRE_KAFKA_BOOTSTRAP) answers")
         if redis_url:
             ping_redis(redis_url, timeout=10.0)
-            click.echo(f"Redis: external at {redis_url} (RISKWIRE_REDIS_URL) answers")
+            click.echo(f"Redis: external at {redacted(redis_url)} (RISKWIRE_REDIS_URL) answers")
     except EmbeddedServiceError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -89,8 +91,8 @@ def services(kafka_port: int | None, redis_port: int | None, ready_file: Path | 
         if settings.kafka_bootstrap is None:
             click.echo(f"Kafka: embedded Tansu at {kafka} (log {embedded.kafka_log})")
         if settings.redis_url is None:
-            click.echo(f"Redis: embedded at {redis_url} (log {embedded.redis_log})")
-        click.echo(f"export RISKWIRE_KAFKA_BOOTSTRAP={kafka} RISKWIRE_REDIS_URL={redis_url}")
+            click.echo(f"Redis: embedded at {redacted(redis_url)} (log {embedded.redis_log})")
+        click.echo(f"export RISKWIRE_KAFKA_BOOTSTRAP={kafka} RISKWIRE_REDIS_URL={redacted(redis_url)}")
         click.echo("Press Ctrl-C to stop.")
         if ready_file:
             _write_ready_file(ready_file, kafka, redis_url)

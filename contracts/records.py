@@ -103,9 +103,13 @@ class LabelKind(StrEnum):
 
 
 class Label(BaseModel):
-    """The truth about a transaction, known at ``reported_at``."""
+    """The truth about a transaction, known at ``reported_at``.
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    Unknown fields are refused: a label is published as given, so an extra field (an
+    ``account_id`` of another tenant, say) would reach every consumer of ``labels``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     event_id: NonEmpty
     label: LabelKind

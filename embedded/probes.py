@@ -6,15 +6,26 @@ every `riskwire --help` would otherwise pay.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from embedded.errors import EmbeddedServiceError
 
+if TYPE_CHECKING:
+    from contracts.settings import Settings
 
-def ping_kafka(bootstrap: str, timeout: float = 5.0) -> None:
-    """Raise unless the broker at bootstrap answers a metadata request within timeout."""
+
+def ping_kafka(bootstrap: str, timeout: float = 5.0, security: Settings | None = None) -> None:
+    """Raise unless the broker at bootstrap answers a metadata request within timeout.
+
+    ``security``: the settings whose Kafka TLS/SASL to use (the environment's by default).
+    """
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    from contracts.kafka_security import confluent_config
+    from contracts.settings import get_settings
+
+    admin = AdminClient(confluent_config(security or get_settings(), bootstrap=bootstrap))
     try:
         admin.list_topics(timeout=timeout)
     except KafkaException as exc:
@@ -26,12 +37,13 @@ def ping_redis(url: str, timeout: float = 5.0) -> None:
     import redis
 
     from store.connect import sync_client
+    from store.safe_url import redacted
 
     # A plain client on purpose: PING answers on any node, a cluster's too.
     client = sync_client(url, cluster=False, socket_connect_timeout=timeout, socket_timeout=timeout)
     try:
         client.ping()
     except redis.RedisError as exc:
-        raise EmbeddedServiceError(f"Redis at {url} does not answer: {exc}") from exc
+        raise EmbeddedServiceError(f"Redis at {redacted(url)} does not answer: {exc}") from exc
     finally:
         client.close()

@@ -11,10 +11,12 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Self
+from urllib.parse import quote
 
 from embedded.binaries import find_redis_server, find_tansu
 from embedded.errors import EmbeddedServiceError
@@ -36,8 +38,14 @@ def _kafka_probe(port: int, timeout: float) -> None:
     ping_kafka(f"{LOOPBACK}:{port}", timeout)
 
 
-def _redis_probe(port: int, timeout: float) -> None:
-    ping_redis(f"redis://{LOOPBACK}:{port}/0", timeout)
+@dataclass(frozen=True)
+class RedisTls:
+    """PEM files for a Redis that speaks TLS only: its certificate and key, and the CA
+    clients verify it with (clients need no certificate of their own)."""
+
+    ca: Path
+    cert: Path
+    key: Path
 
 
 class EmbeddedServices:
@@ -59,15 +67,20 @@ class EmbeddedServices:
         with_kafka: bool = True,
         with_redis: bool = True,
         redis_persistent: bool = False,
+        redis_password: str | None = None,
+        redis_tls: RedisTls | None = None,
     ) -> None:
         self._workdir = workdir.resolve() if workdir is not None else None
         self._log_dir = log_dir.resolve() if log_dir is not None else None
         # Fault tests restart Redis and expect its data back, as AOF gives in production.
         self._redis_persistent = redis_persistent
+        # AUTH (requirepass, in a 0600 config file: not on the command line) and TLS only.
+        self._redis_password = redis_password
+        self._redis_tls = redis_tls
         self._remove_temp_dir: Callable[[], None] | None = None
         self._started = False
         self._kafka = ServerProcess("Kafka (Tansu)", kafka_port, _tansu_command, _kafka_probe)
-        self._redis = ServerProcess("Redis", redis_port, self._redis_cmd, _redis_probe)
+        self._redis = ServerProcess("Redis", redis_port, self._redis_cmd, self._redis_probe)
         wanted = ((self._kafka, with_kafka), (self._redis, with_redis))
         self._servers = [server for server, on in wanted if on]
 
@@ -79,9 +92,19 @@ class EmbeddedServices:
 
     @property
     def redis_url(self) -> str:
-        """The Redis URL, ``redis://127.0.0.1:PORT/0``."""
+        """The Redis URL, ``redis://127.0.0.1:PORT/0``.
+
+        With a password it is in the URL (print it through ``store.safe_url.redacted``);
+        with TLS the scheme is ``rediss`` and the URL names the CA to verify the server with.
+        """
         self._require(self._redis)
-        return f"redis://{LOOPBACK}:{self._redis.port}/0"
+        return self._url_for(self._redis.port)
+
+    def _url_for(self, port: int) -> str:
+        auth = f":{quote(self._redis_password, safe='')}@" if self._redis_password else ""
+        if self._redis_tls is None:
+            return f"redis://{auth}{LOOPBACK}:{port}/0"
+        return f"rediss://{auth}{LOOPBACK}:{port}/0?ssl_ca_certs={quote(str(self._redis_tls.ca))}"
 
     @property
     def kafka_log(self) -> Path | None:
@@ -176,10 +199,37 @@ class EmbeddedServices:
         if server not in self._servers:
             raise EmbeddedServiceError(f"{server.name} is not embedded by this instance")
 
+    def _redis_probe(self, port: int, timeout: float) -> None:
+        ping_redis(self._url_for(port), timeout)
+
+    def _redis_config_file(self) -> list[str]:
+        """The config file argument holding ``requirepass`` (0600, so not visible in ``ps``)."""
+        if self._redis_password is None:
+            return []
+        assert self._redis.cwd is not None
+        conf = self._redis.cwd / "security.conf"
+        conf.touch(mode=0o600)
+        escaped = self._redis_password.replace("\\", "\\\\").replace('"', '\\"')
+        conf.write_text(f'requirepass "{escaped}"\n')
+        return [str(conf)]
+
+    def _redis_listen(self, port: int) -> list[str]:
+        """Plain TCP on ``port``, or TLS only (the plain port closed)."""
+        tls = self._redis_tls
+        if tls is None:
+            return ["--port", str(port)]
+        return [
+            *("--port", "0", "--tls-port", str(port), "--tls-auth-clients", "no"),
+            *("--tls-cert-file", str(tls.cert), "--tls-key-file", str(tls.key)),
+            *("--tls-ca-cert-file", str(tls.ca)),
+        ]
+
     def _redis_cmd(self, port: int) -> list[str]:
         return [
-            str(find_redis_server()),
-            *("--bind", LOOPBACK, "--port", str(port), "--daemonize", "no"),
+            str(find_redis_server(tls=self._redis_tls is not None)),
+            *self._redis_config_file(),  # a config file must come first
+            *("--bind", LOOPBACK, "--daemonize", "no"),
+            *self._redis_listen(port),
             *("--save", "", "--logfile", ""),
             *(
                 ("--appendonly", "yes", "--appendfsync", "always")

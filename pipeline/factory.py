@@ -21,6 +21,7 @@ from pipeline.online_follower import OnlineFollower
 from pipeline.scoring import ScoringPipeline
 from rules.live import LiveRules
 from rules.store import RuleStore
+from store.at_rest import AtRest
 from store.connect import AsyncRedis
 from store.identity import load_names
 
@@ -90,7 +91,13 @@ def shadow_model(registry: ModelRegistry) -> BatchModel | None:
 
 
 def checkpoint(settings: Settings, client: AsyncRedis) -> OnlineCheckpoint:
-    return OnlineCheckpoint(client, seen_ttl_s=settings.online_seen_ttl_s)
+    return OnlineCheckpoint(
+        client,
+        seen_ttl_s=settings.online_seen_ttl_s,
+        pending_ttl_s=settings.pending_label_ttl_s,
+        pending_max=settings.pending_label_max,
+        cipher=AtRest.from_settings(settings),
+    )
 
 
 def build_label_learning(

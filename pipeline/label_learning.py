@@ -68,6 +68,8 @@ class LearnOutcome:
     duplicates: int = 0
     pending_added: int = 0
     pending_resolved: int = 0
+    pending: int | None = None  # labels waiting for their event after this batch (None: unknown)
+    pending_dropped: int = 0  # pending labels the TTL or the size cap removed in this batch
     drift: list[Any] = field(default_factory=list)
 
 
@@ -157,6 +159,7 @@ class LabelLearning:
         if not await self.checkpoint.commit(snap.seq, learner.to_state(), step):
             log.info("online checkpoint moved on meanwhile; learning this batch again from it")
             return None
+        outcome.pending, outcome.pending_dropped = self.checkpoint.pending, self.checkpoint.pending_dropped
         return outcome
 
 

@@ -13,6 +13,9 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from contracts.kafka_security import confluent_config
+from contracts.settings import Settings, get_settings
+
 from .jsonl import dumps
 
 PROGRESS_STEP = 1000
@@ -35,6 +38,7 @@ def publish(
     key_field: str,
     rate: float | None = None,
     progress: Callable[[int], None] | None = None,
+    security: Settings | None = None,
 ) -> int:
     """Produce each record as compact UTF-8 JSON keyed by ``record[key_field]``.
 
@@ -45,14 +49,17 @@ def publish(
     if rate is not None and rate <= 0:
         raise ValueError("rate must be > 0 events/s, or None")
     producer = Producer(
-        {
-            "bootstrap.servers": bootstrap,
-            "client.id": "riskwire-simulate",
-            "acks": "all",
-            "linger.ms": 10,
-            "queue.buffering.max.messages": 100_000,
-            "message.timeout.ms": 60_000,
-        }
+        confluent_config(
+            security or get_settings(),
+            bootstrap=bootstrap,
+            **{
+                "client.id": "riskwire-simulate",
+                "acks": "all",
+                "linger.ms": 10,
+                "queue.buffering.max.messages": 100_000,
+                "message.timeout.ms": 60_000,
+            },
+        )
     )
     try:  # fail in seconds, not after message.timeout.ms, when the broker is down
         producer.list_topics(timeout=CONNECT_TIMEOUT_S)

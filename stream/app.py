@@ -20,6 +20,7 @@ from typing import Any
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from contracts.kafka_security import faust_credentials
 from contracts.settings import Settings
 from models.hot_reload import ModelFollower
 from models.registry import ModelRegistry
@@ -48,6 +49,7 @@ def create_app(settings: Settings) -> faust.App:
     app = LowLatencyApp(
         settings.app_id,
         broker=f"kafka://{settings.bootstrap}",
+        broker_credentials=faust_credentials(settings),
         value_serializer="raw",
         key_serializer="raw",
         store="memory://",
@@ -81,7 +83,7 @@ def create_app(settings: Settings) -> faust.App:
     @app.agent(labels_topic, concurrency=1)
     async def learn(stream: faust.StreamT[bytes]) -> None:
         client = open_redis(settings)
-        publisher = BatchPublisher(settings.bootstrap)
+        publisher = BatchPublisher(settings.bootstrap, security=settings)
         await publisher.start()
         handler = LabelHandler(settings, build_label_learning(settings, client), publisher, metrics)
         try:
@@ -97,7 +99,7 @@ def create_app(settings: Settings) -> faust.App:
     @app.agent(transactions, concurrency=1)
     async def score(stream: faust.StreamT[bytes]) -> None:
         resources = open_pipeline(settings)
-        publisher = BatchPublisher(settings.bootstrap)
+        publisher = BatchPublisher(settings.bootstrap, security=settings)
         await publisher.start()
         handler = BatchHandler(settings, resources.pipeline, publisher, metrics)
         pipeline = resources.pipeline

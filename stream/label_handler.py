@@ -95,6 +95,9 @@ class LabelHandler:
         m.labels.labels("duplicate").inc(outcome.duplicates)
         m.labels.labels("pending").inc(outcome.pending_added)
         m.labels.labels("pending_resolved").inc(outcome.pending_resolved)
+        m.labels.labels("pending_dropped").inc(outcome.pending_dropped)
+        if outcome.pending is not None:
+            m.labels_pending.set(outcome.pending)
         m.labels.labels("dead_lettered").inc(sum(rejected.values()))
         for error_class, n in rejected.items():
             m.dead_letters.labels(error_class).inc(n)

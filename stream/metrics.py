@@ -58,6 +58,11 @@ class WorkerMetrics:
             "riskwire_drift_events", "Drifts detected by the online learner", registry=r
         )
         self.labels = Counter("riskwire_labels", "Labels consumed, by outcome", ["outcome"], registry=r)
+        self.labels_pending = Gauge(
+            "riskwire_labels_pending",
+            "Labels waiting for their event's decision",
+            registry=r,
+        )
         self.online_weight = Gauge(
             "riskwire_online_weight", "The online model's weight in the blend (last batch)", registry=r
         )

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
+from contracts.kafka_security import aiokafka_config
+from contracts.settings import Settings, get_settings
+
 Headers = list[tuple[str, bytes]]
 
 
@@ -30,15 +33,23 @@ class BatchPublisher:
     """An aiokafka producer that sends lists of records as per-partition batches."""
 
     def __init__(
-        self, bootstrap: str, *, max_batch_bytes: int = 1 << 20, max_record_bytes: int = 16 << 20
+        self,
+        bootstrap: str,
+        *,
+        max_batch_bytes: int = 1 << 20,
+        max_record_bytes: int = 16 << 20,
+        security: Settings | None = None,
     ) -> None:
         # Records above the batch size (a 10 MB payload on its way to dlq) go alone, via send().
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap,
-            acks="all",
-            linger_ms=0,
-            max_batch_size=max_batch_bytes,
-            max_request_size=max_record_bytes,
+            **aiokafka_config(
+                security or get_settings(),
+                bootstrap=bootstrap,
+                acks="all",
+                linger_ms=0,
+                max_batch_size=max_batch_bytes,
+                max_request_size=max_record_bytes,
+            )
         )
         self._max_batch_bytes = max_batch_bytes
         self._partitioner = DefaultPartitioner()

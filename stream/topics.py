@@ -5,6 +5,7 @@ from __future__ import annotations
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from contracts.kafka_security import confluent_config
 from contracts.settings import Settings
 
 
@@ -20,7 +21,7 @@ def topic_names(settings: Settings) -> list[str]:
 
 def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
     """Create the missing topics; return the names created."""
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap})
+    admin = AdminClient(confluent_config(settings))
     existing = set(admin.list_topics(timeout=timeout).topics)
     wanted = [
         NewTopic(name, num_partitions=settings.topic_partitions, replication_factor=1)

@@ -299,7 +299,7 @@ def test_reviews_move_between_queues_with_their_audit_entries(target: Target) ->
 def test_api_keys_rate_limits_and_the_audit_log(target: Target) -> None:
     async def body(client: AsyncRedis) -> None:
         audit = AuditLog(client, max_entries=1000)
-        keys = KeyStore(client, audit, rate_per_s=0.5, burst=2)
+        keys = KeyStore(client, audit, rate_per_s=0.5, burst=2, pepper=b"test pepper")
         info, secret = await keys.create(role=Role.ANALYST, account="acme", name="n", by=ANALYST)
         first, second, third = [await keys.check(secret) for _ in range(3)]
         assert first.principal is not None and first.principal.account == "acme"
@@ -401,7 +401,7 @@ def test_every_store_key_on_the_cluster_is_in_its_slot(redis_cluster: Any) -> No
         store = DecisionStore(client, ttl_s=3600)
         await store.put_new([(tx(f"e{i}"), record(f"e{i}", decision="review")) for i in range(20)])
         await ReviewStore(client, audit).assign("e1", scope=None, assignee="a", actor=ANALYST)
-        keys = KeyStore(client, audit, rate_per_s=1, burst=1)
+        keys = KeyStore(client, audit, rate_per_s=1, burst=1, pepper=b"test pepper")
         _, secret = await keys.create(role=Role.ADMIN, account=None, name="n", by=ANALYST)
         await keys.check(secret)
         await RuleStore(client).add_list_items("l", ["x"])

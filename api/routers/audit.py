@@ -8,12 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from api.audit import AuditLog, valid_stream_id
+from api.auth_first import AuthFirstRoute
 from api.dependencies import AdminKey, get_app_settings, get_audit_log
 from api.errors import PROTECTED, error_responses
 from api.schemas import AuditEntryOut, AuditPage
 from contracts.settings import Settings
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=AuthFirstRoute)
 
 
 @router.get(

@@ -13,6 +13,7 @@ import orjson
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 from pydantic import AwareDatetime
 
+from api.auth_first import AuthFirstRoute
 from api.cursor import decode_cursor, encode_cursor, query_digest
 from api.dependencies import AnalystKey, get_app_settings, get_decision_store, get_explainer
 from api.errors import PROTECTED, error_responses
@@ -23,7 +24,7 @@ from contracts.records import Decision, DecisionKind, RiskLevel
 from contracts.settings import Settings
 from pipeline.decision_store import INDEX_ALL, MAX_SCORE_US, DecisionStore, ScanPage, index_key
 
-router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
+router = APIRouter(prefix="/v1/decisions", tags=["decisions"], route_class=AuthFirstRoute)
 
 Id = Annotated[str | None, Query(min_length=1, max_length=256)]
 

@@ -6,12 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path
 
-from api.access import KeyStore
+from api.access import KeyStore, LastAdminKey
+from api.auth_first import AuthFirstRoute
 from api.dependencies import AdminKey, get_key_store
 from api.errors import BODY, PROTECTED, error_responses
 from api.schemas import KeyCreate, KeyCreated, KeyList, KeyOut
 
-router = APIRouter(prefix="/v1/keys", tags=["keys"])
+router = APIRouter(prefix="/v1/keys", tags=["keys"], route_class=AuthFirstRoute)
 
 KeyId = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", description="The key's public id")]
 
@@ -52,7 +53,10 @@ async def revoke_key(
     current = await keys.get(key_id)
     if current is None or (principal.account is not None and current.account != principal.account):
         raise HTTPException(404, f"no API key {key_id!r}")
-    info, revoked = await keys.revoke(key_id, by=principal.actor)
+    try:
+        info, revoked = await keys.revoke(key_id, by=principal.actor, keep_an_admin=True)
+    except LastAdminKey as exc:
+        raise HTTPException(409, f"{exc}: create another before revoking it") from exc
     if info is None:
         raise HTTPException(404, f"no API key {key_id!r}")
     if not revoked:

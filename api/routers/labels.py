@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, HTTPException
 from pydantic import BeforeValidator, Field
 
-from api.access import Role
 from api.audit import AuditLog, entry_fields
+from api.auth_first import AuthFirstRoute
 from api.bodies import one_or_many
 from api.dependencies import (
     ServiceKey,
@@ -28,7 +28,7 @@ from pipeline.decision_store import DecisionStore
 from store.identity import event_ref
 
 KNOWN_SOURCES = frozenset({"chargeback", "review", "manual", "issuer", "customer"})
-router = APIRouter(prefix="/v1/labels", tags=["labels"])
+router = APIRouter(prefix="/v1/labels", tags=["labels"], route_class=AuthFirstRoute)
 
 
 Labels = Annotated[list[Label], BeforeValidator(one_or_many), Field(min_length=1)]
@@ -69,9 +69,9 @@ async def post_labels(
     for lab in labels:
         # A fixed set of label values: sources are free text.
         metrics.labels.labels(lab.source if lab.source in KNOWN_SOURCES else "other").inc()
-    if principal.role is not Role.SERVICE:
-        ids = [lab.event_id for lab in labels]
-        await audit.add(
-            entry_fields(principal.actor, "labels.publish", f"{len(ids)} labels", None, {"event_ids": ids})
-        )
+    # Every label write is audited, a service key's too: labels move features and the online model.
+    ids = [lab.event_id for lab in labels]
+    await audit.add(
+        entry_fields(principal.actor, "labels.publish", f"{len(ids)} labels", None, {"event_ids": ids})
+    )
     return LabelsAccepted(published=len(labels))

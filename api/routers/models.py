@@ -16,8 +16,9 @@ from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import BaseModel, Field
 
 from api.audit import AuditLog, entry_fields
-from api.dependencies import AdminKey, get_app_settings, get_audit_log, get_redis
-from api.errors import PROTECTED, error_responses
+from api.auth_first import AuthFirstRoute
+from api.dependencies import GlobalAdminKey, get_app_settings, get_audit_log, get_redis
+from api.errors import PROTECTED, error_responses, without_paths
 from contracts.settings import Settings
 from models.errors import ModelIntegrityError, ModelNotFoundError
 from models.learner import OnlineLearner
@@ -25,11 +26,12 @@ from models.registry import ModelRegistry
 from pipeline.factory import checkpoint
 from store.connect import AsyncRedis
 
-router = APIRouter(prefix="/v1/models", tags=["models"])
+router = APIRouter(prefix="/v1/models", tags=["models"], route_class=AuthFirstRoute)
 
 #: A drift's boost halves every 200 labels; below this it no longer counts as "detected".
 DRIFT_BOOST_SHOWN = 0.05
-Version = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$")]
+# A version names a registry folder: it starts with a letter or digit, so never `.` or `..`.
+Version = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 
 
 class ModelCard(BaseModel):
@@ -85,7 +87,7 @@ def _global_admin(principal: Any) -> None:
 
 
 @router.get("", response_model=ModelList, responses=error_responses(*PROTECTED), summary="Model versions")
-async def list_models(principal: AdminKey, registry: Registry) -> ModelList:
+async def list_models(principal: GlobalAdminKey, registry: Registry) -> ModelList:
     current = _current(registry)
     items = []
     for version in reversed(registry.versions()):
@@ -104,7 +106,7 @@ async def list_models(principal: AdminKey, registry: Registry) -> ModelList:
     summary="The blend in use: model versions, weights, drift state",
 )
 async def current_blend(
-    principal: AdminKey,
+    principal: GlobalAdminKey,
     registry: Registry,
     client: Annotated[AsyncRedis, Depends(get_redis)],
     settings: Annotated[Settings, Depends(get_app_settings)],
@@ -135,14 +137,14 @@ async def current_blend(
 
 
 @contextmanager
-def _registry_errors() -> Iterator[None]:
-    """No such version → 404; an artefact that fails verification → 409."""
+def _registry_errors(registry: ModelRegistry) -> Iterator[None]:
+    """No such version → 404; an artefact that fails verification → 409 (never with a path)."""
     try:
         yield
     except ModelNotFoundError as exc:
-        raise HTTPException(404, str(exc)) from exc
+        raise HTTPException(404, without_paths(str(exc), registry.root)) from exc
     except ModelIntegrityError as exc:
-        raise HTTPException(409, f"refused: {exc}") from exc
+        raise HTTPException(409, f"refused: {without_paths(str(exc), registry.root)}") from exc
 
 
 async def _change(
@@ -150,7 +152,7 @@ async def _change(
 ) -> Promotion:
     _global_admin(principal)
     before = _current(registry)
-    with _registry_errors():
+    with _registry_errors(registry):
         if version is None:
             now = await asyncio.to_thread(registry.rollback)
         else:
@@ -168,7 +170,7 @@ async def _change(
 )
 async def promote(
     version: Version,
-    principal: AdminKey,
+    principal: GlobalAdminKey,
     registry: Registry,
     audit: Annotated[AuditLog, Depends(get_audit_log)],
 ) -> Promotion:
@@ -182,7 +184,7 @@ async def promote(
     summary="Make the previously current version current again",
 )
 async def rollback(
-    principal: AdminKey, registry: Registry, audit: Annotated[AuditLog, Depends(get_audit_log)]
+    principal: GlobalAdminKey, registry: Registry, audit: Annotated[AuditLog, Depends(get_audit_log)]
 ) -> Promotion:
     return await _change(principal, registry, audit, "models.rollback", None)
 
@@ -195,7 +197,7 @@ class Shadow(BaseModel):
 async def _shadow(principal: Any, registry: ModelRegistry, audit: AuditLog, version: str | None) -> Shadow:
     _global_admin(principal)
     before = registry.shadow()
-    with _registry_errors():
+    with _registry_errors(registry):
         await asyncio.to_thread(registry.set_shadow, version)
     await audit.add(
         entry_fields(principal.actor, "models.shadow", "shadow", {"shadow": before}, {"shadow": version})
@@ -211,7 +213,7 @@ async def _shadow(principal: Any, registry: ModelRegistry, audit: AuditLog, vers
 )
 async def start_shadow(
     version: Version,
-    principal: AdminKey,
+    principal: GlobalAdminKey,
     registry: Registry,
     audit: Annotated[AuditLog, Depends(get_audit_log)],
 ) -> Shadow:
@@ -225,6 +227,6 @@ async def start_shadow(
     summary="Stop shadow scoring",
 )
 async def stop_shadow(
-    principal: AdminKey, registry: Registry, audit: Annotated[AuditLog, Depends(get_audit_log)]
+    principal: GlobalAdminKey, registry: Registry, audit: Annotated[AuditLog, Depends(get_audit_log)]
 ) -> Shadow:
     return await _shadow(principal, registry, audit, None)

@@ -14,6 +14,7 @@ import orjson
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Response
 
 from api.access import Principal
+from api.auth_first import AuthFirstRoute
 from api.cursor import decode_cursor, encode_cursor, query_digest
 from api.dependencies import (
     AnalystKey,
@@ -36,7 +37,7 @@ from contracts.settings import Settings
 from pipeline.decision_store import DecisionStore, Found, review_queue_key
 from store.identity import split_ref
 
-router = APIRouter(prefix="/v1/reviews", tags=["reviews"])
+router = APIRouter(prefix="/v1/reviews", tags=["reviews"], route_class=AuthFirstRoute)
 
 EventId = Annotated[str, Path(min_length=1, max_length=256)]
 
@@ -59,8 +60,8 @@ def _review(ref: str, state: dict[str, str | None], scored_us: int) -> dict[str,
     }
 
 
-def _item(found: Found, decision: bytes) -> dict[str, object]:
-    state: dict[str, str | None] = dict(found.review)
+def _item(found: Found, decision: bytes, reviews: ReviewStore) -> dict[str, object]:
+    state: dict[str, str | None] = reviews.open_note(found.ref, dict(found.review))
     return {**_review(found.ref, state, found.scored_us), "decision": orjson.Fragment(decision)}
 
 
@@ -75,6 +76,7 @@ async def list_reviews(
     store: Annotated[DecisionStore, Depends(get_decision_store)],
     settings: Annotated[Settings, Depends(get_app_settings)],
     explainer: Annotated[Explainer, Depends(get_explainer)],
+    reviews: Annotated[ReviewStore, Depends(get_review_store)],
     status: ReviewStatus = "open",
     account_id: Annotated[str | None, Query(min_length=1, max_length=256, description="Admins only")] = None,
     order: Literal["newest", "oldest"] = "newest",
@@ -100,7 +102,7 @@ async def list_reviews(
     )
     next_cursor = encode_cursor(page.index, page.next, digest) if page.next else None
     decisions = explainer.present_json([f.body for f in page.items])  # features in the API's shape
-    items = [_item(f, d) for f, d in zip(page.items, decisions, strict=True)]
+    items = [_item(f, d, reviews) for f, d in zip(page.items, decisions, strict=True)]
     body = orjson.dumps({"items": items, "next_cursor": next_cursor})
     return Response(body, media_type="application/json")
 

@@ -18,7 +18,8 @@ from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import BaseModel, Field
 
 from api.audit import AuditLog, entry_fields
-from api.dependencies import AdminKey, get_audit_log, get_redis
+from api.auth_first import AuthFirstRoute
+from api.dependencies import GlobalAdminKey, get_audit_log, get_redis
 from api.errors import BODY, PROTECTED, error_responses
 from pipeline.decision_store import INDEX_ALL, decision_key, review_key
 from pipeline.record_shapes import expand_features
@@ -29,7 +30,7 @@ from rules.store import RuleStore
 from store.connect import AsyncRedis
 from store.identity import split_ref
 
-router = APIRouter(prefix="/v1", tags=["rules"])
+router = APIRouter(prefix="/v1", tags=["rules"], route_class=AuthFirstRoute)
 RuleId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 ListName = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
@@ -118,7 +119,7 @@ def _syntax(exc: RuleSyntaxError) -> HTTPException:
 @router.get(
     "/rules", response_model=RulesOut, responses=error_responses(*PROTECTED), summary="Rules and lists"
 )
-async def list_rules(principal: AdminKey, store: Store) -> RulesOut:
+async def list_rules(principal: GlobalAdminKey, store: Store) -> RulesOut:
     _global(principal)  # lists may hold any account's card or customer ids
     version, rules, lists = await store.snapshot()
     return RulesOut(
@@ -135,7 +136,7 @@ async def list_rules(principal: AdminKey, store: Store) -> RulesOut:
     responses=error_responses(*PROTECTED, *BODY),
     summary="Check a rule; a malformed one answers 422 with the position and cause",
 )
-async def validate_rule(body: RuleText, principal: AdminKey, store: Store) -> Valid:
+async def validate_rule(body: RuleText, principal: GlobalAdminKey, store: Store) -> Valid:
     try:
         rule = compile_rule(body.text, known_lists=await store.list_names())
     except RuleSyntaxError as exc:
@@ -150,7 +151,7 @@ async def validate_rule(body: RuleText, principal: AdminKey, store: Store) -> Va
     responses=error_responses(*PROTECTED, *BODY),
     summary="Add a rule (validated first)",
 )
-async def create_rule(body: RuleCreate, principal: AdminKey, store: Store, audit: Audit) -> Changed:
+async def create_rule(body: RuleCreate, principal: GlobalAdminKey, store: Store, audit: Audit) -> Changed:
     _global(principal)
     try:
         rule_id, version = await store.create_rule(body.text, enabled=body.enabled, who=principal.actor.who)
@@ -180,7 +181,7 @@ _CHANGE_ERRORS = error_responses(*PROTECTED, 404, 422)
     response_model=Changed,
     responses=_CHANGE_ERRORS,
 )
-async def enable_rule(rule_id: RuleId, principal: AdminKey, store: Store, audit: Audit) -> Changed:
+async def enable_rule(rule_id: RuleId, principal: GlobalAdminKey, store: Store, audit: Audit) -> Changed:
     return await _toggle(principal, store, audit, rule_id, "enable")
 
 
@@ -190,12 +191,12 @@ async def enable_rule(rule_id: RuleId, principal: AdminKey, store: Store, audit:
     response_model=Changed,
     responses=_CHANGE_ERRORS,
 )
-async def disable_rule(rule_id: RuleId, principal: AdminKey, store: Store, audit: Audit) -> Changed:
+async def disable_rule(rule_id: RuleId, principal: GlobalAdminKey, store: Store, audit: Audit) -> Changed:
     return await _toggle(principal, store, audit, rule_id, "disable")
 
 
 @router.delete("/rules/{rule_id}", summary="Remove a rule", response_model=Changed, responses=_CHANGE_ERRORS)
-async def delete_rule(rule_id: RuleId, principal: AdminKey, store: Store, audit: Audit) -> Changed:
+async def delete_rule(rule_id: RuleId, principal: GlobalAdminKey, store: Store, audit: Audit) -> Changed:
     return await _toggle(principal, store, audit, rule_id, "delete")
 
 
@@ -203,7 +204,7 @@ async def delete_rule(rule_id: RuleId, principal: AdminKey, store: Store, audit:
     "/rules/history", response_model=list[HistoryOut], responses=error_responses(*PROTECTED),
     summary="Every change to rules and lists, newest first",
 )  # fmt: skip
-async def rule_history(principal: AdminKey, store: Store) -> list[HistoryOut]:
+async def rule_history(principal: GlobalAdminKey, store: Store) -> list[HistoryOut]:
     _global(principal)
     return [HistoryOut(**vars(h)) for h in reversed(await store.history(500))]
 
@@ -215,7 +216,7 @@ async def rule_history(principal: AdminKey, store: Store) -> list[HistoryOut]:
     summary="Create a list or add and remove its items",
 )
 async def change_list(
-    name: ListName, body: ListItems, principal: AdminKey, store: Store, audit: Audit
+    name: ListName, body: ListItems, principal: GlobalAdminKey, store: Store, audit: Audit
 ) -> Changed:
     _global(principal)
     version = await store.create_list(name, who=principal.actor.who)
@@ -235,7 +236,7 @@ async def change_list(
 )
 async def backtest_rule(
     body: BacktestRequest,
-    principal: AdminKey,
+    principal: GlobalAdminKey,
     store: Store,
     client: Annotated[AsyncRedis, Depends(get_redis)],
 ) -> Backtest:

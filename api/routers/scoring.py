@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, HTTPException, Response
 from pydantic import BeforeValidator, Field
 
+from api.auth_first import AuthFirstRoute
 from api.bodies import one_or_many
 from api.dependencies import ServiceKey, get_app_settings, get_explainer, get_scoring_pipeline
 from api.errors import BODY, PROTECTED, error_responses
@@ -23,7 +24,7 @@ from contracts.settings import Settings
 from pipeline.scoring import ScoringPipeline
 from store.identity import event_ref
 
-router = APIRouter(prefix="/v1/score", tags=["scoring"])
+router = APIRouter(prefix="/v1/score", tags=["scoring"], route_class=AuthFirstRoute)
 
 
 Transactions = Annotated[list[Transaction], BeforeValidator(one_or_many), Field(min_length=1)]

@@ -9,7 +9,7 @@ import redis
 from apihelp import bearer, new_key
 from click.testing import CliRunner
 
-from api.access import hash_secret
+from api.key_hash import key_pepper, stored_digest
 from api.main import create_app
 from cli.keys import keys as keys_cli
 
@@ -116,7 +116,7 @@ def test_open_routes_need_no_key(client):
     assert client.get("/metrics").status_code == 200
 
 
-def test_keys_are_stored_only_as_sha256_hashes(client, api_settings, redis_client: redis.Redis):
+def test_keys_are_stored_only_as_peppered_hashes(client, api_settings, redis_client: redis.Redis):
     admin = bearer(new_key(api_settings, "admin")[1])
     made = client.post(
         "/v1/keys", headers=admin, json={"role": "analyst", "account_id": "acme", "name": "ann"}
@@ -125,7 +125,8 @@ def test_keys_are_stored_only_as_sha256_hashes(client, api_settings, redis_clien
     secret = made.json()["secret"]
     assert re.fullmatch(r"rwk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}", secret)
     stored = redis_client.hgetall(f"rw:{{api}}:apikey:{made.json()['id']}")
-    assert stored[b"sha256"] == hash_secret(secret).encode()
+    assert stored[b"hmac"] == stored_digest(key_pepper(api_settings), secret).encode()
+    assert b"sha256" not in stored
     dump = b"".join(redis_client.dump(k) or b"" for k in redis_client.keys("*"))
     assert secret.encode() not in dump and secret.split("_", 2)[2].encode() not in dump
     # The new key works, with its role and account.

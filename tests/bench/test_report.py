@@ -50,7 +50,7 @@ def test_missing_figures_show_as_dashes() -> None:
     lines = table.splitlines()
     assert lines[0].split()[:2] == ["figure", "value"]
     assert "1,234" in lines[2] and "—" in lines[2] and "ok" not in lines[2]
-    assert len(lines) == 2 + 6
+    assert len(lines) == 2 + 7
 
 
 def test_json_and_markdown(tmp_path: Path) -> None:
@@ -68,7 +68,7 @@ def test_json_and_markdown(tmp_path: Path) -> None:
     doc = json.loads(path.read_text())
     assert doc["params"] == {"events": 5}
     assert doc["figures"]["worker_events_per_s"] == 5000.0
-    assert [r["met"] for r in doc["summary"]] == [True, True, None, False, False, True]
+    assert [r["met"] for r in doc["summary"]] == [True, True, None, False, False, True, None]
     md = markdown_table(doc)
     assert "| worker throughput (events/s) | 5,000 | decode-only agent | 10,000 | 0.50× |" in md
     assert "| 1,000 | 1 | 2.0 | 3.0 | 4.0 | 10 |" in md

@@ -1,0 +1,80 @@
+"""Labels waiting for their event expire and are capped, and the worker exports their count."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from pipeline.label_learning import LearnOutcome
+from pipeline.online_checkpoint import PENDING_AT_KEY, PENDING_KEY, Commit, OnlineCheckpoint
+from store.connect import async_client
+from stream.metrics import WorkerMetrics
+
+pytestmark = pytest.mark.services
+
+
+def _label(event_id: str) -> tuple[str, bytes]:
+    return event_id, b'{"event_id": "%s", "label": "fraud"}' % event_id.encode()
+
+
+def _commit(url: str, step: Commit, **limits: int) -> tuple[int, int, int]:
+    async def run() -> tuple[int, int, int]:
+        client = async_client(url)
+        try:
+            checkpoint = OnlineCheckpoint(client, seen_ttl_s=60, **limits)
+            assert await checkpoint.commit(await checkpoint.seq(), {}, step)
+            return checkpoint.pending, checkpoint.pending_dropped, await checkpoint.pending_count()
+        finally:
+            await client.aclose()
+
+    return asyncio.run(run())
+
+
+def test_pending_labels_past_the_cap_drop_the_oldest(services, redis_client):
+    url = services.redis_url
+    _commit(url, Commit(offsets={}, pending_add=[_label("e1"), _label("e2")]), pending_max=3)
+    time.sleep(0.01)
+    pending, dropped, count = _commit(
+        url, Commit(offsets={}, pending_add=[_label("e3"), _label("e4")]), pending_max=3
+    )
+    assert (pending, dropped, count) == (3, 1, 3)
+    left = {k.decode() for k in redis_client.hkeys(PENDING_KEY)}
+    assert len(left) == 3 and left < {"e1", "e2", "e3", "e4"} and {"e3", "e4"} <= left
+    assert redis_client.zcard(PENDING_AT_KEY) == 3
+
+
+def test_pending_labels_expire_after_their_ttl(services, redis_client):
+    url = services.redis_url
+    _commit(url, Commit(offsets={}, pending_add=[_label("old")]), pending_ttl_s=1)
+    time.sleep(1.1)
+    pending, dropped, _ = _commit(url, Commit(offsets={}, pending_add=[_label("new")]), pending_ttl_s=1)
+    assert (pending, dropped) == (1, 1)
+    assert redis_client.hkeys(PENDING_KEY) == [b"new"]
+
+
+def test_a_learned_label_leaves_the_filing_times_too(services, redis_client):
+    url = services.redis_url
+    _commit(url, Commit(offsets={}, pending_add=[_label("e1")]))
+    assert _commit(url, Commit(offsets={}, pending_drop=["e1"]))[:2] == (0, 0)
+    assert redis_client.zcard(PENDING_AT_KEY) == 0
+
+
+def test_the_worker_exports_the_pending_count():
+    from contracts.settings import Settings
+    from stream.label_handler import LabelHandler
+
+    class Learning:
+        async def apply(self, inputs: object) -> LearnOutcome:
+            return LearnOutcome(pending_added=1, pending=7, pending_dropped=2)
+
+    class Sent:
+        async def publish(self, records: object) -> None:
+            return None
+
+    metrics = WorkerMetrics()
+    handler = LabelHandler(Settings(), Learning(), Sent(), metrics)  # type: ignore[arg-type]
+    asyncio.run(handler.handle([]))
+    assert metrics.labels_pending._value.get() == 7
+    assert metrics.labels.labels("pending_dropped")._value.get() == 2
