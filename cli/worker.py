@@ -11,7 +11,7 @@ from contracts.settings import get_settings
 @click.option("--loglevel", default="info", show_default=True)
 def worker(loglevel: str) -> None:
     """Run the scoring worker (Faust) until Ctrl-C or SIGTERM."""
-    from stream.app import run_worker
+    from stream.runner import run_worker
 
     run_worker(get_settings(), loglevel=loglevel)
 

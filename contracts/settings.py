@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     # not only the alerts'.
     explain_all: bool = False
 
+    # Operations (issue 15; item 6 of issue 14): the worker's listening address, and how
+    # long a stopping worker may take before it exits anyway (unfinished work uncommitted).
+    worker_web_bind: str = "127.0.0.1"
+    worker_stop_timeout_s: float = Field(default=8.0, gt=0)
+
     @property
     def bootstrap(self) -> str:
         """The Kafka bootstrap address in use."""

@@ -44,7 +44,12 @@ class WorkerMetrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
-        self.lag = Gauge("riskwire_consumer_lag", "Messages not yet processed", ["partition"], registry=r)
+        self.lag = Gauge(
+            "riskwire_consumer_lag_messages",
+            "Messages not yet committed (highwater − committed offset)",
+            ["partition"],
+            registry=r,
+        )
         self.retries = Counter(
             "riskwire_batch_retries", "Batches retried after a Redis or Kafka failure", registry=r
         )
@@ -83,11 +88,13 @@ class WorkerMetrics:
 
 @dataclass
 class Progress:
-    """Processed offsets per partition, and when the worker last moved forward."""
+    """Processed offsets per partition, when the worker last moved forward, and since
+    when its batches keep failing."""
 
     stall_after_s: float = 60.0
     processed: dict[tuple[str, int], int] = field(default_factory=dict)
     last_progress: float = field(default_factory=time.monotonic)
+    failing: dict[str, float] = field(default_factory=dict)  # agent → since when it fails
     lag: int = 0
 
     def advance(self, offsets: Iterable[tuple[str, int, int]]) -> None:
@@ -96,20 +103,29 @@ class Progress:
             self.processed[key] = max(offset, self.processed.get(key, -1))
         self.last_progress = time.monotonic()
 
+    def failed(self, agent: str) -> None:
+        """A batch of ``agent`` failed on an outage and will be retried."""
+        self.failing.setdefault(agent, time.monotonic())
+
+    def succeeded(self, agent: str) -> None:
+        self.failing.pop(agent, None)
+
     def update_lag(
-        self, highwaters: Mapping[tuple[str, int], int], positions: Mapping[tuple[str, int], int]
+        self, highwaters: Mapping[tuple[str, int], int], committed: Mapping[tuple[str, int], int]
     ) -> dict[tuple[str, int], int]:
-        """Lag per assigned partition: highwater − next offset to process (total in ``lag``)."""
-        lags = {}
-        for tp, high in highwaters.items():
-            done = self.processed.get(tp)
-            next_offset = done + 1 if done is not None else positions.get(tp, high)
-            lags[tp] = max(high - next_offset, 0)
+        """Lag per assigned partition: the broker's highwater − the group's committed offset
+        (the next offset to read; a partition without a commit yet counts from its start,
+        given in ``committed`` too). Measured from what is committed, not from what was
+        fetched, so a worker stuck on a failing batch shows its lag growing."""
+        lags = {tp: max(high - committed.get(tp, high), 0) for tp, high in highwaters.items()}
         self.lag = sum(lags.values())
         return lags
 
     def healthy(self) -> tuple[bool, str]:
-        idle = time.monotonic() - self.last_progress
+        now = time.monotonic()
+        idle = now - self.last_progress
+        if self.failing and now - (since := min(self.failing.values())) > self.stall_after_s:
+            return False, f"batches of {sorted(self.failing)} have failed for {now - since:.0f} s"
         if self.lag > 0 and idle > self.stall_after_s:
             return False, f"no progress for {idle:.0f} s with {self.lag} messages waiting"
         return True, f"lag {self.lag}, last progress {idle:.1f} s ago"
