@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from contracts.settings import get_settings
-
 
 def backfill(path: Path, redis_url: str, labels: Path | None = None, batch: int = 1000) -> int:
     """Record history in event time with the worker's own Lua scripts; returns events recorded.
@@ -16,6 +14,7 @@ def backfill(path: Path, redis_url: str, labels: Path | None = None, batch: int 
     ``reported_at``, as in the worker, so the label-derived features match too.
     """
     from cli.history import read_labels, read_transactions
+    from contracts.settings import get_settings
     from features.event_time import in_event_time
     from features.online_store import SyncOnlineFeatureStore
     from store.connect import sync_client
@@ -47,5 +46,7 @@ def backfill(path: Path, redis_url: str, labels: Path | None = None, batch: int 
 )
 def backfill_cmd(transactions: Path, labels: Path | None) -> None:
     """Rebuild the online feature state in Redis from history files."""
+    from contracts.settings import get_settings
+
     n = backfill(transactions, get_settings().redis, labels)
     click.echo(f"recorded {n:,} events")

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import click
 
-from contracts.settings import get_settings
-
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
@@ -25,6 +23,7 @@ async def _run(
     in_memory: bool = False,
 ) -> int:
     from cli.history import read_labels, read_transactions
+    from contracts.settings import get_settings
     from features.memory_store import MemoryFeatureStore
     from pipeline.factory import build_label_learning, build_pipeline
     from pipeline.replay import replay

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import click
 
-from contracts.settings import get_settings
-
 
 def train_model(
     transactions: Path,
@@ -26,6 +24,7 @@ def train_model(
     count, and events too young for their chargebacks to be in are left out.
     """
     from cli.history import read_labels, read_transactions
+    from contracts.settings import get_settings
     from models.registry import ModelRegistry
     from models.training import build_training_set, train
 
@@ -100,6 +99,8 @@ def train_cmd(
     Time-based and label-delay aware: validation is the last mature window,
     probabilities are calibrated on it, and the manifest is the model card.
     """
+    from contracts.settings import get_settings
+
     directory = model_dir or get_settings().model_dir
     when = None if cutoff is None else cutoff.replace(tzinfo=UTC)
     version = train_model(transactions, labels, directory, seed, when, maturity_days)
