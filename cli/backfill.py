@@ -20,9 +20,10 @@ def backfill(path: Path, redis_url: str, labels: Path | None = None, batch: int 
     from store.connect import sync_client
 
     settings = get_settings()
+    client = sync_client(redis_url, cluster=settings.redis_cluster)
+    client.ping()  # an unreachable Redis fails now, not after reading the history
     txs = read_transactions(path)
     history = read_labels(labels) if labels else []
-    client = sync_client(redis_url, cluster=settings.redis_cluster)
     store = SyncOnlineFeatureStore(
         client, dedupe_ttl_s=settings.event_dedupe_ttl_s, grace_ms=settings.late_grace_s * 1000
     )

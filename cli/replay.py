@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from cli.paths import output_file
+
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
@@ -69,6 +71,7 @@ async def _run(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
+    callback=output_file,
     help=(
         "Decision records (JSON Lines), one per distinct event, as stored: with their "
         "feature_vector; allowed payments unexplained (reasons [], explained false)."

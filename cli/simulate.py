@@ -221,6 +221,11 @@ def simulate(
     from simulator import SimulationConfig, write_jsonl
     from simulator import simulate as run_simulation
 
+    if to_kafka:  # the broker and its topics are checked before the simulation's work
+        from stream.topics import check_topics
+
+        s = get_settings()
+        check_topics(s, [s.topic_transactions, s.topic_labels])
     switches: dict[str, Any] = dict.fromkeys(off, False)
     switches |= {f"{name}_rate": value for name, value in pattern_rates.items()}
     try:

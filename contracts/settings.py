@@ -123,6 +123,8 @@ class Settings(BaseSettings):
     # long a stopping worker may take before it exits anyway (unfinished work uncommitted).
     worker_web_bind: str = "127.0.0.1"
     worker_stop_timeout_s: float = Field(default=8.0, gt=0)
+    # Replication of the topics `riskwire topics create` makes (3 on a production cluster).
+    topic_replication: int = Field(default=1, ge=1)
 
     @property
     def bootstrap(self) -> str:

@@ -14,7 +14,8 @@ def ping_kafka(bootstrap: str, timeout: float = 5.0) -> None:
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    # log_level 0: no librdkafka line per failed connect; the error below says it once.
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
     try:
         admin.list_topics(timeout=timeout)
     except KafkaException as exc:

@@ -13,13 +13,15 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from contracts.errors import RiskwireError
+
 from .jsonl import dumps
 
 PROGRESS_STEP = 1000
 CONNECT_TIMEOUT_S = 10.0
 
 
-class PublishError(RuntimeError):
+class PublishError(RiskwireError, RuntimeError):
     """Some records were not delivered; ``errors`` holds the Kafka errors seen."""
 
     def __init__(self, message: str, errors: list[KafkaError]) -> None:
@@ -52,6 +54,7 @@ def publish(
             "linger.ms": 10,
             "queue.buffering.max.messages": 100_000,
             "message.timeout.ms": 60_000,
+            "log_level": 0,  # no librdkafka line per failed connect: PublishError says it once
         }
     )
     try:  # fail in seconds, not after message.timeout.ms, when the broker is down
