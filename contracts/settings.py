@@ -125,6 +125,8 @@ class Settings(BaseSettings):
     worker_stop_timeout_s: float = Field(default=8.0, gt=0)
     # Replication of the topics `riskwire topics create` makes (3 on a production cluster).
     topic_replication: int = Field(default=1, ge=1)
+    # PSI gauges for the k features drifting most (plus the score and riskwire_psi_max).
+    psi_top_k: int = Field(default=5, ge=0)
 
     @property
     def bootstrap(self) -> str:

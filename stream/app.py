@@ -19,7 +19,7 @@ from functools import partial
 from typing import Any
 
 import faust
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
 from contracts.settings import Settings
 from models.hot_reload import ModelFollower
@@ -190,8 +190,10 @@ def create_app(settings: Settings, stopping: Stopping | None = None) -> faust.Ap
 
     @app.page("/metrics")
     async def prometheus(web: Any, request: Any) -> Any:
-        # aiohttp wants the charset apart from the content type.
-        return web.bytes(generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+        # The text format generate_latest writes, with its version (a header: aiohttp's
+        # content_type argument refuses parameters).
+        body = generate_latest(metrics.registry)
+        return web.bytes(body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
 
     return app
 
@@ -200,7 +202,10 @@ def _follow_online(pipeline: ScoringPipeline, metrics: WorkerMetrics) -> None:
     learner = pipeline.online.learner if pipeline.online is not None else None
     if learner is not None:
         metrics.online_weight.set(learner.online_weight())
-        metrics.online_learned.set(learner.learned)
+        # A counter of the checkpoint's growth (it is cumulative across workers).
+        learned = learner.learned
+        metrics.online_learned.inc(max(learned - metrics.learned_seen, 0))
+        metrics.learned_seen = max(learned, metrics.learned_seen)
     for agreement, n in pipeline.shadow_tally.items():
         metrics.shadow.labels(agreement).inc(n)
     pipeline.shadow_tally.clear()

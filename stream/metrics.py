@@ -11,17 +11,34 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
+
+# A `_created` series per counter and histogram doubles the series count for a
+# timestamp nobody alerts on (process_start_time_seconds says when the worker started).
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
 class WorkerMetrics:
-    """The worker's Prometheus series, on their own registry."""
+    """The worker's Prometheus series, on their own registry, with the process's own
+    (``process_*``: CPU, memory, open files; ``python_info``). Names follow Prometheus
+    conventions: counters end in ``_total``, units are in the name."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        self.learned_seen = 0  # the online checkpoint's count at the last export
         self.events = Counter("riskwire_events", "Events consumed, by outcome", ["outcome"], registry=r)
         self.dead_letters = Counter(
             "riskwire_dead_letters", "Messages sent to the dead-letter topic", ["error_class"], registry=r
@@ -66,14 +83,20 @@ class WorkerMetrics:
         self.online_weight = Gauge(
             "riskwire_online_weight", "The online model's weight in the blend (last batch)", registry=r
         )
-        self.online_learned = Gauge(
-            "riskwire_online_learned", "Labels the online model has learned in total", registry=r
+        self.online_learned = Counter(
+            "riskwire_online_learned",
+            "Labels the online model has learned (as this worker saw its checkpoint grow)",
+            registry=r,
         )
         self.psi = Gauge(
             "riskwire_psi",
-            "Population stability index against the training window, by feature (and 'score')",
+            "Population stability index against the training window: the score's, and the "
+            "top-k drifting features' (RISKWIRE_PSI_TOP_K)",
             ["feature"],
             registry=r,
+        )
+        self.psi_max = Gauge(
+            "riskwire_psi_max", "The largest PSI of any feature against the training window", registry=r
         )
         self.shadow = Counter(
             "riskwire_shadow_decisions",

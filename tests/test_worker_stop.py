@@ -82,6 +82,11 @@ def test_redis_outage_turns_healthz_503_and_sigterm_ends_the_worker_within_10_s(
         public = [(ip, port) for ip, port in listening if not ipaddress.ip_address(ip).is_loopback]
         assert not public, f"non-loopback listening sockets: {public}"
 
+        # The exposition (issue 15, item 6): its content type with the format's version.
+        exposed = worker.get("/metrics")
+        assert exposed.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+        assert "process_resident_memory_bytes" in exposed.text and "_created" not in exposed.text
+
         produce(s.bootstrap, s.topic_transactions, messages[:1000])
         wait_until(lambda: _decided(client) >= 1000, 60)
         wait_until(lambda: worker.get("/healthz").status_code == 200 and _lag(worker) == 0, 20)
