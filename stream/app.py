@@ -84,6 +84,7 @@ def create_app(settings: Settings, stopping: Stopping | None = None) -> faust.Ap
         partitions=settings.topic_partitions,
     )
     metrics = WorkerMetrics()
+    metrics.online_weight_max.set(settings.blend_w_max)
     progress = Progress(stall_after_s=settings.worker_stall_after_s)
     lag_probe = LagProbe(settings.bootstrap, settings.app_id)
 
@@ -179,9 +180,11 @@ def create_app(settings: Settings, stopping: Stopping | None = None) -> faust.Ap
             highwaters = {tp: max(high, fetched[tp]) for tp, high in highwaters.items()}
         except Exception as exc:
             log.debug("lag not measured this time: %r", exc)
+            metrics.healthy.set(1 if progress.healthy()[0] else 0)
             return
         for (_, partition), lag in progress.update_lag(highwaters, committed).items():
             metrics.lag.labels(str(partition)).set(lag)
+        metrics.healthy.set(1 if progress.healthy()[0] else 0)
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:

@@ -109,7 +109,7 @@ class BatchHandler:
             out.append(self.dead_letter(source[tx.event_id], why))
             rejected["processing"] += 1
         stats = BatchStats(rejected=len(out))
-        levels: Counter[str] = Counter()
+        levels: Counter[tuple[str, str]] = Counter()
         for scored in scored_events:
             if scored.conflict:
                 why = Rejected(f"event_id {scored.event_id!r} is already used by another account", "conflict")
@@ -122,7 +122,7 @@ class BatchHandler:
             body = topic_body(scored.body, s.scores_include_features)
             out.append(OutgoingRecord(s.topic_scores, key, body))
             stats.scored += 1
-            levels[scored.risk_level] += 1
+            levels[(scored.risk_level, scored.decision)] += 1
             if scored.alert:
                 out.append(OutgoingRecord(s.topic_alerts, key, body))
                 stats.alerts += 1
@@ -153,7 +153,7 @@ class BatchHandler:
         messages: Sequence[Incoming],
         stats: BatchStats,
         rejected: Counter[str],
-        levels: Counter[str],
+        levels: Counter[tuple[str, str]],
         started: float,
     ) -> None:
         m = self.metrics
@@ -165,8 +165,8 @@ class BatchHandler:
         m.events.labels("duplicate").inc(len(messages) - stats.scored - stats.rejected)
         for error_class, n in rejected.items():
             m.dead_letters.labels(error_class).inc(n)
-        for level, n in levels.items():
-            m.decisions.labels(level).inc(n)
+        for (level, decision), n in levels.items():
+            m.decisions.labels(level, decision).inc(n)
         for msg in messages:
             if msg.timestamp_ms:
                 m.end_to_end.observe(max(done - msg.timestamp_ms / 1000.0, 0.0))

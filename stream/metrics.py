@@ -44,7 +44,10 @@ class WorkerMetrics:
             "riskwire_dead_letters", "Messages sent to the dead-letter topic", ["error_class"], registry=r
         )
         self.decisions = Counter(
-            "riskwire_decisions", "Decisions published, by risk level", ["risk_level"], registry=r
+            "riskwire_decisions",
+            "Decisions published, by risk level and decision (allow, review, block)",
+            ["risk_level", "decision"],
+            registry=r,
         )
         self.batch_size = Histogram(
             "riskwire_batch_size",
@@ -103,6 +106,14 @@ class WorkerMetrics:
             "Shadow candidate decisions compared with the champion's",
             ["agreement"],
             registry=r,
+        )
+        self.online_weight_max = Gauge(
+            "riskwire_online_weight_max",
+            "The online model's largest weight (RISKWIRE_BLEND_W_MAX)",
+            registry=r,
+        )
+        self.healthy = Gauge(
+            "riskwire_worker_healthy", "1 while /healthz answers 200, 0 while it answers 503", registry=r
         )
         self.last_progress = Gauge(
             "riskwire_last_progress_timestamp_seconds", "When the last batch completed", registry=r
