@@ -14,6 +14,7 @@ def backfill(path: Path, redis_url: str, labels: Path | None = None, batch: int 
     ``reported_at``, as in the worker, so the label-derived features match too.
     """
     from cli.history import read_labels, read_transactions
+    from cli.progress import Progress
     from contracts.settings import get_settings
     from features.event_time import in_event_time
     from features.online_store import SyncOnlineFeatureStore
@@ -27,7 +28,7 @@ def backfill(path: Path, redis_url: str, labels: Path | None = None, batch: int 
     store = SyncOnlineFeatureStore(
         client, dedupe_ttl_s=settings.event_dedupe_ttl_s, grace_ms=settings.late_grace_s * 1000
     )
-    with click.progressbar(length=len(txs), label="backfilling features") as bar:
+    with Progress(len(txs), "backfilling features") as bar:
         for due, chunk in in_event_time(txs, history, batch):
             if due:
                 store.record_labels(due)

@@ -7,7 +7,6 @@ rest of the ``riskwire`` verbs start as fast as before.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -109,12 +108,13 @@ def evaluate(
     """
     if not compare and (mark_day is not None or compare_png is not None):
         raise click.UsageError("--mark-day and --compare-png need --compare NAME=DECISIONS")
+    from cli.progress import Progress
     from evaluation import evaluate as run_evaluation
     from evaluation import format_table, load_dataset, write_html
 
     started = time.monotonic()
     total = sum(p.stat().st_size for p in (transactions, labels, decisions))
-    with click.progressbar(length=total, label="reading inputs", file=sys.stderr) as bar:
+    with Progress(total, "reading inputs", unit="bytes") as bar:
         data = load_dataset(transactions, labels, decisions, progress=bar.update)
     if len(data) == 0:
         notes = "; ".join(data.stats.notes()) or "the files are empty"

@@ -25,6 +25,7 @@ async def _run(
     in_memory: bool = False,
 ) -> int:
     from cli.history import read_labels, read_transactions
+    from cli.progress import Progress
     from contracts.settings import get_settings
     from features.memory_store import MemoryFeatureStore
     from pipeline.factory import build_label_learning, build_pipeline
@@ -54,7 +55,7 @@ async def _run(
     written = 0
     with (
         out.open("wb") as fh,
-        click.progressbar(length=len(txs), label="scoring", file=click.get_text_stream("stderr")) as bar,
+        Progress(len(txs), "scoring") as bar,
     ):
         async for body in replay(
             txs, pipeline, labels=history, learning=learning, batch=batch, progress=bar.update

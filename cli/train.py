@@ -9,6 +9,10 @@ from pathlib import Path
 
 import click
 
+from cli.progress import Progress
+
+ROUNDS = 300  # XGBoost boosting rounds at most (models.training.train's default)
+
 
 def train_model(
     transactions: Path,
@@ -32,15 +36,19 @@ def train_model(
     txs = read_transactions(transactions)
     labs = read_labels(labels)
     click.echo(f"read {len(txs):,} transactions and {len(labs):,} labels")
-    with click.progressbar(length=len(txs), label="computing point-in-time features") as bar:
+    with Progress(len(txs), "computing point-in-time features") as bar:
         data = build_training_set(txs, labs, progress=bar.update, grace_ms=get_settings().late_grace_s * 1000)
     click.echo(f"training on {len(data.y):,} events (latest labels: {int(data.y.sum()):,} frauds) ...")
-    result = train(
-        data,
-        seed=seed,
-        cutoff_ms=None if cutoff is None else int(cutoff.timestamp() * 1000),
-        maturity_ms=None if maturity_days is None else int(maturity_days * 86_400_000),
-    )
+    # At most this many rounds: early stopping usually ends sooner, and the last line says so.
+    with Progress(ROUNDS, "boosting rounds", unit="rounds") as rounds:
+        result = train(
+            data,
+            seed=seed,
+            rounds=ROUNDS,
+            cutoff_ms=None if cutoff is None else int(cutoff.timestamp() * 1000),
+            maturity_ms=None if maturity_days is None else int(maturity_days * 86_400_000),
+            round_progress=rounds.update,
+        )
     ModelRegistry(model_dir).save(result.version, result.model_bytes, result.manifest)
     m, lab = result.manifest["metrics"], result.manifest["labels"]
     click.echo(
