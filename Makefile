@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit tls-redis bench baseline clean
+.PHONY: install tools demo test lint typecheck unit tls-redis bench baseline clean
 
 install: $(STAMP)
 
@@ -14,6 +14,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
+
+# Debian packages the tests need: promtool (tests/test_alert_rules.py), from `prometheus`.
+tools:
+	command -v promtool >/dev/null || (apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus)
 
 demo: install
 	$(BIN)/riskwire demo
@@ -30,7 +35,7 @@ tls-redis:
 	@command -v redis-server >/dev/null || command -v valkey-server >/dev/null || \
 		(apt-get update -qq && apt-get install -y -qq redis-server)
 
-unit: install tls-redis
+unit: install tls-redis tools
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

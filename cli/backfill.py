@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from contracts.settings import get_settings
-
 
 def backfill(path: Path, redis_url: str, labels: Path | None = None, batch: int = 1000) -> int:
     """Record history in event time with the worker's own Lua scripts; returns events recorded.
@@ -16,22 +14,25 @@ def backfill(path: Path, redis_url: str, labels: Path | None = None, batch: int 
     ``reported_at``, as in the worker, so the label-derived features match too.
     """
     from cli.history import read_labels, read_transactions
+    from cli.progress import Progress
+    from contracts.settings import get_settings
     from features.event_time import in_event_time
     from features.online_store import SyncOnlineFeatureStore
     from store.connect import sync_client
     from store.identity import load_names
 
     settings = get_settings()
+    client = sync_client(redis_url, cluster=settings.redis_cluster)
+    client.ping()  # an unreachable Redis fails now, not after reading the history
     txs = read_transactions(path)
     history = read_labels(labels) if labels else []
-    client = sync_client(redis_url, cluster=settings.redis_cluster)
     store = SyncOnlineFeatureStore(
         client,
         dedupe_ttl_s=settings.event_dedupe_ttl_s,
         grace_ms=settings.late_grace_s * 1000,
         names=load_names(settings),  # the worker's names: backfilled state is the state it reads
     )
-    with click.progressbar(length=len(txs), label="backfilling features") as bar:
+    with Progress(len(txs), "backfilling features") as bar:
         for due, chunk in in_event_time(txs, history, batch):
             if due:
                 store.record_labels(due)
@@ -51,5 +52,7 @@ def backfill(path: Path, redis_url: str, labels: Path | None = None, batch: int 
 )
 def backfill_cmd(transactions: Path, labels: Path | None) -> None:
     """Rebuild the online feature state in Redis from history files."""
+    from contracts.settings import get_settings
+
     n = backfill(transactions, get_settings().redis, labels)
     click.echo(f"recorded {n:,} events")

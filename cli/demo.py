@@ -19,11 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import httpx
-
-from cli.demo_summary import ScoreReader, ScoreTally
-from contracts.settings import Settings, get_settings
-from store.safe_url import redacted
 
 HISTORY_DAYS = 42  # chargebacks take 1-60 days: six weeks leave a model something to learn
 STREAM_DAYS = 21
@@ -55,6 +50,8 @@ def _tail(path: Path, lines: int = 15) -> str:
 
 
 def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
+    import httpx
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -111,11 +108,16 @@ def _print_example(record: dict[str, Any], api_url: str, secret: str) -> None:
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None)
 def demo(seconds: float | None, rate: float, cards: int, workdir: Path | None) -> None:
     """Run everything on embedded services and show live decisions (Ctrl-C ends it)."""
+    import httpx
+
     from cli.backfill import backfill
+    from cli.demo_summary import ScoreReader, ScoreTally
     from cli.keys import create_key
     from cli.train import train_model
+    from contracts.settings import Settings, get_settings
     from embedded import EmbeddedServices
     from simulator import SimulationConfig, publish, simulate, write_jsonl
+    from store.safe_url import redacted
     from stream.topics import ensure_topics
 
     base = get_settings()

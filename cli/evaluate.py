@@ -7,18 +7,29 @@ rest of the ``riskwire`` verbs start as fast as before.
 from __future__ import annotations
 
 import json
-import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+
+from cli.paths import output_file
 
 if TYPE_CHECKING:
     from evaluation import Evaluation
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 _OUT = click.Path(dir_okay=False, writable=True, path_type=Path)
+
+
+def _check_compare(_ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    # Checked before the work: a typo must not cost the whole evaluation first.
+    for item in value:
+        other, sep, path = item.partition("=")
+        if not sep or not other or not Path(path).is_file():
+            raise click.BadParameter(f"expected NAME=DECISIONS_FILE, got {item!r}", param=param)
+    return value
 
 
 @click.command("evaluate")
@@ -50,15 +61,32 @@ _OUT = click.Path(dir_okay=False, writable=True, path_type=Path)
     "compare",
     multiple=True,
     metavar="NAME=DECISIONS",
+    callback=_check_compare,
     help="Another variant's decision records on the same history (repeatable): per-day AP side by side.",
 )
 @click.option("--name", default="decisions", show_default=True, help="This run's name in a comparison.")
 @click.option(
-    "--mark-day", default=None, metavar="YYYY-MM-DD", help="Draw a line at this day in the comparison plot."
+    "--mark-day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    metavar="YYYY-MM-DD",
+    help="Draw a line at this day in the comparison plot (needs --compare).",
 )
-@click.option("--compare-png", type=_OUT, default=None, help="Write the comparison plot (PNG) here.")
-@click.option("--html", "html_path", type=_OUT, help="Write a self-contained HTML report with plots here.")
-@click.option("--json", "json_path", type=_OUT, help="Write the metrics as JSON here.")
+@click.option(
+    "--compare-png",
+    type=_OUT,
+    default=None,
+    callback=output_file,
+    help="Write the comparison plot (PNG) here (needs --compare).",
+)
+@click.option(
+    "--html",
+    "html_path",
+    type=_OUT,
+    callback=output_file,
+    help="Write a self-contained HTML report with plots here.",
+)
+@click.option("--json", "json_path", type=_OUT, callback=output_file, help="Write the metrics as JSON here.")
 def evaluate(
     transactions: Path,
     labels: Path,
@@ -67,7 +95,7 @@ def evaluate(
     exclude_detected_cards: bool,
     compare: tuple[str, ...],
     name: str,
-    mark_day: str | None,
+    mark_day: datetime | None,
     compare_png: Path | None,
     html_path: Path | None,
     json_path: Path | None,
@@ -78,12 +106,15 @@ def evaluate(
     the block threshold, block. Days are UTC days of the transaction's
     occurred_at. The table goes to stdout, progress and notes to stderr.
     """
+    if not compare and (mark_day is not None or compare_png is not None):
+        raise click.UsageError("--mark-day and --compare-png need --compare NAME=DECISIONS")
+    from cli.progress import Progress
     from evaluation import evaluate as run_evaluation
     from evaluation import format_table, load_dataset, write_html
 
     started = time.monotonic()
     total = sum(p.stat().st_size for p in (transactions, labels, decisions))
-    with click.progressbar(length=total, label="reading inputs", file=sys.stderr) as bar:
+    with Progress(total, "reading inputs", unit="bytes") as bar:
         data = load_dataset(transactions, labels, decisions, progress=bar.update)
     if len(data) == 0:
         notes = "; ".join(data.stats.notes()) or "the files are empty"
@@ -91,7 +122,6 @@ def evaluate(
     result = run_evaluation(data, k=k, exclude_detected_cards=exclude_detected_cards)
     click.echo(format_table(result))
     if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
         click.echo(f"metrics → {json_path}", err=True)
     if html_path is not None:
@@ -100,7 +130,15 @@ def evaluate(
         click.echo(f"report → {html_path}", err=True)
     if compare:
         _compare(
-            transactions, labels, name, result, compare, k, exclude_detected_cards, mark_day, compare_png
+            transactions,
+            labels,
+            name,
+            result,
+            compare,
+            k,
+            exclude_detected_cards,
+            None if mark_day is None else f"{mark_day:%Y-%m-%d}",
+            compare_png,
         )
     click.echo(f"evaluated {len(data):,} events in {time.monotonic() - started:.1f} s", err=True)
 
@@ -135,6 +173,5 @@ def _compare(
     click.echo("\naverage precision per day:")
     click.echo(format_comparison(results))
     if png is not None:
-        png.parent.mkdir(parents=True, exist_ok=True)
         png.write_bytes(comparison_png(results, mark_day=mark_day))
         click.echo(f"comparison plot → {png}", err=True)

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from api.access import KeyInfo, KeyStore, Role
-from api.audit import CLI_ACTOR, AuditLog
-from api.key_hash import key_pepper
-from contracts.settings import Settings
-from store.connect import async_client
+if TYPE_CHECKING:
+    from api.access import KeyInfo, KeyStore
+    from contracts.settings import Settings
 
 T = TypeVar("T")
+#: api.access.Role's values, spelled out: importing the api package for `--help` loads
+#: FastAPI and the models (tests/test_cli_fast.py checks they match).
+ROLES = ("analyst", "admin", "service")
 
 
 def _with_store(settings: Settings, work: Callable[[KeyStore], Awaitable[T]]) -> T:
+    from api.access import KeyStore
+    from api.audit import AuditLog
+    from api.key_hash import key_pepper
+    from store.connect import async_client
+
     async def run() -> T:
         client = async_client(settings)
         try:
@@ -41,6 +47,9 @@ def create_key(
     settings: Settings, role: str, account: str | None = None, name: str = "unnamed"
 ) -> tuple[KeyInfo, str]:
     """Create a key in the settings' Redis (audited as ``cli``): its record and its secret."""
+    from api.access import Role
+    from api.audit import CLI_ACTOR
+
     return _with_store(
         settings, lambda s: s.create(role=Role(role), account=account or None, name=name, by=CLI_ACTOR)
     )
@@ -48,17 +57,17 @@ def create_key(
 
 @click.group("keys")
 def keys() -> None:
-    """Manage API keys (only their SHA-256 hashes are stored, in Redis)."""
+    """Manage API keys (only their peppered HMAC-SHA-256 hashes are stored, in Redis)."""
 
 
 @keys.command("create")
-@click.option(
-    "--role", type=click.Choice([r.value for r in Role]), required=True, help="What the key may do."
-)
+@click.option("--role", type=click.Choice(ROLES), required=True, help="What the key may do.")
 @click.option("--account", default=None, help="Bind the key to one account (tenant). Default: all accounts.")
 @click.option("--name", required=True, help="Who or what uses the key.")
 def create(role: str, account: str | None, name: str) -> None:
     """Create a key and print its secret (shown only this once) on stdout."""
+    from contracts.settings import Settings
+
     info, secret = create_key(Settings(), role, account, name)
     click.echo(f"created key {info.id}: role {info.role}, account {info.account or '(all)'}", err=True)
     click.echo(secret)
@@ -75,6 +84,8 @@ def _row(k: KeyInfo) -> str:
 @keys.command("list")
 def list_keys() -> None:
     """List keys (never their secrets)."""
+    from contracts.settings import Settings
+
     found = _with_store(Settings(), lambda s: s.list())
     click.echo(f"{'id':<16}  {'role':<8} {'account':<20} {'created':<19}  {'state':<10}  name")
     for k in found:
@@ -85,6 +96,9 @@ def list_keys() -> None:
 @click.argument("key_id")
 def revoke(key_id: str) -> None:
     """Revoke a key: it answers 401 from now on."""
+    from api.audit import CLI_ACTOR
+    from contracts.settings import Settings
+
     info, revoked = _with_store(Settings(), lambda s: s.revoke(key_id, by=CLI_ACTOR))
     if info is None:
         raise click.ClickException(f"no key {key_id!r}")

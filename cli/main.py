@@ -1,32 +1,62 @@
-"""The `riskwire` command line: one verb per module in this package."""
+"""The `riskwire` command line: one verb per module in this package.
+
+Every verb module imports only click at its top; the heavy libraries load inside the
+verbs, so that `riskwire --help` is fast (tests/test_cli_fast.py).
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import click
 
 from cli.backfill import backfill_cmd
 from cli.bench import bench
 from cli.demo import demo
+from cli.errors import one_line
 from cli.evaluate import evaluate
 from cli.keys import keys
 from cli.models import models
 from cli.replay import replay_cmd
 from cli.services import services
 from cli.simulate import simulate
+from cli.topics import topics
 from cli.train import train_cmd
 from cli.worker import api, worker
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+class RiskwireGroup(click.Group):
+    """A group that turns whatever escapes a verb into one line (see cli.errors)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                raise
+            raise one_line(exc) from None
+
+
+@click.group(cls=RiskwireGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--debug", is_flag=True, help="Show tracebacks and debug logs (an error is otherwise one line)."
+)
+def main(debug: bool) -> None:
     """riskwire: streaming fraud and risk scoring on Kafka, Redis, XGBoost and SHAP."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
 
 
 main.add_command(services)
+main.add_command(topics)
 main.add_command(simulate)
 main.add_command(train_cmd, "train")
 main.add_command(backfill_cmd, "backfill")

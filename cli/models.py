@@ -8,13 +8,12 @@ and running workers follow within seconds, between batches.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from contracts.settings import get_settings
-from models.errors import ModelError, ModelNotFoundError
-from models.registry import ModelRegistry
+if TYPE_CHECKING:
+    from models.registry import ModelRegistry
 
 _DIR = click.option(
     "--model-dir",
@@ -25,6 +24,10 @@ _DIR = click.option(
 
 
 def _registry(model_dir: Path | None) -> ModelRegistry:
+    # Imported here: the models package loads XGBoost and River (slow for `--help`).
+    from contracts.settings import get_settings
+    from models.registry import ModelRegistry
+
     return ModelRegistry(model_dir or get_settings().model_dir)
 
 
@@ -41,6 +44,8 @@ def models() -> None:
 @_DIR
 def list_models(model_dir: Path | None) -> None:
     """Versions, newest first, with their model cards' headline figures."""
+    from models.errors import ModelError, ModelNotFoundError
+
     registry = _registry(model_dir)
     try:
         current: str | None = registry.current()
@@ -64,6 +69,8 @@ def list_models(model_dir: Path | None) -> None:
 
 
 def _change(action: str, work: Any) -> None:
+    from models.errors import ModelError
+
     try:
         result = work()
     except ModelError as exc:

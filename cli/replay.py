@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from contracts.settings import get_settings
+from cli.paths import output_file
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -25,6 +25,8 @@ async def _run(
     in_memory: bool = False,
 ) -> int:
     from cli.history import read_labels, read_transactions
+    from cli.progress import Progress
+    from contracts.settings import get_settings
     from features.memory_store import MemoryFeatureStore
     from pipeline.factory import build_label_learning, build_pipeline
     from pipeline.replay import replay
@@ -54,7 +56,7 @@ async def _run(
     written = 0
     with (
         out.open("wb") as fh,
-        click.progressbar(length=len(txs), label="scoring", file=click.get_text_stream("stderr")) as bar,
+        Progress(len(txs), "scoring") as bar,
     ):
         async for body in replay(
             txs, pipeline, labels=history, learning=learning, batch=batch, progress=bar.update
@@ -71,6 +73,7 @@ async def _run(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
+    callback=output_file,
     help=(
         "Decision records (JSON Lines), one per distinct event, as stored: with their "
         "feature_vector; allowed payments unexplained (reasons [], explained false)."

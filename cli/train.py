@@ -9,7 +9,9 @@ from pathlib import Path
 
 import click
 
-from contracts.settings import get_settings
+from cli.progress import Progress
+
+ROUNDS = 300  # XGBoost boosting rounds at most (models.training.train's default)
 
 
 def train_model(
@@ -26,6 +28,7 @@ def train_model(
     count, and events too young for their chargebacks to be in are left out.
     """
     from cli.history import read_labels, read_transactions
+    from contracts.settings import get_settings
     from models.registry import ModelRegistry
     from models.training import build_training_set, train
 
@@ -33,15 +36,19 @@ def train_model(
     txs = read_transactions(transactions)
     labs = read_labels(labels)
     click.echo(f"read {len(txs):,} transactions and {len(labs):,} labels")
-    with click.progressbar(length=len(txs), label="computing point-in-time features") as bar:
+    with Progress(len(txs), "computing point-in-time features") as bar:
         data = build_training_set(txs, labs, progress=bar.update, grace_ms=get_settings().late_grace_s * 1000)
     click.echo(f"training on {len(data.y):,} events (latest labels: {int(data.y.sum()):,} frauds) ...")
-    result = train(
-        data,
-        seed=seed,
-        cutoff_ms=None if cutoff is None else int(cutoff.timestamp() * 1000),
-        maturity_ms=None if maturity_days is None else int(maturity_days * 86_400_000),
-    )
+    # At most this many rounds: early stopping usually ends sooner, and the last line says so.
+    with Progress(ROUNDS, "boosting rounds", unit="rounds") as rounds:
+        result = train(
+            data,
+            seed=seed,
+            rounds=ROUNDS,
+            cutoff_ms=None if cutoff is None else int(cutoff.timestamp() * 1000),
+            maturity_ms=None if maturity_days is None else int(maturity_days * 86_400_000),
+            round_progress=rounds.update,
+        )
     ModelRegistry(model_dir).save(result.version, result.model_bytes, result.manifest)
     m, lab = result.manifest["metrics"], result.manifest["labels"]
     click.echo(
@@ -100,6 +107,8 @@ def train_cmd(
     Time-based and label-delay aware: validation is the last mature window,
     probabilities are calibrated on it, and the manifest is the model card.
     """
+    from contracts.settings import get_settings
+
     directory = model_dir or get_settings().model_dir
     when = None if cutoff is None else cutoff.replace(tzinfo=UTC)
     version = train_model(transactions, labels, directory, seed, when, maturity_days)

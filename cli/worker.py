@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import click
 
-from contracts.settings import get_settings
-
 
 @click.command()
 @click.option("--loglevel", default="info", show_default=True)
 def worker(loglevel: str) -> None:
     """Run the scoring worker (Faust) until Ctrl-C or SIGTERM."""
-    from stream.app import run_worker
+    from contracts.settings import get_settings
+    from stream.runner import run_worker
 
     run_worker(get_settings(), loglevel=loglevel)
 
@@ -24,6 +23,7 @@ def api(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from api.main import create_app
+    from contracts.settings import get_settings
 
     s = get_settings()
     uvicorn.run(create_app(s), host=host or s.api_host, port=port or s.api_port, log_level="info")

@@ -4,6 +4,13 @@ them) and the one settings class, read from ``RISKWIRE_*`` environment
 variables. Nothing here talks to a service; every other package imports it.
 """
 
+from contracts.errors import (
+    KafkaUnreachable,
+    RedisUnreachable,
+    RiskwireError,
+    ServiceUnreachable,
+    UsageError,
+)
 from contracts.records import (
     Channel,
     Decision,
@@ -26,13 +33,18 @@ __all__ = [
     "DecisionKind",
     "FeatureValue",
     "FeatureVector",
+    "KafkaUnreachable",
     "Label",
     "ModelVersions",
     "PublishedDecision",
     "Reason",
+    "RedisUnreachable",
     "RiskLevel",
+    "RiskwireError",
+    "ServiceUnreachable",
     "Settings",
     "ShadowDecision",
     "Transaction",
+    "UsageError",
     "get_settings",
 ]

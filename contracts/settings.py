@@ -171,6 +171,15 @@ class Settings(BaseSettings):
             )
         return self
 
+    # Operations (issue 15; item 6 of issue 14): the worker's listening address, and how
+    # long a stopping worker may take before it exits anyway (unfinished work uncommitted).
+    worker_web_bind: str = "127.0.0.1"
+    worker_stop_timeout_s: float = Field(default=8.0, gt=0)
+    # Replication of the topics `riskwire topics create` makes (3 on a production cluster).
+    topic_replication: int = Field(default=1, ge=1)
+    # PSI gauges for the k features drifting most (plus the score and riskwire_psi_max).
+    psi_top_k: int = Field(default=5, ge=0)
+
     @property
     def bootstrap(self) -> str:
         """The Kafka bootstrap address in use."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contracts.errors import RiskwireError
 
-class EmbeddedServiceError(RuntimeError):
+
+class EmbeddedServiceError(RiskwireError, RuntimeError):
     """An embedded broker or Redis could not be found, started, reached or stopped."""

@@ -25,7 +25,8 @@ def ping_kafka(bootstrap: str, timeout: float = 5.0, security: Settings | None =
     from contracts.kafka_security import confluent_config
     from contracts.settings import get_settings
 
-    admin = AdminClient(confluent_config(security or get_settings(), bootstrap=bootstrap))
+    # log_level 0: no librdkafka line per failed connect; the error below says it once.
+    admin = AdminClient(confluent_config(security or get_settings(), bootstrap=bootstrap, log_level=0))
     try:
         admin.list_topics(timeout=timeout)
     except KafkaException as exc:

@@ -7,9 +7,11 @@
     └── ModelIntegrityError   an artefact fails its manifest check; never loaded
 """
 
+from contracts.errors import RiskwireError
 
-class ModelError(Exception):
-    """Root of every models error."""
+
+class ModelError(RiskwireError):
+    """Root of every models error (a RiskwireError: the CLI shows it as one line)."""
 
 
 class ModelNotFoundError(ModelError):

@@ -39,6 +39,7 @@ from features.event_time import in_event_time
 from features.offline import OfflineFeatureEngine
 from features.vectorize import vectorize
 from models.calibration import fit_isotonic, reliability_error, sigmoid
+from models.fit_progress import RoundProgress
 from models.label_delay import LabelDelay
 from models.reference import reference_distributions
 from store.identity import event_ref
@@ -203,8 +204,11 @@ def train(
     cutoff_ms: int | None = None,
     maturity_ms: int | None = None,
     pos_weight: float | None = None,
+    round_progress: Callable[[int], None] | None = None,
 ) -> TrainingResult:
     """Fit on the earlier mature history, validate and calibrate on the later part.
+
+    ``round_progress(1)`` is called after each boosting round (at most ``rounds``).
 
     ``pos_weight`` defaults to negatives/positives of the training rows (at most
     ``MAX_POS_WEIGHT``); ``1.0`` turns the up-weighting off.
@@ -233,6 +237,7 @@ def train(
         evals=[(valid_m, "validation")],
         early_stopping_rounds=30,
         verbose_eval=False,
+        callbacks=[RoundProgress(round_progress)] if round_progress else None,
     )
     best = booster[: booster.best_iteration + 1]
     margin = np.asarray(best.predict(valid_m, output_margin=True), dtype=np.float64)

@@ -11,8 +11,10 @@ unknown attribute ':amout:' at position 9
 
 from __future__ import annotations
 
+from contracts.errors import RiskwireError
 
-class RuleSyntaxError(ValueError):
+
+class RuleSyntaxError(RiskwireError, ValueError):
     """A rule that cannot be compiled: ``position`` is the 0-based character
     offset of the offending part of ``text`` and ``cause`` says what is wrong."""
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from contracts.errors import RiskwireError
 from contracts.kafka_security import confluent_config
 from contracts.settings import Settings, get_settings
 
@@ -22,7 +23,7 @@ PROGRESS_STEP = 1000
 CONNECT_TIMEOUT_S = 10.0
 
 
-class PublishError(RuntimeError):
+class PublishError(RiskwireError, RuntimeError):
     """Some records were not delivered; ``errors`` holds the Kafka errors seen."""
 
     def __init__(self, message: str, errors: list[KafkaError]) -> None:
@@ -58,6 +59,7 @@ def publish(
                 "linger.ms": 10,
                 "queue.buffering.max.messages": 100_000,
                 "message.timeout.ms": 60_000,
+                "log_level": 0,  # no librdkafka line per failed connect: PublishError says it once
             },
         )
     )

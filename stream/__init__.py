@@ -5,11 +5,12 @@ label handler that feeds the online learner and reports drift, the PSI watch,
 the per-partition batch publisher, and topic creation.
 """
 
-from stream.app import create_app, run_worker
+from stream.app import create_app
 from stream.handler import BatchHandler, BatchStats, Incoming
 from stream.label_handler import LabelHandler
 from stream.psi_watch import PsiWatch
 from stream.publisher import BatchPublisher, OutgoingRecord
+from stream.runner import run_worker
 from stream.topics import ensure_topics, topic_names
 
 __all__ = [

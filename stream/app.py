@@ -5,7 +5,8 @@ within ``batch_max_ms``; Faust acknowledges them only when the loop asks for
 the next batch, i.e. after every output has been published, and commits only
 acknowledged offsets. Concurrency stays 1 (faust-streaming issue 606); scale
 with partitions and workers. The web server (loopback by default) serves
-``/healthz`` and Prometheus ``/metrics``.
+``/healthz`` and Prometheus ``/metrics``. Stopping, retries and the hard
+deadline are in ``stream.retry`` and ``stream.runner``.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any
 
 import faust
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
 from contracts.kafka_security import faust_credentials
 from contracts.settings import Settings
@@ -26,16 +27,17 @@ from models.hot_reload import ModelFollower
 from models.registry import ModelRegistry
 from pipeline.factory import build_label_learning, shadow_model
 from pipeline.scoring import ScoringPipeline
-from stream.handler import RETRYABLE, BatchHandler, Incoming
+from stream.handler import BatchHandler, Incoming
 from stream.label_handler import DRIFT_KEY, LabelHandler, drift_message
+from stream.lag import LagProbe
 from stream.metrics import Progress, WorkerMetrics
 from stream.psi_watch import PsiWatch
 from stream.publisher import BatchPublisher, OutgoingRecord
 from stream.resources import open_pipeline, open_redis
+from stream.retry import BatchAbandoned, Stopping, abandon, until_done
 from stream.transport import LowLatencyApp
 
 log = logging.getLogger("riskwire.worker")
-MAX_BACKOFF_S = 5.0
 SHADOW_CHECK_S = 2.0
 
 
@@ -44,8 +46,12 @@ def _incoming(event: Any) -> Incoming:
     return Incoming(m.topic, m.partition, m.offset, m.key, m.value, int(m.timestamp * 1000))
 
 
-def create_app(settings: Settings) -> faust.App:
-    """A Faust app with the scoring agent, wired to ``settings``."""
+def create_app(settings: Settings, stopping: Stopping | None = None) -> faust.App:
+    """A Faust app with the scoring agent, wired to ``settings``; ``stopping`` is set by
+    the runner on SIGTERM/SIGINT and ends any batch retrying."""
+    stopping = stopping or Stopping()
+    # Faust's own mkdir has no parents=True: a fresh RISKWIRE_VAR_DIR killed the worker.
+    (settings.var_dir / "faust").mkdir(parents=True, exist_ok=True)
     app = LowLatencyApp(
         settings.app_id,
         broker=f"kafka://{settings.bootstrap}",
@@ -55,6 +61,8 @@ def create_app(settings: Settings) -> faust.App:
         store="memory://",
         datadir=str(settings.var_dir / "faust"),
         web_enabled=True,
+        # web_host only names the advertised URL; web_bind is the listening address.
+        web_bind=settings.worker_web_bind,
         web_host=settings.worker_web_host,
         web_port=settings.worker_web_port,
         web_in_thread=False,
@@ -78,7 +86,20 @@ def create_app(settings: Settings) -> faust.App:
         partitions=settings.topic_partitions,
     )
     metrics = WorkerMetrics()
+    metrics.online_weight_max.set(settings.blend_w_max)
     progress = Progress(stall_after_s=settings.worker_stall_after_s)
+    lag_probe = LagProbe(settings.bootstrap, settings.app_id)
+
+    async def until_done_or_abandon(
+        events: Sequence[Any], work: Callable[[], Awaitable[object]], agent: str = "score"
+    ) -> None:
+        try:
+            await until_done(work, metrics, progress, stopping, agent)
+        except (BatchAbandoned, asyncio.CancelledError) as exc:
+            # Stopping mid-batch: leave its offsets uncommitted; the next worker redoes it.
+            abandon(events)
+            log.warning("stopping: %d events of an unfinished batch left uncommitted", len(events))
+            raise asyncio.CancelledError from exc
 
     @app.agent(labels_topic, concurrency=1)
     async def learn(stream: faust.StreamT[bytes]) -> None:
@@ -91,7 +112,8 @@ def create_app(settings: Settings) -> faust.App:
                 settings.labels_batch_max_events, settings.batch_max_ms / 1000.0
             )
             async for events in batches:
-                await _until_done(partial(handler.handle, [_incoming(e) for e in events]), metrics)
+                work = partial(handler.handle, [_incoming(e) for e in events])
+                await until_done_or_abandon(events, work, "learn")
         finally:
             await publisher.stop()
             await client.aclose()
@@ -126,7 +148,7 @@ def create_app(settings: Settings) -> faust.App:
                     _follow_shadow(pipeline, registry)
                     shadow_checked = time.monotonic()
                 batch = [_incoming(e) for e in events]
-                await _until_done(partial(handler.handle, batch), metrics)
+                await until_done_or_abandon(events, partial(handler.handle, batch))
                 _follow_online(pipeline, metrics)
                 if drifted := watch.check():
                     log.warning("input drift: %s", [e.to_json() for e in drifted])
@@ -134,7 +156,7 @@ def create_app(settings: Settings) -> faust.App:
                         OutgoingRecord(settings.topic_alerts, DRIFT_KEY, drift_message(e, time.time()))
                         for e in drifted
                     ]
-                    await _until_done(partial(publisher.publish, alerts), metrics)
+                    await until_done_or_abandon(events, partial(publisher.publish, alerts))
                 progress.advance((m.topic, m.partition, m.offset) for m in batch)
                 if time.monotonic() - last >= 10.0:
                     t = handler.totals
@@ -152,12 +174,19 @@ def create_app(settings: Settings) -> faust.App:
         # A rebalance can take a partition away between two calls here, and an error
         # in a Faust timer stops the whole app: measuring must never fail the worker.
         try:
-            highwaters, positions = await _offsets(app.consumer, progress, settings.topic_transactions)
+            assigned = [tp for tp in app.consumer.assignment() if tp.topic == settings.topic_transactions]
+            fetched = {(tp.topic, tp.partition): app.consumer.highwater(tp) or 0 for tp in assigned}
+            highwaters, committed = await asyncio.to_thread(lag_probe.measure, list(fetched))
+            # Tansu's ListOffsets answers the last batch's base offset + 1: the highwater
+            # the fetches saw is the better figure there (and never the worse one).
+            highwaters = {tp: max(high, fetched[tp]) for tp, high in highwaters.items()}
         except Exception as exc:
             log.debug("lag not measured this time: %r", exc)
+            metrics.healthy.set(1 if progress.healthy()[0] else 0)
             return
-        for (_, partition), lag in progress.update_lag(highwaters, positions).items():
+        for (_, partition), lag in progress.update_lag(highwaters, committed).items():
             metrics.lag.labels(str(partition)).set(lag)
+        metrics.healthy.set(1 if progress.healthy()[0] else 0)
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
@@ -166,47 +195,22 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.page("/metrics")
     async def prometheus(web: Any, request: Any) -> Any:
-        # aiohttp wants the charset apart from the content type.
-        return web.bytes(generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+        # The text format generate_latest writes, with its version (a header: aiohttp's
+        # content_type argument refuses parameters).
+        body = generate_latest(metrics.registry)
+        return web.bytes(body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
 
     return app
-
-
-async def _offsets(
-    consumer: Any, progress: Progress, topic: str
-) -> tuple[dict[tuple[str, int], int], dict[tuple[str, int], int]]:
-    """Highwaters of the assigned partitions, and positions where nothing was processed yet."""
-    assigned = [tp for tp in consumer.assignment() if tp.topic == topic]
-    highwaters = {(tp.topic, tp.partition): consumer.highwater(tp) or 0 for tp in assigned}
-    positions = {}
-    for tp in assigned:
-        if (tp.topic, tp.partition) not in progress.processed:
-            positions[(tp.topic, tp.partition)] = await consumer.position(tp) or 0
-    return highwaters, positions
-
-
-async def _until_done(work: Callable[[], Awaitable[object]], metrics: WorkerMetrics) -> None:
-    """Retry a batch on Redis or Kafka failures; nothing is acknowledged meanwhile.
-
-    Retrying is safe: features, decision records and learned labels are written once per event.
-    """
-    backoff = 0.1
-    while True:
-        try:
-            await work()
-            return
-        except RETRYABLE as exc:
-            metrics.retries.inc()
-            log.warning("batch failed (%r); retrying in %.1f s", exc, backoff)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_S)
 
 
 def _follow_online(pipeline: ScoringPipeline, metrics: WorkerMetrics) -> None:
     learner = pipeline.online.learner if pipeline.online is not None else None
     if learner is not None:
         metrics.online_weight.set(learner.online_weight())
-        metrics.online_learned.set(learner.learned)
+        # A counter of the checkpoint's growth (it is cumulative across workers).
+        learned = learner.learned
+        metrics.online_learned.inc(max(learned - metrics.learned_seen, 0))
+        metrics.learned_seen = max(learned, metrics.learned_seen)
     for agreement, n in pipeline.shadow_tally.items():
         metrics.shadow.labels(agreement).inc(n)
     pipeline.shadow_tally.clear()
@@ -219,14 +223,3 @@ def _follow_shadow(pipeline: ScoringPipeline, registry: ModelRegistry) -> None:
     if wanted != running:
         pipeline.shadow = shadow_model(registry)
         log.info("shadow model: %s", pipeline.shadow.version if pipeline.shadow else "none")
-
-
-def run_worker(settings: Settings, loglevel: str = "info") -> None:
-    """Run the worker until SIGINT/SIGTERM."""
-    from stream.topics import ensure_topics
-
-    ensure_topics(settings)
-    app = create_app(settings)
-    log.info("health and metrics on http://%s:%d/", settings.worker_web_host, settings.worker_web_port)
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
-    worker.execute_from_commandline()

@@ -110,14 +110,14 @@ class BatchHandler:
             out.append(self.dead_letter(source[event_ref(tx.account_id, tx.event_id)], why))
             rejected["processing"] += 1
         stats = BatchStats(rejected=len(out))
-        levels: Counter[str] = Counter()
+        levels: Counter[tuple[str, str]] = Counter()
         for scored in scored_events:
             key = scored.event_id.encode()
             # The stored record, without its feature vector unless asked: on a redelivery too.
             body = topic_body(scored.body, s.scores_include_features)
             out.append(OutgoingRecord(s.topic_scores, key, body))
             stats.scored += 1
-            levels[scored.risk_level] += 1
+            levels[(scored.risk_level, scored.decision)] += 1
             if scored.alert:
                 out.append(OutgoingRecord(s.topic_alerts, key, body))
                 stats.alerts += 1
@@ -148,7 +148,7 @@ class BatchHandler:
         messages: Sequence[Incoming],
         stats: BatchStats,
         rejected: Counter[str],
-        levels: Counter[str],
+        levels: Counter[tuple[str, str]],
         started: float,
     ) -> None:
         m = self.metrics
@@ -160,8 +160,8 @@ class BatchHandler:
         m.events.labels("duplicate").inc(len(messages) - stats.scored - stats.rejected)
         for error_class, n in rejected.items():
             m.dead_letters.labels(error_class).inc(n)
-        for level, n in levels.items():
-            m.decisions.labels(level).inc(n)
+        for (level, decision), n in levels.items():
+            m.decisions.labels(level, decision).inc(n)
         for msg in messages:
             if msg.timestamp_ms:
                 m.end_to_end.observe(max(done - msg.timestamp_ms / 1000.0, 0.0))

@@ -18,6 +18,8 @@ from contracts.settings import Settings
 from models.drift import DriftEvent, PsiMonitor
 from stream.metrics import WorkerMetrics
 
+SCORE = "score"  # PsiMonitor's name for the score distribution
+
 
 class PsiWatch:
     def __init__(self, settings: Settings, metrics: WorkerMetrics, reference: dict[str, Any]) -> None:
@@ -39,10 +41,19 @@ class PsiWatch:
         if now - self._checked < self.settings.psi_check_every_s:
             return []
         self._checked = now
-        for name, value in self.monitor.psi().items():
-            self.metrics.psi.labels(name).set(value)
+        self._export(self.monitor.psi())
         s = self.settings
         drifted = self.monitor.drifted(threshold=s.psi_alert_threshold, min_observed=s.psi_min_observed)
         new = [e for e in drifted if e.detector not in self.firing]
         self.firing = {e.detector for e in drifted}
         return new
+
+    def _export(self, psi: dict[str, float]) -> None:
+        """The score's PSI, the top-k features' and the largest one: not ~90 series."""
+        features = {name: value for name, value in psi.items() if name != SCORE}
+        top = sorted(features, key=lambda n: features[n], reverse=True)[: self.settings.psi_top_k]
+        gauge = self.metrics.psi
+        gauge.clear()  # a feature that left the top k must not linger with an old value
+        for name in [*top, *([SCORE] if SCORE in psi else [])]:
+            gauge.labels(name).set(psi[name])
+        self.metrics.psi_max.set(max(features.values(), default=0.0))

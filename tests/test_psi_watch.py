@@ -33,6 +33,11 @@ def test_a_shift_in_one_feature_alerts_once_and_shows_in_the_gauges():
     assert watch.check(now=4e9) == [], "still drifted: not reported again"
     gauge = metrics.registry.get_sample_value("riskwire_psi", {"feature": "amount"})
     assert gauge is not None and gauge > 0.25
-    assert metrics.registry.get_sample_value("riskwire_psi", {"feature": "card_count_1h"}) < 0.1
+    assert metrics.registry.get_sample_value("riskwire_psi_max") == gauge, "the summary is the largest"
+    exported = {
+        s.labels["feature"] for m in metrics.registry.collect() if m.name == "riskwire_psi" for s in m.samples
+    }
+    # The top k features (amount first) and the score: not one series per feature.
+    assert len(exported) == settings.psi_top_k + 1 and {"amount", "score"} <= exported
     watch.reset(reference)
     assert watch.firing == set() and watch.monitor.observed == 0

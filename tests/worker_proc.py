@@ -70,9 +70,9 @@ def isolated_settings(
 class WorkerProcess:
     """One worker; its log accumulates across restarts."""
 
-    def __init__(self, settings: Settings, name: str = "worker") -> None:
+    def __init__(self, settings: Settings, name: str = "worker", log_dir: Path | None = None) -> None:
         self.settings = settings
-        self.log = settings.var_dir / f"{name}.log"
+        self.log = (log_dir or settings.var_dir) / f"{name}.log"
         self.web_port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
