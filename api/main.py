@@ -78,7 +78,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             burst=settings.api_rate_burst,
             pepper=key_pepper(settings),
         )
-        app.state.decisions = DecisionStore(client, ttl_s=settings.decision_ttl_s, names=load_names(settings))
+        app.state.decisions = DecisionStore(
+            client,
+            ttl_s=settings.decision_ttl_s,
+            names=load_names(settings),
+            cipher=AtRest.from_settings(settings),
+        )
         app.state.reviews = ReviewStore(client, audit_log, AtRest.from_settings(settings))
         publisher = LabelPublisher(
             settings.bootstrap,

@@ -27,11 +27,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import orjson
 
 from contracts.records import Transaction
+from store.at_rest import AtRest
 from store.connect import AsyncRedis, get_many
 from store.identity import EntityNames, event_ref
 from store.keys import API, tagged
@@ -350,10 +350,25 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _open(cipher: AtRest, value: bytes | str, key: str) -> bytes:
+    raw = value.encode() if isinstance(value, str) else value
+    return cipher.decrypt(raw, key.encode())
+
+
+async def read_records(client: AsyncRedis, refs: Sequence[str], cipher: AtRest) -> list[bytes | None]:
+    """Stored records by reference, opened (None: none stored): for readers that hold no
+    ``DecisionStore`` (label learning, rule backtests)."""
+    keys = [decision_key(r) for r in refs]
+    bodies = await get_many(client, keys)
+    return [None if b is None else _open(cipher, b, k) for b, k in zip(bodies, keys, strict=True)]
+
+
 class DecisionStore:
     """``indexed=False`` keeps the records only (no searches, no review queue): a private
     replay's Redis, which nothing else reads. ``names`` pseudonymises the card, customer
-    and merchant values of indexes and metadata (``store.identity.load_names``)."""
+    and merchant values of indexes and metadata (``store.identity.load_names``);
+    ``cipher`` seals the records at rest (``store.at_rest``, off unless keys are set), each
+    bound to its key name. Every read of a record goes through this class."""
 
     def __init__(
         self,
@@ -363,8 +378,10 @@ class DecisionStore:
         clock: Callable[[], float] = time.time,
         indexed: bool = True,
         names: EntityNames | None = None,
+        cipher: AtRest | None = None,
     ) -> None:
         self._redis = client
+        self.cipher = cipher or AtRest.off()
         self._ttl_s = ttl_s
         self._clock = clock
         self._indexed = indexed
@@ -374,14 +391,24 @@ class DecisionStore:
         self._index = client.register_script(_INDEX)
         self._scan = client.register_script(_SCAN)
 
-    async def _put_records(self, records: Sequence[tuple[Transaction, bytes]]) -> list[Any]:
-        """The write-once step: per record the one stored before, or None. One-key
+    async def _put_records(self, records: Sequence[tuple[Transaction, bytes]]) -> list[bytes | None]:
+        """The write-once step: per record the one stored before (opened), or None. One-key
         ``SET NX GET``s, pipelined (on a cluster one request per node)."""
+        keys = [decision_key(event_ref(tx.account_id, tx.event_id)) for tx, _ in records]
+        seal = self.cipher.encrypt
         cmds = [
-            ("SET", decision_key(event_ref(tx.account_id, tx.event_id)), body, "NX", "GET", "EX", self._ttl_s)
-            for tx, body in records
+            ("SET", key, seal(body, key.encode()), "NX", "GET", "EX", self._ttl_s)
+            for key, (_, body) in zip(keys, records, strict=True)
         ]
-        return list(await self._write_records(self._redis, cmds))
+        replies = await self._write_records(self._redis, cmds)
+        return [None if old is None else self._open(old, key) for old, key in zip(replies, keys, strict=True)]
+
+    def _open(self, value: bytes | str, key: str) -> bytes:
+        return _open(self.cipher, value, key)
+
+    async def read(self, refs: Sequence[str]) -> list[bytes | None]:
+        """The records of these events (None: none stored), in one round trip per node."""
+        return await read_records(self._redis, refs, self.cipher)
 
     async def put_new(self, records: Sequence[tuple[Transaction, bytes]]) -> list[bytes]:
         """Store each event's record unless one exists; return what is stored.
@@ -407,7 +434,6 @@ class DecisionStore:
                 plan.add(tx, account, level, decision, scored_us)
                 out.append(body)
                 continue
-            old = old.encode() if isinstance(old, str) else old
             out.append(old)
             level, decision, scored_us = index_fields(old, now_us)
             customer = pseudonym("customer", tx.customer_id) if tx.customer_id else ""
@@ -423,8 +449,7 @@ class DecisionStore:
     async def get(self, ref: str) -> bytes | None:
         """The record of the event ``ref`` (``store.identity.event_ref``), or None."""
         value = await self._redis.get(decision_key(ref))
-        # The client is created without decode_responses, so values are bytes.
-        return value.encode() if isinstance(value, str) else value
+        return None if value is None else self._open(value, decision_key(ref))
 
     async def exists(self, refs: Sequence[str]) -> list[bool]:
         """Whether each event has a stored record, in one round trip."""
@@ -439,12 +464,8 @@ class DecisionStore:
         for keys that see every account. Two round trips (the accounts, then the records)."""
         accounts = sorted(_text(a) for a in await self._redis.smembers(ACCOUNTS))
         refs = [event_ref(None, event_id), *(event_ref(a, event_id) for a in accounts)]
-        bodies = await get_many(self._redis, [decision_key(r) for r in refs])
-        return [
-            (ref, body.encode() if isinstance(body, str) else body)
-            for ref, body in zip(refs, bodies, strict=True)
-            if body is not None
-        ]
+        bodies = await self.read(refs)
+        return [(ref, body) for ref, body in zip(refs, bodies, strict=True) if body is not None]
 
     async def scan(
         self,
@@ -476,7 +497,7 @@ class DecisionStore:
         ]
         args += [wanted.get(name) or "" for name in FILTERS]
         chosen, next_score, next_member, rows = await self._scan(keys=list(candidates), args=args)
-        bodies = await get_many(self._redis, [decision_key(_text(row[0])) for row in rows])
+        bodies = await self.read([_text(row[0]) for row in rows])
         items = []
         for (member, score, review), body in zip(rows, bodies, strict=True):
             if body is None:  # expired since the index was read

@@ -58,7 +58,11 @@ def build_pipeline(
     return ScoringPipeline(
         features=features or feature_store(settings, client),
         decisions=DecisionStore(
-            client, ttl_s=settings.decision_ttl_s, indexed=indexed, names=load_names(settings)
+            client,
+            ttl_s=settings.decision_ttl_s,
+            indexed=indexed,
+            names=load_names(settings),
+            cipher=AtRest.from_settings(settings),
         ),
         shared_signals=settings.shared_signals,
         model=BatchModel(registry.load(model_version)),
@@ -116,6 +120,7 @@ def build_label_learning(
         new_learner=first_learner(settings, artefact),
         load_learner=OnlineLearner.from_state,
         pending_retry=settings.online_pending_retry,
+        cipher=AtRest.from_settings(settings),
     )
 
 

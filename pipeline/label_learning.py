@@ -26,10 +26,11 @@ from redis.exceptions import RedisError
 
 from contracts.records import Label, LabelKind
 from features.online_store import FeatureStore
-from pipeline.decision_store import decision_key
+from pipeline.decision_store import read_records
 from pipeline.online_checkpoint import Commit, OnlineCheckpoint
 from pipeline.record_shapes import feature_row
-from store.connect import AsyncRedis, get_many
+from store.at_rest import AtRest
+from store.connect import AsyncRedis
 from store.identity import event_ref
 
 log = logging.getLogger(__name__)
@@ -85,8 +86,10 @@ class LabelLearning:
         new_learner: Callable[[], Learner],
         load_learner: Callable[[dict[str, Any]], Learner],
         pending_retry: int = 200,
+        cipher: AtRest | None = None,
     ) -> None:
         self._redis = client
+        self._cipher = cipher or AtRest.off()  # decision records may be sealed at rest
         self.features = features
         self.checkpoint = checkpoint
         self._new = new_learner
@@ -130,7 +133,7 @@ class LabelLearning:
                 outcome.duplicates += event_id in fresh
                 if event_id in pending:
                     pending_drop.append(event_id)
-        records = await get_many(self._redis, [decision_key(e) for e in todo])
+        records = await read_records(self._redis, list(todo), self._cipher)
 
         rows, ys, probs, times, learned_ids = [], [], [], [], []
         pending_add: list[tuple[str, bytes]] = []

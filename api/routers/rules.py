@@ -19,9 +19,9 @@ from pydantic import BaseModel, Field
 
 from api.audit import AuditLog, entry_fields
 from api.auth_first import AuthFirstRoute
-from api.dependencies import GlobalAdminKey, get_audit_log, get_redis
+from api.dependencies import GlobalAdminKey, get_audit_log, get_decision_store, get_redis
 from api.errors import BODY, PROTECTED, error_responses
-from pipeline.decision_store import INDEX_ALL, decision_key, review_key
+from pipeline.decision_store import INDEX_ALL, DecisionStore, review_key
 from pipeline.record_shapes import expand_features
 from rules.backtest import backtest as run_backtest
 from rules.compiler import compile_rule
@@ -239,6 +239,7 @@ async def backtest_rule(
     principal: GlobalAdminKey,
     store: Store,
     client: Annotated[AsyncRedis, Depends(get_redis)],
+    decisions: Annotated[DecisionStore, Depends(get_decision_store)],
 ) -> Backtest:
     _global(principal)
     _, _, lists = await store.load()
@@ -248,23 +249,25 @@ async def backtest_rule(
         raise _syntax(exc) from exc
     newest = await client.zrevrange(INDEX_ALL, 0, body.limit - 1)
     ids = [str(_text(i)) for i in newest if isinstance(i, bytes | str)]
-    records = await _history(client, ids)
+    records = await _history(client, decisions, ids)
     result = run_backtest(rule, records, lists)
     return Backtest(decisions_scanned=len(records), **vars(result))
 
 
-async def _history(client: AsyncRedis, ids: list[str]) -> list[tuple[dict[str, object], str | None]]:
-    """(values, label) per stored decision, in one pipelined round trip per 1,000."""
+async def _history(
+    client: AsyncRedis, decisions: DecisionStore, ids: list[str]
+) -> list[tuple[dict[str, object], str | None]]:
+    """(values, label) per stored decision, in two round trips per 1,000 (the records,
+    opened by the decision store, then the review outcomes)."""
     out: list[tuple[dict[str, object], str | None]] = []
     for start in range(0, len(ids), 1000):
         chunk = ids[start : start + 1000]
+        bodies = await decisions.read(chunk)
         pipe = client.pipeline(transaction=False)
         for ref in chunk:
-            pipe.get(decision_key(ref))
             pipe.hget(review_key(ref), "outcome")
-        found = await pipe.execute()
-        for i, ref in enumerate(chunk):
-            body, outcome = found[2 * i : 2 * i + 2]
+        outcomes = await pipe.execute()
+        for ref, body, outcome in zip(chunk, bodies, outcomes, strict=True):
             if body is None:
                 continue
             record = orjson.loads(body)

@@ -95,3 +95,52 @@ def test_pending_labels_are_sealed_in_redis(services, redis_client) -> None:
     assert asyncio.run(run()) == {"e9": body}
     stored = redis_client.hget(PENDING_KEY, "e9")
     assert stored is not None and stored.startswith(b"rwe1:k1:") and b"fraud" not in stored
+
+
+def test_decision_records_are_sealed_in_redis_and_served_in_clear(services, redis_client) -> None:
+    """Written sealed (bound to its key), read opened by every reader: lookup, search,
+    redelivery, the accounts lookup, label learning's and the backtest's reader."""
+    from datetime import UTC, datetime
+
+    import orjson
+
+    from contracts.records import Transaction
+    from pipeline.decision_store import INDEX_ALL, DecisionStore, decision_key, read_records
+    from store.identity import event_ref
+
+    box = AtRest.parse(f"k1:{K1}")
+    tx = Transaction(
+        event_id="e1", occurred_at=datetime(2026, 3, 1, tzinfo=UTC), amount=10.0, currency="EUR",
+        card_id="4111-secret-card", merchant_id="m1", account_id="acme",
+    )  # fmt: skip
+    body = orjson.dumps(
+        {"event_id": "e1", "account_id": "acme", "card_id": "4111-secret-card",
+         "scored_at": datetime.now(UTC), "risk_score": 80, "risk_level": "highest", "decision": "block"}
+    )  # fmt: skip
+    ref = event_ref("acme", "e1")
+
+    async def run() -> list[object]:
+        client = async_client(services.redis_url)
+        try:
+            store = DecisionStore(client, ttl_s=3600, cipher=box)
+            first = await store.put_new([(tx, body)])
+            again = await store.put_new([(tx, b'{"event_id":"e1","other":1}')])  # redelivered
+            page = await store.scan([INDEX_ALL], {}, limit=5, budget=100)
+            plain = DecisionStore(client, ttl_s=3600)  # no keys: the sealed value is not served as-is
+            with pytest.raises(AtRestError, match="not configured"):
+                await plain.get(ref)
+            return [
+                first, again, await store.get(ref), await store.find("e1"),
+                [f.body for f in page.items], await read_records(client, [ref], box),
+            ]  # fmt: skip
+        finally:
+            await client.aclose()
+
+    first, again, got, found, scanned, read = asyncio.run(run())
+    stored = redis_client.get(decision_key(ref))
+    assert stored.startswith(PREFIX + b"k1:") and b"4111-secret-card" not in stored
+    assert first == again == [body] and got == body
+    assert found == [(ref, body)] and scanned == [body] and read == [body]
+    # Bound to its key name: the same bytes under another event's key do not open.
+    with pytest.raises(AtRestError):
+        box.decrypt(stored, decision_key(event_ref("globex", "e1")).encode())
