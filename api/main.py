@@ -13,6 +13,7 @@ from api import errors
 from api.access import KeyStore
 from api.audit import AuditLog
 from api.bodies import document_one_or_many
+from api.console import install as install_console
 from api.explanations import Explainer, ModelCache
 from api.limits import BodyLimit
 from api.metrics import ApiMetrics, MetricsMiddleware
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(rules.router)
     app.include_router(keys.router)
     app.include_router(audit.router)
+    install_console(app)  # the analyst console under /ui, after errors.install
 
     generate = app.openapi
 
