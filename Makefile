@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit bench baseline clean
+.PHONY: install demo test lint typecheck unit bench baseline clean browser
 
 install: $(STAMP)
 
@@ -25,7 +25,12 @@ lint: install
 typecheck: install
 	$(BIN)/mypy .
 
-unit: install
+# The console's browser tests drive Debian's Chromium (Playwright's own download cannot
+# reach the network here); CI runs as root, so it installs it when missing.
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+unit: install browser
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
