@@ -59,9 +59,13 @@ def online_points(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def polyline(values: Sequence[float], width: int = 600, height: int = 120) -> str:
-    """SVG polyline points for ``values`` spread across ``width``, scaled to ``height``."""
+    """SVG polyline points for ``values`` spread across ``width``, their range across ``height``.
+
+    >>> polyline([10, 20], width=100, height=10)
+    '0.0,10.0 100.0,0.0'
+    """
     if not values:
         return ""
-    top = max(values) or 1.0
+    low, span = min(values), (max(values) - min(values)) or 1.0
     step = width / max(1, len(values) - 1)
-    return " ".join(f"{i * step:.1f},{height - height * v / top:.1f}" for i, v in enumerate(values))
+    return " ".join(f"{i * step:.1f},{height - height * (v - low) / span:.1f}" for i, v in enumerate(values))
