@@ -12,8 +12,8 @@ from typing import Any
 import orjson
 from fastapi import Request, Response
 
-from api.dependencies import get_app_settings, get_decision_store, get_explainer, get_redis
-from api.routers import decisions
+from api.dependencies import get_app_settings, get_audit_log, get_decision_store, get_explainer, get_redis
+from api.routers import audit, decisions
 from contracts.records import DecisionKind, RiskLevel
 from pipeline.decision_store import meta_key, review_key
 
@@ -66,6 +66,28 @@ async def entities_and_review(request: Request, event_id: str) -> tuple[dict[str
     meta, review = await pipe.execute()
     entities = {_META[k]: _s(v) for k, v in zip(_META, meta, strict=True) if v}
     return entities, {_s(k): _s(v) for k, v in review.items()}
+
+
+#: Audit entries read when looking for a payment's label history (newest first).
+AUDIT_SCAN = 2000
+
+
+async def label_history(request: Request, principal: Any, event_id: str) -> list[Any]:
+    """``GET /v1/audit`` entries about this payment: its review changes and labels sent
+    through the API, newest first. Only for keys that may read the audit log."""
+    found: list[Any] = []
+    cursor: str | None = None
+    for _ in range(AUDIT_SCAN // 100):
+        page = await audit.audit_log(
+            principal, get_audit_log(request), get_app_settings(request), limit=100, cursor=cursor
+        )
+        for e in page.items:
+            ids = (e.after or {}).get("event_ids", []) if e.action == "labels.publish" else []
+            if (e.action.startswith("review.") and e.target == event_id) or event_id in ids:
+                found.append(e)
+        if (cursor := page.next_cursor) is None:
+            break
+    return found
 
 
 def _s(value: bytes | str) -> str:

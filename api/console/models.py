@@ -3,6 +3,7 @@ model card (data range, metrics, calibration), drift and shadow agreement."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -22,6 +23,8 @@ router = APIRouter(prefix="/ui")
 Version = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$")]
 #: The newest stored decisions the drift and agreement figures are computed on.
 SAMPLE = 1000
+#: Points of the online model's line over the whole stored history.
+POINTS = 24
 
 
 async def _sample(request: Request, s: Signed) -> list[dict[str, Any]]:
@@ -33,6 +36,22 @@ async def _sample(request: Request, s: Signed) -> list[dict[str, Any]]:
         if (cursor := got["next_cursor"]) is None:
             break
     return out[:SAMPLE]
+
+
+async def _over_time(request: Request, s: Signed) -> list[dict[str, Any]]:
+    """One decision at each of ``POINTS`` even steps from the oldest stored one to the newest:
+    the online model's version and weight as it was then."""
+    newest = (await calls.search(request, s.principal, limit=1))["items"]
+    oldest = (await calls.search(request, s.principal, limit=1, order="oldest"))["items"]
+    if not newest or not oldest:
+        return []
+    start, end = (datetime.fromisoformat(x[0]["scored_at"]) for x in (oldest, newest))
+    picked: dict[str, dict[str, Any]] = {}
+    for k in range(POINTS):
+        until = start + (end - start) * (k + 1) / POINTS
+        for r in (await calls.search(request, s.principal, limit=1, until=until))["items"]:
+            picked[r["event_id"]] = r
+    return list(picked.values())
 
 
 @router.get("/models", response_class=HTMLResponse, include_in_schema=False)
@@ -48,7 +67,7 @@ async def models(request: Request, s: Signed, done: str = "") -> HTMLResponse:
     sample = await _sample(request, s)
     current = next((m for m in listing.items if m.current), None)
     reference = current.manifest.get("reference", {}) if current else {}
-    points = online_points(sample)
+    points = online_points(await _over_time(request, s))
     return page(
         request,
         "models.html",

@@ -94,6 +94,8 @@ async def payment(
     if card := entities.get("card_id"):
         timeline = (await calls.search(request, s.principal, card_id=card, limit=10))["items"]
     reasons = record.get("reasons", [])
+    audited = s.is_admin and s.principal.account is None  # who may read the audit log
+    history = await calls.label_history(request, s.principal, event_id) if audited else None
     return page(
         request,
         "payment.html",
@@ -104,4 +106,5 @@ async def payment(
         bars=reason_bars(reasons),
         features=feature_rows(record.get("features", {}), [x["feature"] for x in reasons]),
         timeline=timeline,
+        history=history,
     )

@@ -14,6 +14,9 @@ pytestmark = pytest.mark.services
 
 
 def test_sign_in_filter_open_a_payment_with_the_apis_reasons_and_sign_out(page, console):
+    page.goto(console.url + "/")
+    assert "/ui/signin" in page.url, "the console asks for a key first"
+    shot(page, "signin")
     sign_in(page, console, "analyst_a")
     shot(page, "payments")
     rows = page.locator("#payments tbody tr")
@@ -86,7 +89,7 @@ def test_close_a_review_as_fraud_from_the_queue_by_keyboard_publishes_the_label(
     assert [(lab["event_id"], lab["label"], lab["source"]) for lab in labels] == [(first, "fraud", "review")]
     page.goto(f"{console.url}/ui/payments/{first}")
     assert page.locator("#review-status").inner_text() == "closed"
-    assert "fraud" in page.locator("#lab ~ p").inner_text()
+    assert "fraud" in page.locator("#label-now").inner_text()
 
 
 def test_rule_editor_shows_the_syntax_error_at_its_position_and_a_backtest_counts(page, console):
@@ -94,6 +97,9 @@ def test_rule_editor_shows_the_syntax_error_at_its_position_and_a_backtest_count
     with console.api("admin") as api:
         # A labelled hit: one of the review-band payments closed as legit through the API.
         assert api.post("/v1/reviews/a04/close", json={"outcome": "legit"}).status_code == 200
+    page.goto(console.url + "/ui/payments/a04")
+    history = page.locator("#label-history").inner_text()
+    assert "review.close" in history and "legit" in history, "an admin sees the label history"
     page.goto(console.url + "/ui/rules")
     bad = "block if :amout: > 5"
     page.fill("#rule-text", bad)
