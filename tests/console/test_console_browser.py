@@ -34,6 +34,15 @@ def test_sign_in_filter_open_a_payment_with_the_apis_reasons_and_sign_out(page, 
     assert shown == expected and len(shown) == 12, "the filter gives what the API gives"
     assert "Risk scores of 12 " in page.locator(".histogram figcaption").inner_text()
 
+    page.fill("input[name=since]", "2099-01-01T00:00:00")  # the time range: nothing that late
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url("**since=2099**")
+    assert page.locator("#payments tbody").inner_text().strip() == "No payments match."
+    page.go_back()
+    page.wait_for_url(lambda url: "decision=review" in url and "2099" not in url)
+    page.keyboard.press("Tab")  # the first stop is the skip link, visibly focused
+    assert page.evaluate("document.activeElement.className") == "skip"
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
     page.click(f"#payments a:text-is('{shown[0]}')")
     page.wait_for_url(f"**/ui/payments/{shown[0]}")
     shot(page, "payment")
