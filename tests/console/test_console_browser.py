@@ -34,6 +34,14 @@ def test_sign_in_filter_open_a_payment_with_the_apis_reasons_and_sign_out(page, 
     assert shown == expected and len(shown) == 12, "the filter gives what the API gives"
     assert "Risk scores of 12 " in page.locator(".histogram figcaption").inner_text()
 
+    page.goto(f"{console.url}/ui/payments?rule=amount:+>+400")  # rule matched: a post-filter
+    assert page.locator("#payments tbody tr").count() == 12
+    with console.api("analyst_a") as api:
+        version = api.get("/v1/decisions/a00").json()["model"]["batch_version"]
+    page.goto(f"{console.url}/ui/payments?decision=review&model=no-such-version")
+    assert page.locator("#payments tbody").inner_text().strip() == "No payments match."
+    page.goto(f"{console.url}/ui/payments?decision=review&model={version}")
+    assert page.locator("#payments tbody tr").count() == 12
     page.fill("input[name=since]", "2099-01-01T00:00:00")  # the time range: nothing that late
     page.click("form.filters button[type=submit]")
     page.wait_for_url("**since=2099**")
