@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install tools demo test lint typecheck unit tls-redis bench baseline clean
+.PHONY: install tools browser demo test lint typecheck unit tls-redis bench baseline clean
 
 install: $(STAMP)
 
@@ -35,7 +35,12 @@ tls-redis:
 	@command -v redis-server >/dev/null || command -v valkey-server >/dev/null || \
 		(apt-get update -qq && apt-get install -y -qq redis-server)
 
-unit: install tls-redis tools
+# The console's browser tests drive Debian's Chromium (Playwright's own download cannot
+# reach the network here); CI runs as root, so it installs it when missing.
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+unit: install tls-redis tools browser
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

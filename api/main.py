@@ -15,6 +15,7 @@ from api.access import KeyStore
 from api.audit import AuditLog
 from api.bodies import document_one_or_many
 from api.errors import without_paths
+from api.console import install as install_console
 from api.explanations import Explainer, ModelCache
 from api.key_hash import key_pepper
 from api.limits import BodyLimit
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(rules.router)
     app.include_router(keys.router)
     app.include_router(audit.router)
+    install_console(app)  # the analyst console under /ui, after errors.install
 
     generate = app.openapi
 

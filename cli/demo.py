@@ -190,6 +190,7 @@ def demo(seconds: float | None, rate: float, cards: int, workdir: Path | None) -
         cleanup.callback(_stop, api)
         api_url = f"http://127.0.0.1:{api_port}"
         _wait_http(f"{api_url}/healthz", api, api_log)
+        secret, admin = _console_keys(settings, api_url)
 
         _wait_log(worker_log, b"Worker]: Ready", worker, timeout=60)
         reader = ScoreReader(bootstrap, settings.topic_scores, settings.topic_partitions)
@@ -230,7 +231,6 @@ def demo(seconds: float | None, rate: float, cards: int, workdir: Path | None) -
         stop.set()
         if tally.example is None:
             raise DemoError(f"no decisions arrived on {settings.topic_scores}:\n{_tail(worker_log)}")
-        _, secret = create_key(settings, "analyst", name="demo")
         fetched = httpx.get(
             f"{api_url}/v1/decisions/{tally.example['event_id']}",
             headers={"Authorization": f"Bearer {secret}"},
@@ -239,7 +239,6 @@ def demo(seconds: float | None, rate: float, cards: int, workdir: Path | None) -
         if fetched.status_code != 200:
             raise DemoError(f"the API answered {fetched.status_code} for the example decision")
         _print_example(tally.example, api_url, secret)
-        _, admin = create_key(settings, "admin", name="demo-admin")
         blend = httpx.get(
             f"{api_url}/v1/models/current", headers={"Authorization": f"Bearer {admin}"}, timeout=5
         ).json()
@@ -258,6 +257,31 @@ def demo(seconds: float | None, rate: float, cards: int, workdir: Path | None) -
         lat = sorted(tally.latencies)
         p50, p99 = lat[len(lat) // 2], lat[int(len(lat) * 0.99)]
         click.echo(f"pipeline latency in the worker: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+
+
+#: The model alone sends no payment to review today (issue 12), so the demo adds this rule
+#: through the rules API: the queue then fills honestly, with the stream's large payments.
+DEMO_REVIEW_RULE = "review if :amount: > 1000"
+
+
+def _console_keys(settings: Settings, api_url: str) -> tuple[str, str]:
+    """Analyst and admin keys for the console (printed ready to paste), and the demo's review rule."""
+    from cli.keys import create_key
+
+    _, analyst = create_key(settings, "analyst", name="demo")
+    _, admin = create_key(settings, "admin", name="demo-admin")
+    added = httpx.post(
+        f"{api_url}/v1/rules", json={"text": DEMO_REVIEW_RULE}, headers={"Authorization": f"Bearer {admin}"}
+    )
+    if added.status_code != 201:
+        raise DemoError(f"the API refused the demo's review rule: {added.status_code} {added.text}")
+    click.echo(
+        f"\nanalyst console: {api_url}/ui/  (paste a key to sign in)\n"
+        f"  analyst key: {analyst}\n"
+        f"  admin key (rules, models, audit log): {admin}\n"
+        f"  demo rule {DEMO_REVIEW_RULE!r} puts the stream's large payments in the review queue\n"
+    )
+    return analyst, admin
 
 
 def _interrupt(signum: int, frame: object) -> None:
