@@ -14,8 +14,8 @@ from api import access_log, errors
 from api.access import KeyStore
 from api.audit import AuditLog
 from api.bodies import document_one_or_many
-from api.errors import without_paths
 from api.console import install as install_console
+from api.errors import without_paths
 from api.explanations import Explainer, ModelCache
 from api.key_hash import key_pepper
 from api.limits import BodyLimit

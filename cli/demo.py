@@ -16,9 +16,12 @@ import time
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from contracts.settings import Settings
 
 HISTORY_DAYS = 42  # chargebacks take 1-60 days: six weeks leave a model something to learn
 STREAM_DAYS = 21
@@ -112,7 +115,6 @@ def demo(seconds: float | None, rate: float, cards: int, workdir: Path | None) -
 
     from cli.backfill import backfill
     from cli.demo_summary import ScoreReader, ScoreTally
-    from cli.keys import create_key
     from cli.train import train_model
     from contracts.settings import Settings, get_settings
     from embedded import EmbeddedServices
@@ -266,6 +268,8 @@ DEMO_REVIEW_RULE = "review if :amount: > 1000"
 
 def _console_keys(settings: Settings, api_url: str) -> tuple[str, str]:
     """Analyst and admin keys for the console (printed ready to paste), and the demo's review rule."""
+    import httpx
+
     from cli.keys import create_key
 
     _, analyst = create_key(settings, "analyst", name="demo")

@@ -15,10 +15,8 @@ from fastapi import Request, Response
 from api.dependencies import get_app_settings, get_audit_log, get_decision_store, get_explainer, get_redis
 from api.routers import audit, decisions
 from contracts.records import DecisionKind, RiskLevel
-from pipeline.decision_store import meta_key, review_key
-
-#: Fields of the decision index the console shows next to a record.
-_META = {"c": "card_id", "u": "customer_id", "m": "merchant_id"}
+from pipeline.decision_store import review_key
+from store.identity import event_ref
 
 
 def _json(response: Response) -> Any:
@@ -45,26 +43,29 @@ async def search(
     return page
 
 
-async def decision(request: Request, principal: Any, event_id: str) -> dict[str, Any]:
-    """``GET /v1/decisions/{event_id}`` (404 for another account's payment)."""
+async def decision(
+    request: Request, principal: Any, event_id: str, account_id: str | None = None
+) -> dict[str, Any]:
+    """``GET /v1/decisions/{event_id}`` (404 for another account's payment; 409 for a key
+    that sees every account when the id is stored for several and ``account_id`` is not given)."""
     response = await decisions.get_decision(
-        event_id, principal, get_decision_store(request), get_explainer(request)
+        event_id, principal, get_decision_store(request), get_explainer(request), account_id
     )
     record: dict[str, Any] = _json(response)
     return record
 
 
-async def entities_and_review(request: Request, event_id: str) -> tuple[dict[str, str], dict[str, str]]:
-    """The card, customer and merchant a payment was indexed under, and its review state.
+async def entities_and_review(
+    request: Request, record: dict[str, Any]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The card, customer and merchant of a payment (as the producer sent them, from its
+    record) and its review state.
 
-    Only called after :func:`decision` returned the record to this principal.
+    Only called with a record that :func:`decision` returned to this principal.
     """
-    client = get_redis(request)
-    pipe = client.pipeline(transaction=False)
-    pipe.hmget(meta_key(event_id), *_META)
-    pipe.hgetall(review_key(event_id))
-    meta, review = await pipe.execute()
-    entities = {_META[k]: _s(v) for k, v in zip(_META, meta, strict=True) if v}
+    entities = {k: str(record[k]) for k in ("card_id", "customer_id", "merchant_id") if record.get(k)}
+    ref = event_ref(record.get("account_id"), str(record["event_id"]))
+    review = await get_redis(request).hgetall(review_key(ref))
     return entities, {_s(k): _s(v) for k, v in review.items()}
 
 
@@ -72,9 +73,12 @@ async def entities_and_review(request: Request, event_id: str) -> tuple[dict[str
 AUDIT_SCAN = 2000
 
 
-async def label_history(request: Request, principal: Any, event_id: str) -> list[Any]:
-    """``GET /v1/audit`` entries about this payment: its review changes and labels sent
-    through the API, newest first. Only for keys that may read the audit log."""
+async def label_history(request: Request, principal: Any, record: dict[str, Any]) -> list[Any]:
+    """``GET /v1/audit`` entries about this payment: its review changes (their target is the
+    payment's reference, account included) and labels sent through the API, newest first.
+    Only for keys that may read the audit log."""
+    event_id = str(record["event_id"])
+    ref = event_ref(record.get("account_id"), event_id)
     found: list[Any] = []
     cursor: str | None = None
     for _ in range(AUDIT_SCAN // 100):
@@ -83,7 +87,7 @@ async def label_history(request: Request, principal: Any, event_id: str) -> list
         )
         for e in page.items:
             ids = (e.after or {}).get("event_ids", []) if e.action == "labels.publish" else []
-            if (e.action.startswith("review.") and e.target == event_id) or event_id in ids:
+            if (e.action.startswith("review.") and e.target == ref) or event_id in ids:
                 found.append(e)
         if (cursor := page.next_cursor) is None:
             break

@@ -85,17 +85,20 @@ async def payments(
 
 @router.get("/payments/{event_id}", response_class=HTMLResponse, include_in_schema=False)
 async def payment(
-    request: Request, s: Signed, event_id: Annotated[str, Path(min_length=1, max_length=256)]
+    request: Request,
+    s: Signed,
+    event_id: Annotated[str, Path(min_length=1, max_length=256)],
+    account_id: Annotated[str | None, Query(max_length=256)] = None,
 ) -> HTMLResponse:
     await s.need(Role.ANALYST)
-    record = await calls.decision(request, s.principal, event_id)  # 404 for another account
-    entities, review = await calls.entities_and_review(request, event_id)
+    record = await calls.decision(request, s.principal, event_id, account_id)  # 404 for another account
+    entities, review = await calls.entities_and_review(request, record)
     timeline: list[dict[str, Any]] = []
     if card := entities.get("card_id"):
         timeline = (await calls.search(request, s.principal, card_id=card, limit=10))["items"]
     reasons = record.get("reasons", [])
     audited = s.is_admin and s.principal.account is None  # who may read the audit log
-    history = await calls.label_history(request, s.principal, event_id) if audited else None
+    history = await calls.label_history(request, s.principal, record) if audited else None
     return page(
         request,
         "payment.html",

@@ -45,6 +45,7 @@ async def queue(
         get_decision_store(request),
         get_app_settings(request),
         get_explainer(request),
+        get_review_store(request),
         status=status,
         order="newest" if status == "closed" else "oldest",  # the queue: oldest first
         limit=50,
@@ -75,7 +76,9 @@ async def assign(request: Request, s: Signed, event_id: EventId) -> RedirectResp
     form = await form_fields(request)
     s.check_csrf(request, form)
     await s.need(Role.ANALYST)
-    await api_reviews.assign_review(event_id, s.principal, get_review_store(request), None)
+    await api_reviews.assign_review(
+        event_id, s.principal, get_review_store(request), get_decision_store(request), None
+    )
     return _back(form, f"{event_id} assigned to you")
 
 
@@ -89,6 +92,12 @@ async def close(request: Request, s: Signed, event_id: EventId) -> RedirectRespo
     outcome = LabelKind(form["outcome"])
     body = CloseBody(outcome=outcome, note=form.get("note") or None)
     await api_reviews.close_review(
-        event_id, body, s.principal, get_review_store(request), get_publisher(request), get_metrics(request)
+        event_id,
+        body,
+        s.principal,
+        get_review_store(request),
+        get_publisher(request),
+        get_metrics(request),
+        get_decision_store(request),
     )
     return _back(form, f"{event_id} closed as {outcome.value}; label published")

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from api.access import Role
 from api.console.render import page
 from api.console.session import Signed, form_fields
-from api.dependencies import get_audit_log, get_redis
+from api.dependencies import get_audit_log, get_decision_store, get_redis
 from api.routers import rules as api_rules
 from rules.store import RuleStore
 
@@ -82,7 +82,9 @@ async def backtest(request: Request, s: Signed) -> HTMLResponse:
     _, text = await _form_text(request, s)
     try:
         body = api_rules.BacktestRequest(text=text)
-        result = await api_rules.backtest_rule(body, s.principal, _store(request), get_redis(request))
+        result = await api_rules.backtest_rule(
+            body, s.principal, _store(request), get_redis(request), get_decision_store(request)
+        )
     except ValidationError:
         return await _rules_page(
             request,
