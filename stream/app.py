@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
+from types import SimpleNamespace
 from typing import Any
 
 import faust
@@ -90,16 +91,29 @@ def create_app(settings: Settings, stopping: Stopping | None = None) -> faust.Ap
     progress = Progress(stall_after_s=settings.worker_stall_after_s)
     lag_probe = LagProbe(settings.bootstrap, settings.app_id)
 
+    def abandon_unfinished(events: Sequence[Any]) -> None:
+        # The batch, and whatever Faust has delivered to the streams beyond it: its stop
+        # waits ("Wait for streams...") until every delivered message is acked.
+        abandon(events)
+        delivered = list(getattr(app.consumer, "_unacked_messages", ()))  # faust's Consumer
+        abandon(SimpleNamespace(message=m) for m in delivered)
+
     async def until_done_or_abandon(
         events: Sequence[Any], work: Callable[[], Awaitable[object]], agent: str = "score"
     ) -> None:
         try:
             await until_done(work, metrics, progress, stopping, agent)
-        except (BatchAbandoned, asyncio.CancelledError) as exc:
-            # Stopping mid-batch: leave its offsets uncommitted; the next worker redoes it.
-            abandon(events)
+        except asyncio.CancelledError:
+            # Faust cancels the agent while it stops: the batch stays uncommitted.
+            abandon_unfinished(events)
+            raise
+        except BatchAbandoned:
+            # Stopping mid-batch: leave its offsets uncommitted (the next worker redoes it)
+            # and wait for Faust to cancel the agent: ending it here would be a crash that
+            # Faust's supervisor answers by restarting the agent.
+            abandon_unfinished(events)
             log.warning("stopping: %d events of an unfinished batch left uncommitted", len(events))
-            raise asyncio.CancelledError from exc
+            await asyncio.get_running_loop().create_future()
 
     @app.agent(labels_topic, concurrency=1)
     async def learn(stream: faust.StreamT[bytes]) -> None:

@@ -4,6 +4,8 @@ On SIGTERM or SIGINT the retry loops are told to give up at once (``Stopping``),
 stops as usual, and a timer ends the process after ``worker_stop_timeout_s`` whatever
 Faust is still waiting for (a dead broker can hold aiokafka's shutdown for minutes).
 Ending that way loses nothing: only acknowledged, finished batches are ever committed.
+Measured: in a Redis outage Faust's own stop ends in about 5 s (exit code 0); in a Kafka
+outage aiokafka's shutdown waits for the broker and the deadline ends it (exit code 1).
 """
 
 from __future__ import annotations

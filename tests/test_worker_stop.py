@@ -105,6 +105,7 @@ def test_redis_outage_turns_healthz_503_and_sigterm_ends_the_worker_within_10_s(
             raise AssertionError(f"lag {_lag(worker)}\n{worker.tail()}") from None
 
         took = _sigterm_exit_seconds(worker)
+        print(f"SIGTERM in a Redis outage: exited in {took:.1f} s, code {worker.proc.returncode}")
         assert took < STOP_WITHIN_S, f"SIGTERM took {took:.1f} s\n{worker.tail()}"
         own.start_redis()
         decided = _decided(client)
@@ -124,4 +125,5 @@ def test_kafka_outage_sigterm_ends_the_worker_within_10_s(worker_settings, tmp_p
         own._kafka.stop()  # the broker goes away under the running worker
         time.sleep(3)
         took = _sigterm_exit_seconds(worker)
+        print(f"SIGTERM in a Kafka outage: exited in {took:.1f} s, code {worker.proc.returncode}")
         assert took < STOP_WITHIN_S, f"SIGTERM took {took:.1f} s\n{worker.tail()}"
