@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     # not only the alerts'.
     explain_all: bool = False
 
+    # Detection quality (issue 12): training refusal, decision policy, cold start.
+    # `riskwire train` does not make a model current whose validation window has fewer
+    # frauds than this (its metrics and calibration would be noise), unless --force.
+    train_min_validation_frauds: int = Field(default=30, ge=1)
+
     @property
     def bootstrap(self) -> str:
         """The Kafka bootstrap address in use."""
