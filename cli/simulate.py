@@ -197,6 +197,13 @@ def _publish(records: Records, label: str, topic: str, key: str, rate: float | N
     help="Days from a fraud to its chargeback: a fixed delay (7) or a right-skewed range (1-60).",
 )
 @click.option(
+    "--chargeback-share",
+    type=click.FloatRange(0, 1),
+    default=0.85,
+    show_default=True,
+    help="Share of frauds that are ever charged back (the rest stay unlabelled).",
+)
+@click.option(
     "--amount-threshold",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
@@ -221,6 +228,7 @@ def simulate(
     new_pattern: str,
     new_pattern_rate: float,
     chargeback_delay: tuple[float, float],
+    chargeback_share: float,
     amount_threshold: float | None,
 ) -> None:
     """Simulate card payments with fraud, drift, delayed chargebacks and legit labels.
@@ -260,6 +268,7 @@ def simulate(
             new_pattern=new_pattern,
             new_pattern_rate=new_pattern_rate,
             label_delay_days=chargeback_delay,
+            chargeback_share=chargeback_share,
             amount_threshold=amount_threshold,
             **switches,
         )
