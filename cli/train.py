@@ -30,6 +30,7 @@ def train_model(
     from models.registry import ModelRegistry
     from models.training import build_training_set, train
 
+    settings = get_settings()
     started = time.monotonic()
     txs = read_transactions(transactions)
     labs = read_labels(labels)
@@ -43,6 +44,9 @@ def train_model(
             seed=seed,
             cutoff_ms=None if cutoff is None else int(cutoff.timestamp() * 1000),
             maturity_ms=None if maturity_days is None else int(maturity_days * 86_400_000),
+            block_precision=settings.block_precision,
+            reviews_per_day=settings.reviews_per_day,
+            elevated=settings.elevated_threshold,
         )
     except ValueError as exc:  # too little history: say so in one line
         raise click.ClickException(str(exc)) from None
@@ -57,6 +61,12 @@ def train_model(
             f"(RISKWIRE_TRAIN_MIN_VALIDATION_FRAUDS); give more history, or --force"
         )
     ModelRegistry(model_dir).save(result.version, result.model_bytes, result.manifest)
+    if (pol := result.manifest.get("decision_policy")) is not None:
+        click.echo(
+            f"decisions: block from risk score {pol['block_from']} "
+            f"(about {pol['expected_blocks_per_day']:.1f} a day), review from {pol['review_from']} "
+            f"(about {pol['expected_reviews_per_day']:.1f} a day, capacity {pol['reviews_per_day']:g})"
+        )
     click.echo(
         f"labels known at the cutoff {lab['cutoff']}; events after {lab['mature_until']} left out "
         f"({lab['immature_rows_excluded']:,} too young for their chargebacks)"

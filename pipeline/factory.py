@@ -54,7 +54,11 @@ def build_pipeline(
         features=features or feature_store(settings, client),
         decisions=DecisionStore(client, ttl_s=settings.decision_ttl_s, indexed=indexed),
         model=BatchModel(registry.load(model_version)),
-        policy=RiskPolicy(elevated=settings.elevated_threshold, highest=settings.highest_threshold),
+        policy=RiskPolicy(
+            elevated=settings.elevated_threshold,
+            highest=settings.highest_threshold,
+            capacity=settings.review_capacity_policy,
+        ),
         top_reasons=settings.top_reasons,
         lowering_reasons=settings.lowering_reasons,
         rules=LiveRules(RuleStore(client)),
