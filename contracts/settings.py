@@ -129,6 +129,8 @@ class Settings(BaseSettings):
     review_capacity_policy: bool = True
     block_precision: float = Field(default=0.9, gt=0, le=1)
     reviews_per_day: float = Field(default=20.0, ge=0)
+    # Cold start: add the default rules pack (rules/default_pack.py) to the stored rules.
+    default_rules: bool = False
 
     @property
     def bootstrap(self) -> str:

@@ -19,6 +19,7 @@ from pipeline.label_learning import LabelLearning
 from pipeline.online_checkpoint import OnlineCheckpoint
 from pipeline.online_follower import OnlineFollower
 from pipeline.scoring import ScoringPipeline
+from rules.default_pack import default_rules
 from rules.live import LiveRules
 from rules.store import RuleStore
 from store.connect import AsyncRedis
@@ -61,7 +62,7 @@ def build_pipeline(
         ),
         top_reasons=settings.top_reasons,
         lowering_reasons=settings.lowering_reasons,
-        rules=LiveRules(RuleStore(client)),
+        rules=LiveRules(RuleStore(client), extra=default_rules() if settings.default_rules else ()),
         online=(
             OnlineFollower(
                 checkpoint(settings, client), OnlineLearner.from_state, every_s=settings.online_refresh_s
