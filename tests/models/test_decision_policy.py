@@ -42,3 +42,25 @@ def test_the_policy_decides_levels_stay_radars() -> None:
     off = RiskPolicy(capacity=False).for_model(manifest)
     assert off.assess(0.25)[2] is DecisionKind.ALLOW and off.assess(0.72)[2] is DecisionKind.REVIEW
     assert RiskPolicy(capacity=True).for_model({}).assess(0.8)[2] is DecisionKind.BLOCK
+
+
+def test_the_search_breaks_an_aucpr_tie_by_log_loss_and_records_every_trial() -> None:
+    import xgboost as xgb
+
+    from models.search import search
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(3000, 4))
+    y = ((x[:, 0] > 1.2) | (rng.random(3000) < 0.01)).astype(int)  # a sharp rule plus noise
+    train_m, valid_m = xgb.DMatrix(x[:2000], label=y[:2000]), xgb.DMatrix(x[2000:], label=y[2000:])
+    params = {"objective": "binary:logistic", "eval_metric": ["logloss", "aucpr"], "seed": 1}
+    grid = ({"max_depth": 1, "eta": 0.05}, {"max_depth": 3, "eta": 0.3})
+    booster, chosen, trials = search(params, train_m, valid_m, rounds=60, grid=grid)
+    assert [t["max_depth"] for t in trials] == [1, 3]
+    best = max(t["validation_aucpr"] for t in trials)
+    tied = [t for t in trials if t["validation_aucpr"] >= best - 0.002]
+    assert chosen["max_depth"] == min(tied, key=lambda t: t["validation_logloss"])["max_depth"]
+    assert (
+        booster.num_boosted_rounds()
+        == next(t for t in trials if t["max_depth"] == chosen["max_depth"])["trees"]
+    )
