@@ -50,6 +50,7 @@ bench: install
 
 baseline: install
 	bash docs/baseline/run.sh
+	bash docs/baseline/quality.sh
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

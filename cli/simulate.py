@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 # The simulator's names, spelled out so that `--help` need not import numpy
 # (tests/test_cli_fast.py checks they match simulator.Pattern, DRIFTS, NEW_PATTERNS).
+# The deterministic pattern has a threshold, not a rate or a switch (--amount-threshold).
 PATTERNS = ["stolen_card", "card_testing", "compromised_merchant", "account_takeover", "cross_border"]
 DRIFTS = ("new_pattern", "fraud_shift", "holiday")
 NEW_PATTERNS = ("account_takeover", "cross_border")
@@ -44,6 +45,17 @@ def _parse_rates(_ctx: click.Context, _param: click.Parameter, value: tuple[str,
         except ValueError as exc:
             raise click.BadParameter(f"give PATTERN=RATE, e.g. stolen_card=0.002, not {item!r}") from exc
     return rates
+
+
+def _parse_delay(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[float, float]:
+    low, _, high = value.partition("-")
+    try:
+        delay = (float(low), float(high or low))
+    except ValueError as exc:
+        raise click.BadParameter(f"give DAYS or LOW-HIGH days, e.g. 7 or 1-60, not {value!r}") from exc
+    if not 0 <= delay[0] <= delay[1]:
+        raise click.BadParameter(f"need 0 <= LOW <= HIGH, not {value!r}")
+    return delay
 
 
 def _fraud_share(sim: Simulation, after: bool) -> str:
@@ -122,7 +134,11 @@ def _publish(records: Records, label: str, topic: str, key: str, rate: float | N
     type=click.Path(file_okay=False, path_type=Path),
     help="Write DIR/transactions.jsonl and DIR/labels.jsonl.",
 )
-@click.option("--truth", is_flag=True, help="Also write DIR/fraud_truth.txt (fraud event ids).")
+@click.option(
+    "--truth",
+    is_flag=True,
+    help="Also write DIR/fraud_truth.txt (fraud event ids) and DIR/fraud_patterns.txt (id, pattern).",
+)
 @click.option("--publish", "to_kafka", is_flag=True, help="Publish to the Kafka topics.")
 @click.option("--rate", type=float, help="Publish at this many transactions/s (default: max).")
 @click.option(
@@ -178,6 +194,27 @@ def _publish(records: Records, label: str, topic: str, key: str, rate: float | N
     show_default=True,
     help="Incidents per card-day of the new pattern after the drift.",
 )
+@click.option(
+    "--chargeback-delay",
+    default="1-60",
+    show_default=True,
+    callback=_parse_delay,
+    metavar="DAYS|LOW-HIGH",
+    help="Days from a fraud to its chargeback: a fixed delay (7) or a right-skewed range (1-60).",
+)
+@click.option(
+    "--chargeback-share",
+    type=click.FloatRange(0, 1),
+    default=0.85,
+    show_default=True,
+    help="Share of frauds that are ever charged back (the rest stay unlabelled).",
+)
+@click.option(
+    "--amount-threshold",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Deterministic pattern: every payment above this amount is fraud (default: off).",
+)
 def simulate(
     seed: int,
     days: float,
@@ -196,6 +233,9 @@ def simulate(
     drift_day: float | None,
     new_pattern: str,
     new_pattern_rate: float,
+    chargeback_delay: tuple[float, float],
+    chargeback_share: float,
+    amount_threshold: float | None,
 ) -> None:
     """Simulate card payments with fraud, drift, delayed chargebacks and legit labels.
 
@@ -203,7 +243,8 @@ def simulate(
     transactions topic keyed by card_id, labels to the labels topic keyed by
     event_id (labels after all transactions; each label's reported_at says
     when it takes effect). Fraud patterns: stolen_card, card_testing,
-    compromised_merchant, account_takeover, cross_border.
+    compromised_merchant, account_takeover, cross_border, and (with
+    --amount-threshold) amount_threshold.
 
     A dataset for a drift baseline (batch model trained before day 14, online
     model adapting after it):
@@ -241,6 +282,9 @@ def simulate(
             drift_day=drift_day,
             new_pattern=new_pattern,
             new_pattern_rate=new_pattern_rate,
+            label_delay_days=chargeback_delay,
+            chargeback_share=chargeback_share,
+            amount_threshold=amount_threshold,
             **switches,
         )
     except ValueError as exc:
@@ -256,6 +300,9 @@ def simulate(
         if truth:
             ids = [t["event_id"] for t in sim.transactions if t["event_id"] in sim.fraud_event_ids]
             (out / "fraud_truth.txt").write_text("".join(f"{i}\n" for i in ids), encoding="utf-8")
+            # The pattern of each fraud, for per-pattern quality (evaluation.quality).
+            lines = "".join(f"{i} {sim.fraud_patterns[i]}\n" for i in ids)
+            (out / "fraud_patterns.txt").write_text(lines, encoding="utf-8")
         click.echo(f"wrote {out}", err=True)
     if to_kafka:
         settings = get_settings()

@@ -12,6 +12,7 @@ import click
 from cli.progress import Progress
 
 ROUNDS = 300  # XGBoost boosting rounds at most (models.training.train's default)
+GRID_SIZE = 2  # tree shapes the training search tries (len(models.search.GRID), checked by a test)
 
 
 def train_model(
@@ -21,6 +22,7 @@ def train_model(
     seed: int,
     cutoff: datetime | None = None,
     maturity_days: float | None = None,
+    min_validation_frauds: int = 0,
 ) -> str:
     """Train and register a model; returns its version.
 
@@ -32,6 +34,7 @@ def train_model(
     from models.registry import ModelRegistry
     from models.training import build_training_set, train
 
+    settings = get_settings()
     started = time.monotonic()
     txs = read_transactions(transactions)
     labs = read_labels(labels)
@@ -39,18 +42,39 @@ def train_model(
     with Progress(len(txs), "computing point-in-time features") as bar:
         data = build_training_set(txs, labs, progress=bar.update, grace_ms=get_settings().late_grace_s * 1000)
     click.echo(f"training on {len(data.y):,} events (latest labels: {int(data.y.sum()):,} frauds) ...")
-    # At most this many rounds: early stopping usually ends sooner, and the last line says so.
-    with Progress(ROUNDS, "boosting rounds", unit="rounds") as rounds:
-        result = train(
-            data,
-            seed=seed,
-            rounds=ROUNDS,
-            cutoff_ms=None if cutoff is None else int(cutoff.timestamp() * 1000),
-            maturity_ms=None if maturity_days is None else int(maturity_days * 86_400_000),
-            round_progress=rounds.update,
+    # At most this many rounds per tree shape tried: early stopping usually ends sooner.
+    with Progress(ROUNDS * GRID_SIZE, "boosting rounds", unit="rounds") as rounds:
+        try:
+            result = train(
+                data,
+                seed=seed,
+                rounds=ROUNDS,
+                cutoff_ms=None if cutoff is None else int(cutoff.timestamp() * 1000),
+                maturity_ms=None if maturity_days is None else int(maturity_days * 86_400_000),
+                round_progress=rounds.update,
+                block_precision=settings.block_precision,
+                reviews_per_day=settings.reviews_per_day,
+                elevated=settings.elevated_threshold,
+            )
+        except ValueError as exc:  # too little history: say so in one line
+            raise click.ClickException(str(exc)) from None
+    m, lab = result.manifest["metrics"], result.manifest["labels"]
+    if m["validation_frauds"] < min_validation_frauds:
+        # Kept (it can be promoted by hand) but not served: a few frauds make its
+        # validation metrics and calibration noise.
+        ModelRegistry(model_dir).save(result.version, result.model_bytes, result.manifest, promote=False)
+        raise click.ClickException(
+            f"model {result.version} not made current: its validation window has "
+            f"{m['validation_frauds']} frauds, fewer than the {min_validation_frauds} needed to trust it "
+            f"(RISKWIRE_TRAIN_MIN_VALIDATION_FRAUDS); give more history, or --force"
         )
     ModelRegistry(model_dir).save(result.version, result.model_bytes, result.manifest)
-    m, lab = result.manifest["metrics"], result.manifest["labels"]
+    if (pol := result.manifest.get("decision_policy")) is not None:
+        click.echo(
+            f"decisions: block from risk score {pol['block_from']} "
+            f"(about {pol['expected_blocks_per_day']:.1f} a day), review from {pol['review_from']} "
+            f"(about {pol['expected_reviews_per_day']:.1f} a day, capacity {pol['reviews_per_day']:g})"
+        )
     click.echo(
         f"labels known at the cutoff {lab['cutoff']}; events after {lab['mature_until']} left out "
         f"({lab['immature_rows_excluded']:,} too young for their chargebacks)"
@@ -92,6 +116,11 @@ def _num(value: float | None) -> str:
     help="Leave out events this young at the cutoff: their chargebacks are not in yet "
     "(default: a fifth of the history, at most 30).",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Make the model current even when its validation window has too few frauds to trust.",
+)
 @click.option("--json-out", is_flag=True, help="Print the manifest as JSON at the end.")
 def train_cmd(
     transactions: Path,
@@ -100,6 +129,7 @@ def train_cmd(
     seed: int,
     cutoff: datetime | None,
     maturity_days: float | None,
+    force: bool,
     json_out: bool,
 ) -> None:
     """Train the XGBoost batch model on history files and register it as current.
@@ -111,7 +141,8 @@ def train_cmd(
 
     directory = model_dir or get_settings().model_dir
     when = None if cutoff is None else cutoff.replace(tzinfo=UTC)
-    version = train_model(transactions, labels, directory, seed, when, maturity_days)
+    least = 0 if force else get_settings().train_min_validation_frauds
+    version = train_model(transactions, labels, directory, seed, when, maturity_days, least)
     if json_out:
         from models.registry import ModelRegistry
 

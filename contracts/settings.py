@@ -180,6 +180,19 @@ class Settings(BaseSettings):
     # PSI gauges for the k features drifting most (plus the score and riskwire_psi_max).
     psi_top_k: int = Field(default=5, ge=0)
 
+    # Detection quality (issue 12): training refusal, decision policy, cold start.
+    # `riskwire train` does not make a model current whose validation window has fewer
+    # frauds than this (its metrics and calibration would be noise), unless --force.
+    train_min_validation_frauds: int = Field(default=30, ge=1)
+    # Decisions by review capacity (models/decision_policy.py): block where the expected
+    # precision reaches block_precision, review the next reviews_per_day riskiest a day.
+    # Off: decisions follow the levels (review from elevated_threshold, block from highest).
+    review_capacity_policy: bool = True
+    block_precision: float = Field(default=0.9, gt=0, le=1)
+    reviews_per_day: float = Field(default=20.0, ge=0)
+    # Cold start: add the default rules pack (rules/default_pack.py) to the stored rules.
+    default_rules: bool = False
+
     @property
     def bootstrap(self) -> str:
         """The Kafka bootstrap address in use."""

@@ -30,7 +30,13 @@ def _num(row: Row, name: str) -> float:
     return row.get(name, math.nan)
 
 
+def _known(n: float) -> bool:
+    return not math.isnan(n)
+
+
 def _plural(n: float, word: str) -> str:
+    if not _known(n):
+        return f"an unknown number of {word}s"
     k = int(n)
     return f"{k} {word}" if k == 1 else f"{k} {word}s"
 
@@ -42,8 +48,17 @@ def _duration(seconds: float) -> str:
     return _plural(max(seconds, 0), "second")
 
 
+def _earlier(row: Row) -> bool:
+    """Whether the card has earlier payments in 30 days: a missing figure then means
+    "not known for this payment" (it arrived late, say), not "none"."""
+    n = _num(row, "card_count_30d")
+    return _known(n) and n > 0
+
+
 def _avg_ratio(row: Row, cur: str) -> str:
     ratio, avg = _num(row, "amount_to_card_avg_30d"), _num(row, "card_amount_avg_30d")
+    if math.isnan(ratio) and _earlier(row):
+        return "This card's 30-day average amount is not known for this payment"
     if math.isnan(ratio):
         return "No earlier payments on this card in 30 days to compare the amount with"
     return f"{_num(row, 'amount'):,.2f} {cur} is {ratio:.1f}× this card's 30-day average of {avg:,.2f} {cur}"
@@ -51,6 +66,11 @@ def _avg_ratio(row: Row, cur: str) -> str:
 
 def _since_previous(row: Row, cur: str) -> str:
     gap = _num(row, "card_seconds_since_previous")
+    if math.isnan(gap) and _earlier(row):
+        # A late payment: its previous one is not known, but the card is not new.
+        n = int(_num(row, "card_count_30d"))
+        earlier = _plural(n, "earlier payment")
+        return f"Time since this card's previous payment not known ({earlier} in 30 days)"
     if math.isnan(gap):
         return "First payment seen on this card in 30 days"
     return f"Previous payment on this card was {_duration(gap)} earlier"
@@ -124,6 +144,8 @@ def _amount_sum(entity: str, window: str) -> Callable[[Row, str], str]:
     def text(row: Row, cur: str) -> str:
         if (none := _absent(row, entity)) is not None:
             return none
+        if not _known(_num(row, name)):
+            return f"Amount spent {OWNER[entity]} in the last {SPOKEN[window]} not known"
         return (
             f"{_num(row, name):,.2f} {cur} spent {OWNER[entity]} in the last {SPOKEN[window]}"
             f"{_usual(row, entity, 'amount_sum', window, cur)}"
@@ -146,6 +168,9 @@ def _distinct(entity: str, what: str, window: str) -> Callable[[Row, str], str]:
         if (none := _absent(row, entity)) is not None:
             return none
         n = _num(row, name)
+        if not _known(n):
+            words = DISTINCT_WORDS[what].capitalize()
+            return f"{words} {OWNER[entity]} in the last {SPOKEN[window]} not known"
         shown = f"{int(n)} or more" if n >= DISTINCT_CAP else str(int(n))
         other = "7d" if window == "24h" else "24h"
         m = _num(row, f"{entity}_distinct_{what}_{other}")
@@ -167,6 +192,8 @@ def _fraud(entity: str, kind: str, window: str) -> Callable[[Row, str], str]:
                     f"No earlier payments {OWNER[entity]} in the last {SPOKEN[window]} to compare fraud with"
                 )
             rate = _num(row, f"{entity}_fraud_rate_{window}")
+            if not (_known(rate) and _known(n)):
+                return f"Share of {whose} payments in the last {SPOKEN[window]} reported as fraud not known"
             return (
                 f"{rate:.0%} of {whose} payments in the last {SPOKEN[window]} reported as fraud "
                 f"({int(n)} of {int(payments)})"
@@ -182,6 +209,8 @@ def _first_seen(entity: str) -> Callable[[Row, str], str]:
             return none
         age = _num(row, f"{entity}_seconds_since_first")
         what = {"card": "card", "device": "device", "email": "email address"}[entity]
+        if math.isnan(age) and entity == "card" and _earlier(row):
+            return "Not known when this card was first seen"
         if math.isnan(age):
             return f"First payment seen with this {what}"
         return f"This {what} was first seen {_duration(age)} earlier"
@@ -208,7 +237,9 @@ def _zscore(row: Row, cur: str) -> str:
 
 
 TEMPLATES: dict[str, Callable[[Row, str], str]] = {
-    "amount": lambda r, c: f"Amount of {_num(r, 'amount'):,.2f} {c}",
+    "amount": lambda r, c: (
+        f"Amount of {_num(r, 'amount'):,.2f} {c}" if _known(_num(r, "amount")) else "Amount unknown"
+    ),
     **{f"{e}_count_{w}": _count(e, w) for e in OWNER for w in WINDOWS},
     **{f"{e}_amount_sum_{w}": _amount_sum(e, w) for e in OWNER for w in WINDOWS},
     "card_amount_avg_30d": _avg_ratio,
@@ -237,8 +268,18 @@ TEMPLATES: dict[str, Callable[[Row, str], str]] = {
     "card_merchant_country_mismatch": _mismatch("card", "merchant"),
     "card_ip_country_mismatch": _mismatch("card", "ip"),
     "merchant_ip_country_mismatch": _mismatch("merchant", "ip"),
-    "local_hour": lambda r, c: f"Paid at {int(_num(r, 'local_hour')):02d}:00 local time",
-    "is_weekend": lambda r, c: "Paid at the weekend" if _num(r, "is_weekend") else "Paid on a weekday",
+    "local_hour": lambda r, c: (
+        f"Paid at {int(_num(r, 'local_hour')):02d}:00 local time"
+        if _known(_num(r, "local_hour"))
+        else "Local time of payment unknown"
+    ),
+    "is_weekend": lambda r, c: (
+        "Day of the week unknown"
+        if not _known(_num(r, "is_weekend"))
+        else "Paid at the weekend"
+        if _num(r, "is_weekend")
+        else "Paid on a weekday"
+    ),
     "channel_code": lambda r, c: (
         f"Paid {CHANNELS[int(_num(r, 'channel_code'))]}"
         if not math.isnan(_num(r, "channel_code"))

@@ -7,7 +7,8 @@ hundred labels). The features, in ``FEATURE_NAMES`` order whatever they are:
 
 * ``sign(v) · log1p(|v|)`` of every value: amounts, counts and gaps are heavy
   tailed, and one huge payment must not swing a linear model;
-* standardised by the running mean and variance;
+* standardised by the running mean and variance, clipped to ±``Z_CLIP``
+  (and the margin to ±``MARGIN_CLIP``, so ``exp`` never overflows);
 * unknown (NaN) values are imputed at the mean (they add 0) and get a
   missing-indicator weight of their own, ``<name>__missing``.
 
@@ -59,6 +60,12 @@ Matrix = npt.NDArray[np.float64]
 
 STATE_FORMAT = "riskwire-online-model/1"
 MISSING = "__missing"
+#: Standardised values are clipped here: a value far outside what the scaler has
+#: seen (seconds since first seen on a young scaler, a tiny variance) must not
+#: swing a linear model, and the margin cannot overflow ``exp``.
+Z_CLIP = 5.0
+#: The margin is clipped here: sigmoid(±30) is 1 - 1e-13 or 1e-13, exp stays finite.
+MARGIN_CLIP = 30.0
 
 
 @dataclass(frozen=True)
@@ -133,7 +140,9 @@ class OnlineModel:
         w_missing = np.array([weights.get(n, 0.0) for n in self._missing])
         with np.errstate(invalid="ignore", divide="ignore"):
             scaled = np.where(present & (stds > 0), (z - means) / stds, 0.0)
+        scaled = np.clip(scaled, -Z_CLIP, Z_CLIP)
         margin = scaled @ w + (~present) @ w_missing + self.model.intercept + shift
+        margin = np.clip(margin, -MARGIN_CLIP, MARGIN_CLIP)
         out: Matrix = 1.0 / (1.0 + np.exp(-margin))
         return out
 
@@ -149,7 +158,8 @@ class OnlineModel:
         z = signed_log1p(x).tolist()
         present = {n: v for n, v in zip(self.names, z, strict=True) if math.isfinite(v)}
         self.scaler.learn_one(present)
-        features = self.scaler.transform_one(present)
+        # The same clip as scoring's, so learning sees what scoring sees.
+        features = {n: min(Z_CLIP, max(-Z_CLIP, v)) for n, v in self.scaler.transform_one(present).items()}
         for n, indicator in zip(self.names, self._missing, strict=True):
             if n not in present:
                 features[indicator] = 1.0

@@ -19,6 +19,7 @@ from pipeline.label_learning import LabelLearning
 from pipeline.online_checkpoint import OnlineCheckpoint
 from pipeline.online_follower import OnlineFollower
 from pipeline.scoring import ScoringPipeline
+from rules.default_pack import default_rules
 from rules.live import LiveRules
 from rules.store import RuleStore
 from store.at_rest import AtRest
@@ -66,10 +67,14 @@ def build_pipeline(
         ),
         shared_signals=settings.shared_signals,
         model=BatchModel(registry.load(model_version)),
-        policy=RiskPolicy(elevated=settings.elevated_threshold, highest=settings.highest_threshold),
+        policy=RiskPolicy(
+            elevated=settings.elevated_threshold,
+            highest=settings.highest_threshold,
+            capacity=settings.review_capacity_policy,
+        ),
         top_reasons=settings.top_reasons,
         lowering_reasons=settings.lowering_reasons,
-        rules=LiveRules(RuleStore(client)),
+        rules=LiveRules(RuleStore(client), extra=default_rules() if settings.default_rules else ()),
         online=(
             OnlineFollower(
                 checkpoint(settings, client), OnlineLearner.from_state, every_s=settings.online_refresh_s

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from contracts.records import ENTITY_KINDS, DecisionKind, RiskLevel, Transaction
+from contracts.records import ENTITY_KINDS, DecisionKind, Transaction
 from explain.decision_reasons import decision_reasons
 from explain.risk_score import RiskPolicy
 from features.aggregates import Aggregates
@@ -129,6 +129,7 @@ class ScoringPipeline:
         if self.monitor is not None:
             self.monitor.update(x, p_batch)
         shadow = self._shadow(x)
+        shadow_policy = self.policy.for_model(getattr(self.shadow, "manifest", {}))
         now = self.clock()
         scored_at = datetime.fromtimestamp(now, UTC)
         latency_ms = round((now - started) * 1000.0, 3)
@@ -136,7 +137,8 @@ class ScoringPipeline:
 
         # Score, level and decision of every row; then the rules, which need the score only.
         scores = _risk_scores(probability)
-        by_score = self._by_score()
+        # A model without a card (a test double, a bench stub) decides by the levels.
+        by_score = self._by_score(getattr(model, "manifest", {}))
         levels = [by_score[s][0] for s in scores]
         decisions = [by_score[s][1] for s in scores]
         matched: list[list[str]] = [[] for _ in range(n)]
@@ -211,7 +213,7 @@ class ScoringPipeline:
                 record["shared_signals"] = used  # the record says which shared states it read
             if shadow is not None:
                 version, p_shadow = shadow
-                s_score, s_level, s_decision = self.policy.assess(p_shadow[i])
+                s_score, s_level, s_decision = shadow_policy.assess(p_shadow[i])
                 # Recorded for comparison with the champion's score-based decision, never acted on.
                 record["shadow"] = {
                     "version": version,
@@ -225,14 +227,11 @@ class ScoringPipeline:
             out.append(record)
         return out
 
-    def _by_score(self) -> list[tuple[str, str]]:
-        """(level, decision) of the policy for every risk score 0–100."""
-        policy = self.policy
-        if self._policy_table is None or self._policy_table[0] is not policy:
-            table = []
-            for s in range(101):
-                level = policy.level(s)
-                table.append((level.value, _DEFAULT_DECISION[level].value))
+    def _by_score(self, manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """(level, decision) of the policy, with the model's review capacity, for every score 0–100."""
+        policy = self.policy.for_model(manifest)
+        if self._policy_table is None or self._policy_table[0] != policy:
+            table = [(policy.level(s).value, policy.decision(s).value) for s in range(101)]
             self._policy_table = (policy, table)
         return self._policy_table[1]
 
@@ -299,13 +298,6 @@ def _agreement(champion: str, shadow: str) -> str:
 
 _SEVERITY = {DecisionKind.ALLOW.value: 0, DecisionKind.REVIEW.value: 1, DecisionKind.BLOCK.value: 2}
 ALERTING = frozenset({DecisionKind.REVIEW.value, DecisionKind.BLOCK.value})
-
-
-_DEFAULT_DECISION = {
-    RiskLevel.NORMAL: DecisionKind.ALLOW,
-    RiskLevel.ELEVATED: DecisionKind.REVIEW,
-    RiskLevel.HIGHEST: DecisionKind.BLOCK,
-}
 
 
 def _risk_scores(probability: list[float]) -> list[int]:

@@ -83,6 +83,9 @@ class SimulationConfig:
     drift_day: float | None = None
     new_pattern: str = "account_takeover"  # one of NEW_PATTERNS
     new_pattern_rate: float = 0.006  # its incidents per card-day after the drift
+    # (6) Deterministic: every legit payment above this amount is fraud (the
+    # handbook's "amount above a fixed threshold" scenario); None: off.
+    amount_threshold: float | None = None
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None or self.start.utcoffset() is None:
@@ -124,6 +127,8 @@ class SimulationConfig:
             raise ValueError("drift_day must be within [0, days)")
         if self.new_pattern not in NEW_PATTERNS:
             raise ValueError(f"new_pattern must be one of {', '.join(NEW_PATTERNS)}")
+        if self.amount_threshold is not None and not self.amount_threshold > 0:
+            raise ValueError("amount_threshold must be > 0")
         lo, hi = self.compromised_days
         if not 0 < lo <= hi:
             raise ValueError("compromised_days must be (low, high) with 0 < low <= high")
@@ -135,9 +140,17 @@ class SimulationConfig:
         Canonical, so ``days=5`` and ``days=5.0``, or the same start written in
         two offsets, name the same dataset.
         """
-        canonical = {f.name: _canonical(getattr(self, f.name)) for f in fields(self)}
+        # Knobs added later count only when set, so older datasets keep their ids.
+        canonical = {
+            f.name: _canonical(getattr(self, f.name))
+            for f in fields(self)
+            if f.name not in _LATER or getattr(self, f.name) is not None
+        }
         text = json.dumps(canonical, sort_keys=True)
         return hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
+
+
+_LATER = frozenset({"amount_threshold"})
 
 
 def _canonical(value: object) -> object:

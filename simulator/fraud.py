@@ -179,3 +179,15 @@ def compromised_merchant(
     pattern = payments.pattern.copy()
     pattern[rows] = Pattern.COMPROMISED_MERCHANT
     return payments.with_columns(amount=amount, pattern=pattern)
+
+
+def amount_threshold(config: SimulationConfig, payments: Payments) -> Payments:
+    """Deterministic fraud: every legit payment above ``amount_threshold`` is fraud.
+
+    Draws nothing, so the other streams stay as they were; a model that cannot
+    learn a rule this plain (and score it near 1) has a training problem."""
+    if config.amount_threshold is None or len(payments) == 0:
+        return payments
+    hit = (payments.amount > config.amount_threshold) & (payments.pattern == Pattern.LEGIT)
+    pattern = np.where(hit, Pattern.AMOUNT_THRESHOLD, payments.pattern).astype(np.int64)
+    return payments.with_columns(pattern=pattern)

@@ -27,6 +27,7 @@ class Pattern(IntEnum):
     COMPROMISED_MERCHANT = 3
     ACCOUNT_TAKEOVER = 4
     CROSS_BORDER = 5
+    AMOUNT_THRESHOLD = 6
 
     @property
     def slug(self) -> str:

@@ -17,7 +17,7 @@ import numpy as np
 
 from .config import SimulationConfig
 from .drift import drift_ms, holiday, pattern_plan, shift_fraud
-from .fraud import card_testing, compromised_merchant, stolen_card
+from .fraud import amount_threshold, card_testing, compromised_merchant, stolen_card
 from .labels import make_labels
 from .legit import legit_payments, span_ms
 from .payments import Numbers, Pattern, Payments
@@ -92,6 +92,7 @@ def simulate(config: SimulationConfig, progress: Callable[[int], None] | None = 
     legit = compromised_merchant(config, pop, legit, rngs["compromised"])
     if config.drift == "holiday":
         legit = holiday(config, pop, legit, rngs["holiday"])
+    legit = amount_threshold(config, legit)
     parts = [
         legit,
         stolen_card(config, pop, rngs["stolen"], *fresh(0)),

@@ -58,10 +58,15 @@ def test_names_spelled_out_for_speed_match_their_sources():
     from api.access import Role
     from cli.keys import ROLES
     from cli.simulate import DRIFTS, NEW_PATTERNS, PATTERNS
+    from cli.train import GRID_SIZE
+    from models.search import GRID
     from simulator import DRIFTS as SIM_DRIFTS
     from simulator import NEW_PATTERNS as SIM_NEW
     from simulator import Pattern
 
     assert set(ROLES) == {r.value for r in Role}
-    assert [p.slug for p in Pattern if p is not Pattern.LEGIT] == PATTERNS
+    # The deterministic pattern is set by a threshold (--amount-threshold), not listed.
+    listed = [p.slug for p in Pattern if p not in (Pattern.LEGIT, Pattern.AMOUNT_THRESHOLD)]
+    assert listed == PATTERNS
     assert DRIFTS == SIM_DRIFTS and NEW_PATTERNS == SIM_NEW
+    assert len(GRID) == GRID_SIZE

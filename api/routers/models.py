@@ -65,6 +65,11 @@ class Blend(BaseModel):
     labels_pending: int = Field(description="Labels waiting for their event's decision")
     shadow_version: str | None = Field(description="A candidate scoring in shadow, never acted on")
     drift: Drift
+    decision_policy: dict[str, Any] | None = Field(
+        default=None,
+        description="The current model's review-capacity policy (block from, review from, per day); "
+        "null when decisions follow the risk levels",
+    )
 
 
 def _registry(settings: Annotated[Settings, Depends(get_app_settings)]) -> ModelRegistry:
@@ -120,7 +125,11 @@ async def current_blend(
     learner = OnlineLearner.from_state(snap.learner) if snap.learner is not None else None
     weight = learner.online_weight() if learner is not None else 0.0
     boost = learner.blender.boost if learner is not None else 0.0
+    policy = registry.load(current).manifest.get("decision_policy")
+    if not settings.review_capacity_policy:
+        policy = None
     return Blend(
+        decision_policy=policy if isinstance(policy, dict) else None,
         batch_version=current,
         batch_weight=1.0 - weight,
         online_version=learner.online_version if learner is not None else None,

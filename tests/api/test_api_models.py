@@ -26,6 +26,9 @@ def test_list_promote_rollback_and_audit(models_client, key):
     assert all("metrics" in i["manifest"] for i in listed["items"])
     blend = client.get("/v1/models/current", headers=admin).json()
     assert blend["batch_version"] == first and blend["batch_weight"] == 1.0 and not blend["drift"]["detected"]
+    # The review-capacity policy the model was trained with (issue 12), as on its card.
+    card = reg.load(first).manifest["decision_policy"]
+    assert blend["decision_policy"] == card and card["review_from"] <= card["block_from"]
 
     promoted = client.post("/v1/models/v2-candidate/promote", headers=admin)
     assert promoted.json() == {"current": "v2-candidate", "previous": first}

@@ -208,3 +208,21 @@ def test_blend_disabled_gives_the_online_model_no_weight():
 def test_online_config_is_part_of_the_state():
     model = OnlineModel(OnlineConfig(learning_rate=0.1, max_pos_weight=3.0))
     assert OnlineModel.from_state(model.to_state()).config == model.config
+
+
+def test_huge_raw_values_neither_overflow_nor_swing_the_model() -> None:
+    # The warning: "overflow encountered in exp" on seconds since first seen.
+    import warnings
+
+    model = OnlineModel()
+    rng = np.random.default_rng(0)
+    x = rng.normal(5.0, 0.01, size=(200, len(FEATURE_NAMES)))  # a tiny variance per feature
+    model.learn_many(x, (rng.random(200) < 0.1).astype(int))
+    wild = np.full((2, len(FEATURE_NAMES)), 1e300)
+    wild[1] = -1e300
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an overflow would raise here
+        p = model.predict_proba_many(wild)
+        model.learn_one(wild[0], 1)
+    assert np.isfinite(p).all() and ((p > 0) & (p < 1)).all()
+    assert np.isfinite(model.predict_proba_many(x)).all()
