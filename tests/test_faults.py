@@ -14,13 +14,16 @@ import redis
 from confluent_kafka import Consumer, TopicPartition
 
 from contracts.records import Transaction
+from contracts.settings import Settings
 from embedded import EmbeddedServices
 from features.aggregates import RAW_FIELDS, RAW_INDEX, parse_aggregates
 from features.offline import OfflineFeatureEngine
 from features.online_store import SyncOnlineFeatureStore
 from features.protocol import Keys, decode_stored
+from pipeline.decision_store import decision_key
 from pipeline.record_shapes import topic_body
 from simulator import SimulationConfig, simulate
+from store.identity import event_ref, load_names, split_ref
 from stream.topics import ensure_topics
 from tests.kafka_io import produce, read_topic, wait_until
 from tests.worker_proc import WorkerProcess, isolated_settings
@@ -37,7 +40,9 @@ def _messages(records: list[dict]) -> list[tuple[bytes, bytes]]:
 
 
 def _decided(client: redis.Redis) -> set[str]:
-    return {k.decode()[len("rw:decision:{") : -1] for k in client.scan_iter("rw:decision:{*", count=5000)}
+    """The event ids with a decision record (the simulator's ids are unique across accounts)."""
+    refs = (k.decode()[len("rw:decision:{") : -1] for k in client.scan_iter("rw:decision:{*", count=5000))
+    return {split_ref(ref)[1] for ref in refs}
 
 
 def _wait_decided(client: redis.Redis, ids: set[str], worker: WorkerProcess, timeout: float) -> None:
@@ -56,26 +61,33 @@ def _assert_counted_once(client: redis.Redis, txs: list[Transaction], rng: rando
     """
     distinct = {t.event_id: t for t in txs}.values()
     after = max(t.occurred_at for t in distinct) + timedelta(seconds=1)
-    cards = Counter(t.card_id for t in distinct)
-    merchants = Counter(t.merchant_id for t in distinct)
-    store = SyncOnlineFeatureStore(client, dedupe_ttl_s=3600, grace_ms=3_600_000)
-    some_merchants = rng.sample(sorted(merchants), min(20, len(merchants)))
-    probes = [
-        Transaction(
-            event_id=f"probe-{i}",
-            occurred_at=after,
-            amount=1.0,
-            currency="EUR",
-            card_id=card,
-            merchant_id=some_merchants[i % len(some_merchants)],
+    # Feature state is per account: count each (account, card) and (account, merchant).
+    cards = Counter((t.account_id, t.card_id) for t in distinct)
+    merchants = Counter((t.account_id, t.merchant_id) for t in distinct)
+    names = load_names(Settings())  # the worker's (the session's RISKWIRE_PSEUDONYM_KEY)
+    store = SyncOnlineFeatureStore(client, dedupe_ttl_s=3600, grace_ms=3_600_000, names=names)
+    probes = []
+    for i, (account, card) in enumerate(rng.sample(sorted(cards, key=str), min(50, len(cards)))):
+        theirs = sorted(m for a, m in merchants if a == account)
+        probes.append(
+            Transaction(
+                event_id=f"probe-{i}",
+                occurred_at=after,
+                amount=1.0,
+                currency="EUR",
+                card_id=card,
+                merchant_id=theirs[i % len(theirs)],
+                account_id=account,
+            )
         )
-        for i, card in enumerate(rng.sample(sorted(cards), min(50, len(cards))))
-    ]
     seen = store.peek(probes)
     n_card, n_merchant = RAW_INDEX["card_n_30d"], RAW_INDEX["merchant_n_30d"]
     for probe, row in zip(probes, seen, strict=True):
-        assert row[n_card] == cards[probe.card_id], f"{probe.card_id}: each payment counted once"
-        assert row[n_merchant] == merchants[probe.merchant_id], f"{probe.merchant_id}: each payment once"
+        account = probe.account_id
+        assert row[n_card] == cards[account, probe.card_id], f"{probe.card_id}: each payment counted once"
+        assert row[n_merchant] == merchants[account, probe.merchant_id], (
+            f"{probe.merchant_id}: each payment once"
+        )
 
 
 def test_kill_9_at_random_points_loses_nothing_and_counts_nothing_twice(services, worker_settings, tmp_path):
@@ -109,10 +121,11 @@ def test_kill_9_at_random_points_loses_nothing_and_counts_nothing_twice(services
     txs = [Transaction.model_validate(r) for r in stream]
     expected = parse_aggregates(OfflineFeatureEngine().record_and_fetch(txs))
     expected_by_id = {t.event_id: row for t, row in zip(txs, expected, strict=True)}
+    account = {t.event_id: t.account_id for t in txs}
     stored_ids = sorted(ids)
     pipe = client.pipeline(transaction=False)
     for i in stored_ids:
-        pipe.hget(Keys().event(i), "a")
+        pipe.hget(Keys().event(event_ref(account[i], i)), "a")
     stored = decode_stored(pipe.execute())
     card_columns = [
         j for j, name in enumerate(RAW_FIELDS) if name.startswith("card_") and "fraud" not in name
@@ -132,7 +145,8 @@ def test_kill_9_at_random_points_loses_nothing_and_counts_nothing_twice(services
         event_id = m.key().decode()
         if event_id in sample:
             # The topic's record is derived from the stored bytes: the same, minus the features.
-            assert m.value() == topic_body(client.get(f"rw:decision:{{{event_id}}}")), event_id
+            stored = client.get(decision_key(event_ref(account[event_id], event_id)))
+            assert m.value() == topic_body(stored), event_id
 
     # SIGTERM drains and commits: a restarted worker has nothing left to redo.
     assert worker.stop() == 0, worker.tail()

@@ -17,6 +17,7 @@ import redis
 from models.learner import OnlineLearner
 from pipeline.online_checkpoint import PENDING_KEY, STATE_KEY
 from simulator import SimulationConfig, simulate
+from store.identity import event_ref
 from stream.topics import ensure_topics
 from tests.kafka_io import produce, read_topic, wait_until
 from tests.worker_proc import WorkerProcess, isolated_settings
@@ -63,7 +64,8 @@ def test_labels_are_learned_exactly_once_across_kill_9(services, worker_settings
         raise AssertionError(f"learned {_learned(client)} of {expected}\n{worker.tail()}") from None
     time.sleep(2)  # anything learned twice would show up by now
     assert _learned(client) == expected
-    assert client.hexists(PENDING_KEY, "evt_never_seen"), "a label for an unknown event is kept"
+    never_seen = event_ref(labels[0].get("account_id"), "evt_never_seen")
+    assert client.hexists(PENDING_KEY, never_seen), "a label for an unknown event is kept"
 
     # New payments are blended with the online model and say which version.
     later = simulate(SimulationConfig(seed=32, days=1, cards=50, merchants=40)).transactions

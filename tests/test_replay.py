@@ -20,6 +20,7 @@ from pipeline.decision_store import DecisionStore, decision_key
 from pipeline.replay import replay
 from pipeline.scoring import ScoringPipeline
 from simulator import SimulationConfig, simulate
+from store.identity import event_ref
 from stream.topics import ensure_topics
 from tests.kafka_io import produce, read_topic
 from tests.worker_proc import WorkerProcess, isolated_settings
@@ -81,7 +82,7 @@ def test_replay_matches_the_live_worker(services, worker_settings, tmp_path):
         assert again["risk_score"] == record["risk_score"], event_id
         assert again["probability"] == record["probability"], event_id
         # Replay writes the stored record (features included); the topic's is the same, lean.
-        stored = orjson.loads(worker_store.get(decision_key(event_id)))
+        stored = orjson.loads(worker_store.get(decision_key(event_ref(record.get("account_id"), event_id))))
         assert again["feature_vector"] == stored["feature_vector"], event_id
         assert "feature_vector" not in record
         assert again["explained"] == record["explained"] == (record["decision"] != "allow")
