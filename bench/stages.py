@@ -8,6 +8,7 @@ from typing import Any
 
 import redis
 
+from bench.options import stage_events
 from contracts.records import Transaction
 from explain.risk_score import RiskPolicy
 from features.online_store import SyncOnlineFeatureStore
@@ -22,12 +23,6 @@ def backfill_cost(store: SyncOnlineFeatureStore, history: Sequence[Transaction],
     for i in range(0, len(history), batch):
         store.record_and_fetch(history[i : i + batch])
     return (time.perf_counter() - started) / max(len(history), 1) * 1e6
-
-
-def stage_events(size: int, per_size: int, max_single: int = 600) -> int:
-    """How many events :func:`stage_costs` measures at batch ``size``."""
-    wanted = min(per_size, max_single) if size == 1 else per_size
-    return max(size, wanted // size * size)
 
 
 class StageTimer:

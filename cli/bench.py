@@ -27,6 +27,10 @@ def bench(args: tuple[str, ...]) -> None:
         raise click.ClickException("the benchmarks run from a source checkout: `make bench` there")
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
+    if {"-h", "--help"} & set(args):
+        from bench.options import parse_args  # light: the help needs none of the bench's imports
+
+        parse_args(["--help"], prog="riskwire bench")
     from bench.__main__ import main
 
     raise SystemExit(main(list(args), prog="riskwire bench"))

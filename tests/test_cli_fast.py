@@ -20,7 +20,7 @@ import sys
 from click.testing import CliRunner
 from cli.main import main
 runner = CliRunner()
-for args in [[]] + [[verb] for verb in main.commands if verb != "bench"] + [
+for args in [[]] + [[verb] for verb in main.commands] + [
     ["models", "list"], ["keys", "create"], ["topics", "create"]
 ]:
     if args[:1] == ["topics"] and "topics" not in main.commands:
@@ -47,7 +47,9 @@ def _cpu_seconds(cmd: list[str]) -> float:
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-@pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["replay", "--help"], ["keys", "--help"]])
+@pytest.mark.parametrize(
+    "args", [["--help"], ["train", "--help"], ["replay", "--help"], ["keys", "--help"], ["bench", "--help"]]
+)
 def test_help_answers_within_0_3_s(args):
     riskwire = Path(sys.executable).with_name("riskwire")
     best = min(_cpu_seconds([str(riskwire), *args]) for _ in range(3))
