@@ -101,3 +101,46 @@ def test_shared_signals_setting(monkeypatch) -> None:
     monkeypatch.setenv("RISKWIRE_SHARED_SIGNALS", "card,iban")
     with pytest.raises(ValidationError, match="unknown entity kinds"):
         Settings()
+
+
+def test_a_decision_names_the_shared_signals_that_fed_it(services, redis_client, model_dir) -> None:
+    """With cards shared, two accounts' payments on one card read one state, and each record
+    says so; without sharing, no record names any."""
+    import asyncio
+
+    import orjson
+    import redis.asyncio as aioredis
+
+    from explain.risk_score import RiskPolicy
+    from features.memory_store import MemoryFeatureStore
+    from models.batch_model import BatchModel
+    from models.registry import ModelRegistry
+    from pipeline.decision_store import DecisionStore
+    from pipeline.scoring import ScoringPipeline
+
+    def pipeline(client: aioredis.Redis, shared: frozenset[str]) -> ScoringPipeline:
+        return ScoringPipeline(
+            features=MemoryFeatureStore(grace_ms=0, names=EntityNames(shared=shared)),
+            decisions=DecisionStore(client, ttl_s=3600, indexed=False),
+            model=BatchModel(ModelRegistry(model_dir).load()),
+            policy=RiskPolicy(),
+            shared_signals=shared,
+        )
+
+    async def run(shared: frozenset[str]) -> list[dict[str, object]]:
+        client = aioredis.Redis.from_url(services.redis_url)
+        try:
+            scored = await pipeline(client, shared).score(
+                [tx("s1", "acme", 0, 100.0, device_id="d1"), tx("s1", "globex", 1, 100.0)]
+            )
+            return [orjson.loads(s.body) for s in scored]
+        finally:
+            await client.aclose()
+
+    shared = asyncio.run(run(frozenset({"card", "device"})))
+    assert [r["account_id"] for r in shared] == ["acme", "globex"]  # one id, two payments
+    assert [r["shared_signals"] for r in shared] == [["card", "device"], ["card"]]
+    assert shared[1]["feature_vector"]["values"] != shared[0]["feature_vector"]["values"]
+    redis_client.flushdb()
+    apart = asyncio.run(run(frozenset()))
+    assert all("shared_signals" not in r for r in apart)
