@@ -49,6 +49,7 @@ __all__ = ["ENTITY_KINDS", "KEY_FILE", "EntityNames", "event_ref", "load_names",
 #: Where the embedded default key is kept, under ``RISKWIRE_VAR_DIR``.
 KEY_FILE = "pseudonym.key"
 _MEMORY_KEY = b"riskwire in-memory twin"  # in-memory stores: nothing leaves the process
+_CACHE_MAX = 1 << 18
 
 
 def event_ref(account: str | None, event_id: str) -> str:
@@ -87,7 +88,7 @@ def _hmac(key: bytes, msg: bytes) -> bytes:
     return bytes(o.digest())
 
 
-@lru_cache(maxsize=1 << 18)
+@lru_cache(maxsize=1 << 16)
 def _token(key: bytes, kind: str, scope: str, value: str) -> str:
     # The parts are length-prefixed, so no two (kind, scope, value) give the same message.
     msg = f"{len(kind)}:{kind}{len(scope)}:{scope}{value}".encode()
@@ -100,15 +101,33 @@ class EntityNames:
 
     key: bytes = _MEMORY_KEY
     shared: frozenset[str] = field(default_factory=frozenset)
+    # Names already made, by (kind, account, value): on the hot path most entities repeat,
+    # and a dict hit costs a tenth of an HMAC. Cleared whole when it grows past _CACHE_MAX.
+    _made: dict[tuple[int | str, str | None, str], str] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def entity(self, kind: int, account: str | None, value: str) -> str:
         """The feature-state name of an entity (``kind`` indexes ``ENTITY_KINDS``)."""
-        name = ENTITY_KINDS[kind]
-        return _token(self.key, name, "" if name in self.shared else (account or ""), value)
+        made = self._made
+        found = made.get((kind, account, value))
+        if found is None:
+            if len(made) >= _CACHE_MAX:
+                made.clear()
+            name = ENTITY_KINDS[kind]
+            scope = "" if name in self.shared else (account or "")
+            found = made[kind, account, value] = _token(self.key, name, scope, value)
+        return found
 
     def index(self, kind: str, value: str) -> str:
         """The search-index name of an entity value, the same for every account."""
-        return _token(self.key, kind, "*", value)  # "*" is no account's escaped name
+        made = self._made
+        found = made.get((kind, None, value))
+        if found is None:
+            if len(made) >= _CACHE_MAX:
+                made.clear()
+            found = made[kind, None, value] = _token(self.key, kind, "*", value)  # "*": no account's name
+        return found
 
 
 def _key_file(path: Path) -> bytes:
