@@ -11,14 +11,13 @@ from types import FrameType
 
 import click
 
-from store.safe_url import redacted
-
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _check_external(kafka: str | None, redis_url: str | None) -> None:
     """Fail early when a configured external service does not answer."""
     from embedded import EmbeddedServiceError, ping_kafka, ping_redis
+    from store.safe_url import redacted
 
     try:
         if kafka:
@@ -62,6 +61,7 @@ def services(kafka_port: int | None, redis_port: int | None, ready_file: Path | 
     """
     from contracts.settings import Settings  # lazy, like every verb: keeps --help fast
     from embedded import EmbeddedServiceError, EmbeddedServices
+    from store.safe_url import redacted
 
     settings = Settings()
     _check_external(settings.kafka_bootstrap, settings.redis_url)

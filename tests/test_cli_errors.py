@@ -176,6 +176,15 @@ def test_bad_arguments_are_one_line_exit_2_before_any_work(env, args, words):
     assert not Path("/nonexistent-riskwire").exists(), "no directory created at the root"
 
 
+@pytest.mark.parametrize(
+    "args", [["replay", "--bogus"], ["train"], ["keys", "create", "--role", "king", "--name", "x"], ["nope"]]
+)
+def test_a_usage_error_is_exactly_one_line_that_points_at_the_help(env, args):
+    code, lines, _ = _run(env, *args)
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith("Error: ") and "--help`)" in lines[0], lines
+
+
 def test_debug_shows_the_traceback(env):
     code, lines, _ = _run(env, "--debug", "keys", "list")
     assert code == 1
