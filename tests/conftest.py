@@ -56,7 +56,7 @@ def redis_client(services: EmbeddedServices) -> Iterator[redis.Redis]:
 
 @pytest.fixture(scope="session")
 def small_history() -> tuple[list[Transaction], list[Label], set[str]]:
-    sim = simulate(SimulationConfig(seed=11, days=10, cards=600, merchants=80))
+    sim = simulate(SimulationConfig(seed=11, days=10, cards=900, merchants=80))
     txs = [Transaction.model_validate(t) for t in sim.transactions]
     labels = [Label.model_validate(lab) for lab in sim.labels]
     return txs, labels, sim.fraud_event_ids

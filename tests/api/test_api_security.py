@@ -111,9 +111,13 @@ def test_model_errors_show_no_server_path(client, key, api_settings):
 
 def test_labels_with_extra_fields_are_refused(client, key):
     label = {"event_id": "e1", "label": "fraud", "reported_at": "2026-02-01T00:00:00Z", "source": "manual"}
-    got = client.post("/v1/labels", headers=key("service"), json={**label, "account_id": "globex"})
+    got = client.post("/v1/labels", headers=key("service"), json={**label, "tenant": "globex"})
     assert got.status_code == 422
-    assert "account_id" in got.json()["detail"]
+    assert "tenant" in got.json()["detail"]
+    # account_id is a Label field (events are (account, event id)): a key bound to one
+    # account cannot label another account's payment with it.
+    theirs = client.post("/v1/labels", headers=key("service", "acme"), json={**label, "account_id": "globex"})
+    assert theirs.status_code == 404
 
 
 def test_a_service_keys_label_writes_are_audited(client, key, api_settings):
@@ -201,7 +205,7 @@ def test_review_notes_are_sealed_at_rest_and_read_in_clear(api_settings, redis_c
         assert closed.json()["note"] == "card stolen"
         listed = c.get("/v1/reviews", headers=analyst, params={"status": "closed"}).json()["items"]
         assert [i["note"] for i in listed] == ["card stolen"]
-    stored = redis_client.hget("rw:{api}:review:rv1", "note")
+    stored = redis_client.hget("rw:{api}:review:acme:rv1", "note")
     assert stored is not None and stored.startswith(b"rwe1:k1:") and b"stolen" not in stored
     # Without the key the API cannot read it (and says so, rather than serve ciphertext).
     with TestClient(create_app(api_settings), raise_server_exceptions=False) as c:
