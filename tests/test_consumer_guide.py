@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
-from contracts.settings import Settings
 from stream.topics import ensure_topics
 
 pytestmark = pytest.mark.services
@@ -27,8 +26,12 @@ def _example() -> str:
     return match.group(1)
 
 
-def test_the_readme_consumer_example_deduplicates_and_separates_drift_and_dead_letters(services):
-    ensure_topics(Settings(kafka_bootstrap=services.kafka_bootstrap))
+def test_the_readme_consumer_example_deduplicates_and_separates_drift_and_dead_letters(
+    services, worker_settings
+):
+    # The default topic names are the session worker's: create them as it does (its partition
+    # count), or its tests would read half of a topic made here with the default four.
+    ensure_topics(worker_settings)
     run = uuid.uuid4().hex[:8]
     a = {"event_id": f"{run}-a", "account_id": "acct", "decision": "allow", "risk_score": 3}
     b = {"event_id": f"{run}-b", "decision": "block", "risk_score": 91}

@@ -44,6 +44,11 @@ def console(services, redis_client, candidate_registry, tmp_path) -> Iterator[Co
         api_rate_per_s=10_000,
         api_rate_burst=10_000,
         api_kafka_timeout_s=10.0,
+        # Reviews come from the review rule alone, whatever the small test model's scores:
+        # the pages' counts are the rule's 12 payments above 400.
+        review_capacity_policy=False,
+        elevated_threshold=100,
+        highest_threshold=100,
     )
     _topic(settings.bootstrap, settings.topic_labels)
     port = free_port()
