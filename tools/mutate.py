@@ -57,6 +57,45 @@ MODULES: tuple[Module, ...] = (
         ("tests/models/test_calibration.py", "models/calibration.py"),
     ),
     Module("blend", ("models/blend.py",), ("tests/models/test_blend.py", "models/blend.py")),
+    # The reasons, risk score and decision reasons; the tests that need a trained model (exact
+    # TreeSHAP) or the services are left out: ~20 s of training per mutant.
+    Module(
+        "explain",
+        ("explain/*",),
+        (
+            *(
+                f"tests/test_explain.py::test_{t}"
+                for t in (
+                    "every_feature_has_a_template",
+                    "reason_text_for_typical_values",
+                    "reason_text_for_missing_values",
+                    "reason_text_other_values",
+                    "top_reasons_crafted",
+                    "risk_score_is_monotone_and_bounded",
+                    "risk_score_rounds_half_up_at_the_thresholds",
+                    "policy_boundaries_default",
+                    "policy_custom_thresholds",
+                    "policy_invalid_thresholds",
+                    "lowering_reasons_are_the_strongest_negative_contributors",
+                    "a_cause_already_raising_the_risk_is_not_also_listed_as_lowering_it",
+                    "explain_row_does_not_list_a_raising_cause_as_lowering",
+                )
+            ),
+            "explain/",
+        ),
+    ),
+    # The language (lexer, parser, compiler, attributes) and the backtest; rules/store.py and
+    # rules/live.py are Redis-backed and their tests need the embedded services per mutant.
+    Module(
+        "rules",
+        tuple(f"rules/{m}.py" for m in ("attributes", "backtest", "compiler", "errors", "lexer", "parser")),
+        (
+            "tests/rules/test_rules_eval.py",
+            "tests/rules/test_rules_syntax.py",
+            "tests/rules/test_rules_backtest.py",
+            "rules/",
+        ),
+    ),
 )
 
 

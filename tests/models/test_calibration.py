@@ -65,7 +65,9 @@ def test_reliability_error_of_a_single_payment_and_of_none():
 
 def test_reliability_error_bins_ties_in_input_order():
     # Tied probabilities keep their input order (a stable sort), so the bins, and the error,
-    # do not depend on the sort algorithm: here the first bin holds exactly the frauds.
-    p = np.full(1000, 0.5)
-    y = (np.arange(1000) < 500).astype(np.int8)
-    assert reliability_error(p, y, bins=2) == pytest.approx(0.5)
+    # do not depend on the sort algorithm. 1000 payments tied at 0.5 span two bins of 500:
+    # the first 500 of them (in input order) are the frauds, so each bin is off by 0.5.
+    i = np.arange(1500)
+    p = np.where(i % 3 == 0, 0.9, 0.5)
+    y = ((i < 750) & (i % 3 != 0)).astype(np.int8)
+    assert reliability_error(p, y, bins=3) == pytest.approx((500 * 0.5 + 500 * 0.5 + 500 * 0.9) / 1500)
