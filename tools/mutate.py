@@ -81,9 +81,13 @@ MODULES: tuple[Module, ...] = (
                     "explain_row_does_not_list_a_raising_cause_as_lowering",
                 )
             ),
+            "tests/test_explain_lines.py",
             "explain/",
         ),
     ),
+    # The event decoder only: the rest of pipeline/ (decision store, label learning,
+    # scoring) is tested against the embedded Kafka and Redis, which a mutant would restart.
+    Module("pipeline-decode", ("pipeline/decode.py",), ("tests/test_decode.py", "pipeline/decode.py")),
     # The language (lexer, parser, compiler, attributes) and the backtest; rules/store.py and
     # rules/live.py are Redis-backed and their tests need the embedded services per mutant.
     Module(
@@ -93,6 +97,7 @@ MODULES: tuple[Module, ...] = (
             "tests/rules/test_rules_eval.py",
             "tests/rules/test_rules_syntax.py",
             "tests/rules/test_rules_backtest.py",
+            "tests/rules/test_rules_errors.py",
             "rules/",
         ),
     ),
