@@ -87,7 +87,11 @@ MODULES: tuple[Module, ...] = (
     ),
     # The event decoder only: the rest of pipeline/ (decision store, label learning,
     # scoring) is tested against the embedded Kafka and Redis, which a mutant would restart.
-    Module("pipeline-decode", ("pipeline/decode.py",), ("tests/test_decode.py", "pipeline/decode.py")),
+    Module(
+        "pipeline-decode",
+        ("pipeline/decode.py",),
+        ("tests/test_decode.py", "tests/test_decode_versions.py", "pipeline/decode.py"),
+    ),
     # The language (lexer, parser, compiler, attributes) and the backtest; rules/store.py and
     # rules/live.py are Redis-backed and their tests need the embedded services per mutant.
     Module(
