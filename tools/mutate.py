@@ -8,12 +8,16 @@ run of one module never waits on another's slow suites. Not part of ``make test`
     python -m tools.mutate                 # every core module, then the table
     python -m tools.mutate explain rules   # just those
     python -m tools.mutate --report        # the table from the last runs, no mutating
+    python -m tools.mutate --timeout 600   # at most ten minutes per module
 
 Mutmut 3 does not mutate decorated functions or the methods of decorated classes
 (dataclasses, ``@njit`` kernels): its trampolines would change what the decorator
-wraps. The numba kernel (``features/kernel.py``) is therefore not mutated at all — a
-mutant of a jitted function would only run after a fresh JIT compile per mutant, and
-the twin in ``features/offline.py`` (mutated) is what the kernel is tested against.
+wraps. The numba kernel (``features/kernel.py``) is therefore never mutated (a mutant of
+a jitted function would need a fresh JIT compile per mutant); its tests compare it with
+the pure-Python twin in ``features/offline.py``, which mutmut can mutate. ``features/`` is
+not in the run yet: those tests need the embedded Kafka and Redis, which every forked
+mutant would start anew. Code that runs only at import (before mutmut can switch a mutant
+on) is marked ``# pragma: no mutate block`` with the reason beside it.
 
 Equivalent mutants, reviewed by hand, are listed in ``tests/mutation/equivalent.toml``
 with a one-line reason each; they do not count against the kill rate.
@@ -25,6 +29,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -85,6 +90,9 @@ MODULES: tuple[Module, ...] = (
             "explain/",
         ),
     ),
+    # Not here yet: api/access.py and api/lookup.py. Their tests need the embedded Kafka and
+    # Redis, which every forked mutant starts anew: run against tests/api/test_api_access.py,
+    # the first mutants of api/lookup.py all hit mutmut's timeout (2 of 35 in a minute).
     # The event decoder only: the rest of pipeline/ (decision store, label learning,
     # scoring) is tested against the embedded Kafka and Redis, which a mutant would restart.
     Module(
@@ -151,18 +159,27 @@ def _mutmut() -> str:
     return str(Path(sys.executable).with_name("mutmut"))
 
 
-def run(mod: Module, children: int) -> float:
+def run(mod: Module, children: int, timeout_s: float | None) -> float:
     dest = _prepare(mod)
     env = {**os.environ, "PYTHONPATH": str(dest), "PYTHONHASHSEED": "0"}
     start = time.monotonic()
     # nice: the machine is shared; mutmut forks one pytest per mutant.
     cmd = ["nice", "-n", "10", _mutmut(), "run", "--max-children", str(children)]
     with (dest / "mutmut-run.log").open("w") as log:
-        proc = subprocess.run(cmd, cwd=dest, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
+        # Own session: a timeout stops mutmut and the pytest children it forked, together.
+        proc = subprocess.Popen(
+            cmd, cwd=dest, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            code = proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGTERM)
+            code = proc.wait()
+            print(f"{mod.name}: stopped after {timeout_s:.0f}s; the rest is unchecked", file=sys.stderr)
     took = time.monotonic() - start
-    if proc.returncode != 0:
+    if code != 0:
         log_path = dest / "mutmut-run.log"
-        print(f"{mod.name}: mutmut failed ({proc.returncode}); see {log_path}", file=sys.stderr)
+        print(f"{mod.name}: mutmut ended with {code}; see {log_path}", file=sys.stderr)
     (dest / "took").write_text(f"{took:.0f}")
     return took
 
@@ -200,12 +217,15 @@ def report(mods: list[Module]) -> bool:
         listed = [n for n in res if n in eq]
         counted = {n: s for n, s in res.items() if n not in eq}
         killed = sum(1 for s in counted.values() if s in KILLED)
+        # A run cut short leaves mutants "not checked": shown, but not counted as survivors.
+        unchecked = sum(1 for s in counted.values() if s == "not checked")
+        counted = {n: s for n, s in counted.items() if s != "not checked"}
         other = {n: s for n, s in counted.items() if s not in KILLED}
         survivors += [f"{n}: {s}" for n, s in sorted(other.items())]
         rate = killed / len(counted) if counted else 0.0
         ok &= bool(counted) and rate >= TARGET
-        rows.append((mod.name, len(res), killed, len(other), len(listed), f"{rate:.1%}", took))
-    head = ("module", "mutants", "killed", "survived", "equivalent", "kill rate", "took")
+        rows.append((mod.name, len(res), killed, len(other), len(listed), unchecked, f"{rate:.1%}", took))
+    head = ("module", "mutants", "killed", "survived", "equivalent", "unchecked", "kill rate", "took")
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     for r in [head, *rows]:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)))
@@ -220,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("modules", nargs="*", help="core modules to run (default: all)")
     parser.add_argument("--report", action="store_true", help="only print the table of the last runs")
     parser.add_argument("--children", type=int, default=2, help="mutants tested at once")
+    parser.add_argument("--timeout", type=float, default=None, help="seconds per module at most")
     args = parser.parse_args(argv)
     by_name = {m.name: m for m in MODULES}
     unknown = [n for n in args.modules if n not in by_name]
@@ -228,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     mods = [by_name[n] for n in args.modules] or list(MODULES)
     if not args.report:
         for mod in mods:
-            took = run(mod, args.children)
+            took = run(mod, args.children, args.timeout)
             print(f"{mod.name}: {took:.0f}s", file=sys.stderr)
     return 0 if report(mods) else 1
 
