@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install tools browser demo test lint typecheck unit tls-redis bench baseline clean
+.PHONY: install tools browser demo test lint typecheck unit tls-redis bench baseline mutate clean
 
 install: $(STAMP)
 
@@ -51,6 +51,11 @@ bench: install
 baseline: install
 	bash docs/baseline/run.sh
 	bash docs/baseline/quality.sh
+
+# Mutation testing of the core modules, each against its own tests (tools/mutate.py);
+# not part of `make test`. MODULES="explain rules" runs just those.
+mutate: install
+	$(BIN)/python -m tools.mutate $(MODULES)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
