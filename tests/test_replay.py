@@ -40,7 +40,11 @@ async def _replay(records: list[dict], settings, url: str, in_memory: bool = Fal
         features=features,
         decisions=DecisionStore(client, ttl_s=3600),
         model=BatchModel(ModelRegistry(settings.model_dir).load()),
-        policy=RiskPolicy(elevated=settings.elevated_threshold, highest=settings.highest_threshold),
+        policy=RiskPolicy(  # the worker's: its levels and the model's review-capacity policy
+            elevated=settings.elevated_threshold,
+            highest=settings.highest_threshold,
+            capacity=settings.review_capacity_policy,
+        ),
     )
     txs = [Transaction.model_validate(r) for r in records]
     out = {}
@@ -85,5 +89,11 @@ def test_replay_matches_the_live_worker(services, worker_settings, tmp_path):
         stored = orjson.loads(worker_store.get(decision_key(event_ref(record.get("account_id"), event_id))))
         assert again["feature_vector"] == stored["feature_vector"], event_id
         assert "feature_vector" not in record
-        assert again["explained"] == record["explained"] == (record["decision"] != "allow")
+        assert again["explained"] == record["explained"] == (record["decision"] != "allow"), (
+            event_id,
+            again["decision"],
+            record["decision"],
+            again["explained"],
+            record["explained"],
+        )
         assert [r["text"] for r in again["reasons"]] == [r["text"] for r in record["reasons"]]
