@@ -77,6 +77,18 @@ async def _form_text(request: Request, s: Signed) -> tuple[dict[str, str], str]:
     return form, form.get("text", "").strip()
 
 
+async def _refused(request: Request, s: Signed, text: str, exc: Exception) -> HTMLResponse:
+    """The rules page again with why the rule was refused (an empty text, or its syntax error);
+    any other HTTP error goes on up."""
+    if isinstance(exc, ValidationError):
+        error: dict[str, Any] = {"cause": "write a rule first", "position": None}
+    elif isinstance(exc, HTTPException) and exc.status_code == 422:
+        error = syntax_error(str(exc.detail))
+    else:
+        raise exc
+    return await _rules_page(request, s, done="", text=text, backtest=None, error=error)
+
+
 @router.post("/rules/backtest", response_class=HTMLResponse, include_in_schema=False)
 async def backtest(request: Request, s: Signed) -> HTMLResponse:
     _, text = await _form_text(request, s)
@@ -85,21 +97,8 @@ async def backtest(request: Request, s: Signed) -> HTMLResponse:
         result = await api_rules.backtest_rule(
             body, s.principal, _store(request), get_redis(request), get_decision_store(request)
         )
-    except ValidationError:
-        return await _rules_page(
-            request,
-            s,
-            done="",
-            text=text,
-            backtest=None,
-            error={"cause": "write a rule first", "position": None},
-        )
-    except HTTPException as exc:
-        if exc.status_code != 422:
-            raise
-        return await _rules_page(
-            request, s, done="", text=text, backtest=None, error=syntax_error(str(exc.detail))
-        )
+    except (ValidationError, HTTPException) as exc:
+        return await _refused(request, s, text, exc)
     return await _rules_page(request, s, done="", text=text, backtest=result, error=None)
 
 
@@ -109,21 +108,8 @@ async def save(request: Request, s: Signed) -> HTMLResponse | RedirectResponse:
     try:
         body = api_rules.RuleCreate(text=text, enabled=form.get("enabled", "on") == "on")
         changed = await api_rules.create_rule(body, s.principal, _store(request), get_audit_log(request))
-    except ValidationError:
-        return await _rules_page(
-            request,
-            s,
-            done="",
-            text=text,
-            backtest=None,
-            error={"cause": "write a rule first", "position": None},
-        )
-    except HTTPException as exc:
-        if exc.status_code != 422:
-            raise
-        return await _rules_page(
-            request, s, done="", text=text, backtest=None, error=syntax_error(str(exc.detail))
-        )
+    except (ValidationError, HTTPException) as exc:
+        return await _refused(request, s, text, exc)
     return RedirectResponse(
         f"/ui/rules?done={quote(f'rule {changed.id} saved: version {changed.version}')}", 303
     )
