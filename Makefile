@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install tools browser demo test lint typecheck unit tls-redis bench baseline mutate clean
+.PHONY: install tools browser demo test lint typecheck unit unit-fast tls-redis bench baseline mutate clean
 
 install: $(STAMP)
 
@@ -42,6 +42,10 @@ browser:
 
 unit: install tls-redis tools browser
 	$(BIN)/pytest -q
+
+# The tests that need no service (no broker, Redis or browser): a quick loop while editing.
+unit-fast: install
+	$(BIN)/pytest -q -m "not services"
 
 test: lint typecheck unit
 

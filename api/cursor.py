@@ -3,9 +3,9 @@
 A cursor is only accepted with the query (filters, order, account) it was made for,
 and only on an index that query may walk; anything else is a 422.
 
->>> c = encode_cursor("rw:{api}:dx:all", ("17", "e1"), "q")
->>> decode_cursor(c, "q", ["rw:{api}:dx:all"])
-('rw:{api}:dx:all', ('17', 'e1'))
+>>> c = encode_cursor("dx:all", ("17", "e1"), "q")
+>>> decode_cursor(c, "q", ["dx:all"])
+('dx:all', ('17', 'e1'))
 """
 
 from __future__ import annotations

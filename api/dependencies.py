@@ -15,17 +15,18 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.access import KeyStore, Principal, Role
-from api.audit import AuditLog
 from api.explanations import Explainer
 from api.metrics import ApiMetrics
 from api.publisher import LabelPublisher
-from api.reviews import ReviewStore
+from api.tenancy import require_unbound
 from contracts.settings import Settings
 from models.hot_reload import ModelFollower
-from pipeline.decision_store import DecisionStore
 from pipeline.scoring import ScoringPipeline
+from store.api_keys import KeyStore, Principal, Role
+from store.audit import AuditLog
 from store.connect import AsyncRedis
+from store.decisions import DecisionStore
+from store.reviews import ReviewStore
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer rwk_…`")
 
@@ -129,8 +130,7 @@ AdminKey = Annotated[Principal, Depends(require(Role.ADMIN))]
 
 
 async def _global_admin(principal: AdminKey) -> Principal:
-    if principal.account is not None:
-        raise HTTPException(403, "this needs an admin key not bound to an account")
+    require_unbound(principal, "this serves every account")
     return principal
 
 

@@ -1,5 +1,5 @@
 """Which event a request means: events are (account, event id), so the same id in two
-accounts is two events (``store.identity``).
+accounts is two events (``contracts.identity``).
 
 A key bound to an account always means its own account's event: another account's id
 answers 404 exactly like an unknown one, and nothing tells the two apart. A key that sees
@@ -14,9 +14,10 @@ from typing import Annotated
 
 from fastapi import HTTPException, Query
 
-from api.access import Principal
-from pipeline.decision_store import DecisionStore
-from store.identity import event_ref
+from api.tenancy import read_scope
+from contracts.identity import event_ref
+from store.api_keys import Principal
+from store.decisions import DecisionStore
 
 __all__ = ["AccountQuery", "resolve_event"]
 
@@ -38,8 +39,8 @@ async def resolve_event(
     """The event's reference and stored record, or 404 (409 when ambiguous)."""
     missing = HTTPException(404, f"no decision for event_id {event_id!r}")
     if principal.account is not None or account_id is not None:
-        account = principal.account if principal.account is not None else account_id
-        if principal.account is not None and account_id not in (None, principal.account):
+        account, visible = read_scope(principal, account_id)
+        if not visible:
             raise missing
         ref = event_ref(account or None, event_id)
         body = await store.get(ref)

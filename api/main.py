@@ -11,28 +11,28 @@ from fastapi import FastAPI
 from redis.exceptions import RedisError
 
 from api import access_log, errors
-from api.access import KeyStore
-from api.audit import AuditLog
 from api.bodies import document_one_or_many
 from api.console import install as install_console
 from api.errors import without_paths
 from api.explanations import Explainer, ModelCache
-from api.key_hash import key_pepper
 from api.limits import BodyLimit
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.publisher import LabelPublisher
-from api.reviews import ReviewStore
 from api.routers import audit, decisions, health, keys, labels, models, reviews, rules, scoring
+from contracts.identity import load_names
 from contracts.settings import Settings, get_settings
 from models.errors import ModelError
 from models.hot_reload import ModelFollower
 from models.registry import ModelRegistry
-from pipeline.decision_store import DecisionStore
 from pipeline.factory import build_pipeline
 from pipeline.scoring import ScoringPipeline
+from store.api_keys import KeyStore
 from store.at_rest import AtRest
+from store.audit import AuditLog
 from store.connect import AsyncRedis, async_client
-from store.identity import load_names
+from store.decisions import DecisionStore
+from store.key_hash import key_pepper
+from store.reviews import ReviewStore
 
 log = logging.getLogger("riskwire.api")
 

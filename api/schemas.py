@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.access import KeyInfo, Role
 from contracts.records import Decision, LabelKind
+from store.api_keys import KeyInfo, Role
 
 NameStr = Annotated[str, Field(min_length=1, max_length=200)]
 AccountStr = Annotated[str, Field(min_length=1, max_length=256)]

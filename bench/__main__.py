@@ -100,14 +100,15 @@ def run(opts: Options | None = None, **overrides: Any) -> dict[str, Any]:
 
 
 def _run(services: BenchServices, tmp: Path, opts: Options) -> dict[str, Any]:
+    from contracts.identity import load_names
     from contracts.records import Label, Transaction
     from contracts.settings import Settings
-    from features.online_store import SyncOnlineFeatureStore
     from models.batch_model import BatchModel
     from models.registry import ModelRegistry
     from models.training import build_training_set, train
     from simulator import SimulationConfig, simulate
-    from store.identity import load_names
+    from store.feature_state import SyncOnlineFeatureStore
+    from store.layout import feature_pattern
     from stream.topics import ensure_topics
 
     settings = Settings(
@@ -157,7 +158,7 @@ def _run(services: BenchServices, tmp: Path, opts: Options) -> dict[str, Any]:
     with phases.phase(f"backfilling {len(history):,} payments into Redis") as ph:
         figures["backfill_us_per_event"] = backfill_cost(store, history)
         figures["redis_bytes"] = {
-            name: redis_memory(client, f"rw:f:{{{tag}:*")
+            name: redis_memory(client, feature_pattern(tag))
             for name, tag in (("card", "card"), ("merchant", "merchant"), ("event", "ev"))
         }
         ph["result"] = f"{figures['backfill_us_per_event']:,.0f} µs/event"
@@ -243,7 +244,7 @@ def _run(services: BenchServices, tmp: Path, opts: Options) -> dict[str, Any]:
         with phases.phase(f"decision lookups through the API at {API_RATE:,.0f} requests/s") as ph:
             try:
                 from bench.api_lookup import lookup_latency
-                from cli.keys import create_key
+                from store.key_admin import create_key
 
                 _, secret = create_key(settings, "analyst", name="bench")
                 p50, p99, n = lookup_latency(

@@ -26,7 +26,7 @@ def lookup_latency(
         RISKWIRE_KAFKA_BOOTSTRAP=settings.bootstrap,
         RISKWIRE_REDIS_URL=settings.redis,
         RISKWIRE_MODEL_DIR=str(settings.model_dir),
-        RISKWIRE_VAR_DIR=str(settings.var_dir),  # its API key pepper is the bench's (api/key_hash.py)
+        RISKWIRE_VAR_DIR=str(settings.var_dir),  # its API key pepper is the bench's (store/key_hash.py)
         # Many requests from one key: the limit is not what this measures.
         RISKWIRE_API_RATE_PER_S="100000",
         RISKWIRE_API_RATE_BURST="100000",

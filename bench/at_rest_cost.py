@@ -16,9 +16,10 @@ from typing import Any
 
 from store.at_rest import AtRest
 from store.connect import SyncRedis
+from store.layout import PREFIX as LAYOUT_PREFIX
 
 BATCH = 500
-PREFIX = "rw:bench:atrest:"
+PREFIX = LAYOUT_PREFIX + "bench:atrest:"
 
 
 def _round_trip(client: SyncRedis, records: Sequence[bytes], box: AtRest) -> float:

@@ -11,10 +11,11 @@ import redis
 from bench.options import stage_events
 from contracts.records import Transaction
 from explain.risk_score import RiskPolicy
-from features.online_store import SyncOnlineFeatureStore
 from features.vectorize import vectorize
 from models.batch_model import BatchModel
 from pipeline.scoring import ScoringPipeline
+from store.feature_state import SyncOnlineFeatureStore
+from store.layout import feature_pattern
 
 
 def backfill_cost(store: SyncOnlineFeatureStore, history: Sequence[Transaction], batch: int = 1000) -> float:
@@ -156,10 +157,10 @@ def feature_month(cards: int = 1000, days: int = 31) -> dict[str, float]:
         figures = {
             "events": float(cut),
             "backfill_us": backfill,
-            "card_bytes": redis_memory(client, "rw:f:{card:*"),
-            "merchant_bytes": redis_memory(client, "rw:f:{merchant:*"),
-            "event_bytes": redis_memory(client, "rw:f:{ev:*"),
-            "ip_bytes": redis_memory(client, "rw:f:{ip:*"),
+            "card_bytes": redis_memory(client, feature_pattern("card")),
+            "merchant_bytes": redis_memory(client, feature_pattern("merchant")),
+            "event_bytes": redis_memory(client, feature_pattern("ev")),
+            "ip_bytes": redis_memory(client, feature_pattern("ip")),
         }
         for size, us in feature_stage(store, txs[cut:], client=client).items():
             name = f"features_us_batch_{size}" if size > 0 else f"script_us_batch_{-size}"

@@ -15,11 +15,11 @@ def backfill(path: Path, redis_url: str, labels: Path | None = None, batch: int 
     """
     from cli.history import read_labels, read_transactions
     from cli.progress import Progress
+    from contracts.identity import load_names
     from contracts.settings import get_settings
     from features.event_time import in_event_time
-    from features.online_store import SyncOnlineFeatureStore
     from store.connect import sync_client
-    from store.identity import load_names
+    from store.feature_state import SyncOnlineFeatureStore
 
     settings = get_settings()
     client = sync_client(redis_url, cluster=settings.redis_cluster)

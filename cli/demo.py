@@ -270,7 +270,7 @@ def _console_keys(settings: Settings, api_url: str) -> tuple[str, str]:
     """Analyst and admin keys for the console (printed ready to paste), and the demo's review rule."""
     import httpx
 
-    from cli.keys import create_key
+    from store.key_admin import create_key
 
     _, analyst = create_key(settings, "analyst", name="demo")
     _, admin = create_key(settings, "admin", name="demo-admin")

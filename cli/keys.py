@@ -2,57 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import click
 
 if TYPE_CHECKING:
-    from api.access import KeyInfo, KeyStore
-    from contracts.settings import Settings
+    from store.api_keys import KeyInfo
 
-T = TypeVar("T")
-#: api.access.Role's values, spelled out: importing the api package for `--help` loads
-#: FastAPI and the models (tests/test_cli_fast.py checks they match).
+#: store.api_keys.Role's values, spelled out: `--help` stays free of the Redis client and
+#: the store (tests/test_cli_fast.py checks they match).
 ROLES = ("analyst", "admin", "service")
-
-
-def _with_store(settings: Settings, work: Callable[[KeyStore], Awaitable[T]]) -> T:
-    from api.access import KeyStore
-    from api.audit import AuditLog
-    from api.key_hash import key_pepper
-    from store.connect import async_client
-
-    async def run() -> T:
-        client = async_client(settings)
-        try:
-            audit = AuditLog(client, max_entries=settings.api_audit_max_entries)
-            store = KeyStore(
-                client,
-                audit,
-                rate_per_s=settings.api_rate_per_s,
-                burst=settings.api_rate_burst,
-                pepper=key_pepper(settings),
-            )
-            await store.migrate()
-            return await work(store)
-        finally:
-            await client.aclose()
-
-    return asyncio.run(run())
-
-
-def create_key(
-    settings: Settings, role: str, account: str | None = None, name: str = "unnamed"
-) -> tuple[KeyInfo, str]:
-    """Create a key in the settings' Redis (audited as ``cli``): its record and its secret."""
-    from api.access import Role
-    from api.audit import CLI_ACTOR
-
-    return _with_store(
-        settings, lambda s: s.create(role=Role(role), account=account or None, name=name, by=CLI_ACTOR)
-    )
 
 
 @click.group("keys")
@@ -67,6 +26,7 @@ def keys() -> None:
 def create(role: str, account: str | None, name: str) -> None:
     """Create a key and print its secret (shown only this once) on stdout."""
     from contracts.settings import Settings
+    from store.key_admin import create_key
 
     info, secret = create_key(Settings(), role, account, name)
     click.echo(f"created key {info.id}: role {info.role}, account {info.account or '(all)'}", err=True)
@@ -85,8 +45,9 @@ def _row(k: KeyInfo) -> str:
 def list_keys() -> None:
     """List keys (never their secrets)."""
     from contracts.settings import Settings
+    from store.key_admin import with_key_store
 
-    found = _with_store(Settings(), lambda s: s.list())
+    found = with_key_store(Settings(), lambda s: s.list())
     click.echo(f"{'id':<16}  {'role':<8} {'account':<20} {'created':<19}  {'state':<10}  name")
     for k in found:
         click.echo(_row(k))
@@ -96,10 +57,11 @@ def list_keys() -> None:
 @click.argument("key_id")
 def revoke(key_id: str) -> None:
     """Revoke a key: it answers 401 from now on."""
-    from api.audit import CLI_ACTOR
     from contracts.settings import Settings
+    from store.audit import CLI_ACTOR
+    from store.key_admin import with_key_store
 
-    info, revoked = _with_store(Settings(), lambda s: s.revoke(key_id, by=CLI_ACTOR))
+    info, revoked = with_key_store(Settings(), lambda s: s.revoke(key_id, by=CLI_ACTOR))
     if info is None:
         raise click.ClickException(f"no key {key_id!r}")
     if not revoked:

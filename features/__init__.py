@@ -1,6 +1,5 @@
 """Online features: the catalogue declared once, the feature kernel that computes every
-window of a micro-batch in the worker (numba), the Redis online store that keeps the
-entity states behind it with one-key commands (so it runs on Redis Cluster too), the
+window of a micro-batch in the worker (numba), the
 in-memory twins for training and replay that run the same kernel, and the vectorizer
 that turns the raw aggregates into the model's feature matrix.
 """
@@ -10,7 +9,6 @@ from features.catalogue import FEATURE_INDEX, FEATURE_NAMES, FEATURES, FEATURES_
 from features.event_time import in_event_time
 from features.memory_store import MemoryFeatureStore
 from features.offline import OfflineFeatureEngine
-from features.online_store import OnlineFeatureStore, SyncOnlineFeatureStore
 from features.vectorize import FeatureMatrix, vectorize
 
 __all__ = [
@@ -24,8 +22,6 @@ __all__ = [
     "FeatureMatrix",
     "MemoryFeatureStore",
     "OfflineFeatureEngine",
-    "OnlineFeatureStore",
-    "SyncOnlineFeatureStore",
     "in_event_time",
     "parse_aggregates",
     "vectorize",

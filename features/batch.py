@@ -28,11 +28,11 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from contracts.identity import EntityNames
 from contracts.records import ENTITY_KINDS, Transaction
 from features.codec import NONE
 from features.kernel import run_batch
 from features.vectorize import amount_cents, amount_units
-from store.identity import EntityNames
 
 __all__ = ["ENTITY_KINDS", "BatchOutput", "BatchPlan", "Merge", "hash48", "plan_batch", "run_plan"]
 
@@ -91,7 +91,7 @@ class BatchOutput:
 
 def plan_batch(transactions: Sequence[Transaction], names: EntityNames | None = None) -> BatchPlan:
     """Columns for the kernel; absent optional entities are ``-1``. Entities are named by
-    ``names`` (``store.identity``: keyed, per account unless shared); the distinct counts
+    ``names`` (``contracts.identity``: keyed, per account unless shared); the distinct counts
     hash those names, so a card of two accounts counts as two cards unless cards are shared."""
     names = names or EntityNames()
     n = len(transactions)

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contracts.identity import event_ref
 from contracts.records import Label, Transaction
 from features.batch import BatchPlan, Merge, hash48
-from store.identity import event_ref
 
 __all__ = ["LabelState", "label_merges", "merges_for", "newer", "newest_label"]
 

@@ -24,10 +24,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from contracts.identity import EntityNames
 from contracts.records import Label, Transaction
 from features.aggregates import AGGREGATE_COUNT, Aggregates, parse_aggregates
 from features.offline import OfflineFeatureEngine
-from store.identity import EntityNames
 
 __all__ = ["MemoryFeatureStore"]
 

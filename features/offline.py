@@ -24,11 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from contracts.identity import EntityNames, event_ref
 from contracts.records import Label, Transaction
 from features.aggregates import AGGREGATE_COUNT, Aggregates, format_aggregates
 from features.batch import Merge, plan_batch, run_plan
 from features.labels import LabelState, merges_for, newer
-from store.identity import EntityNames, event_ref
 
 __all__ = ["OfflineFeatureEngine"]
 

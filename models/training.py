@@ -33,6 +33,7 @@ import numpy.typing as npt
 import xgboost as xgb
 from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 
+from contracts.identity import event_ref
 from contracts.records import Label, LabelKind, Transaction
 from features.catalogue import DAY_MS, FEATURE_NAMES
 from features.event_time import in_event_time
@@ -44,7 +45,6 @@ from models.fit_progress import RoundProgress
 from models.label_delay import LabelDelay
 from models.reference import reference_distributions
 from models.search import GRID, search
-from store.identity import event_ref
 
 DEFAULT_PARAMS: dict[str, Any] = {
     "objective": "binary:logistic",

@@ -5,26 +5,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from contracts.identity import load_names
 from contracts.settings import Settings
 from explain.risk_score import RiskPolicy
-from features.online_store import FeatureStore, OnlineFeatureStore
 from models.batch_model import BatchModel
 from models.blend import BlendConfig
 from models.errors import ModelError
 from models.learner import OnlineLearner
 from models.online import OnlineConfig
 from models.registry import ModelArtefact, ModelRegistry
-from pipeline.decision_store import DecisionStore
 from pipeline.label_learning import LabelLearning
-from pipeline.online_checkpoint import OnlineCheckpoint
 from pipeline.online_follower import OnlineFollower
 from pipeline.scoring import ScoringPipeline
 from rules.default_pack import default_rules
 from rules.live import LiveRules
-from rules.store import RuleStore
 from store.at_rest import AtRest
 from store.connect import AsyncRedis
-from store.identity import load_names
+from store.decisions import DecisionStore
+from store.feature_state import FeatureStore, OnlineFeatureStore
+from store.online_checkpoint import OnlineCheckpoint
+from store.rules import RuleStore
 
 log = logging.getLogger(__name__)
 

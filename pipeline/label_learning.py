@@ -5,7 +5,7 @@ vector that event was scored on, read back from its decision record (and the
 batch model's probability, for the blend and the drift detector). A label whose
 event has no decision yet is filed as pending and retried on later batches,
 never dropped. Each step reads the checkpoint, learns, and commits
-compare-and-set (``pipeline.online_checkpoint``): a conflicting writer makes the
+compare-and-set (``store.online_checkpoint``): a conflicting writer makes the
 step start over from the newer checkpoint, so nothing is learned twice.
 
 The same code runs in the worker (labels from Kafka, with offsets) and in
@@ -24,14 +24,14 @@ import numpy.typing as npt
 import orjson
 from redis.exceptions import RedisError
 
+from contracts.identity import event_ref
 from contracts.records import Label, LabelKind
-from features.online_store import FeatureStore
-from pipeline.decision_store import read_records
-from pipeline.online_checkpoint import Commit, OnlineCheckpoint
 from pipeline.record_shapes import feature_row
 from store.at_rest import AtRest
 from store.connect import AsyncRedis
-from store.identity import event_ref
+from store.decisions import read_records
+from store.feature_state import FeatureStore
+from store.online_checkpoint import Commit, OnlineCheckpoint
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8

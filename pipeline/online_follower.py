@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from models.errors import ModelError
-from pipeline.online_checkpoint import OnlineCheckpoint
+from store.online_checkpoint import OnlineCheckpoint
 
 log = logging.getLogger(__name__)
 L = TypeVar("L")

@@ -19,21 +19,21 @@ from typing import Any
 import numpy as np
 import orjson
 
+from contracts.identity import event_ref
 from contracts.records import ENTITY_KINDS, DecisionKind, Transaction
 from explain.decision_reasons import decision_reasons
 from explain.risk_score import RiskPolicy
 from features.aggregates import Aggregates
 from features.catalogue import FEATURE_INDEX, FEATURE_NAMES
-from features.online_store import FeatureStore, Position
 from features.vectorize import vectorize
 from models.batch_model import BatchModel
 from models.drift import PsiMonitor
-from pipeline.decision_store import DecisionStore
 from pipeline.online_follower import OnlineFollower
 from pipeline.record_shapes import VECTOR_KEY, vector_blocks
 from rules.attributes import rule_values
 from rules.live import LiveRules
-from store.identity import event_ref
+from store.decisions import DecisionStore
+from store.feature_state import FeatureStore, Position
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class ScoredEvent:
     """A decision as stored: the first one ever made for the event. What is published is
     derived from ``body`` (``pipeline.record_shapes.topic_body``), on a redelivery too."""
 
-    ref: str  # the event's reference: (account, event id), ``store.identity.event_ref``
+    ref: str  # the event's reference: (account, event id), ``contracts.identity.event_ref``
     event_id: str
     body: bytes
     risk_level: str

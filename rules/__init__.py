@@ -6,9 +6,9 @@ spirit of Stripe Radar (``block if :risk_score: >= 90``, ``review if :amount: >
 ``Rule`` that evaluates fast and never raises (a comparison with a missing or
 None value is false); ``RuleSet.decide`` applies
 Radar's precedence (allow, then block, then review; the first match decides)
-and reports every matching rule; ``RuleStore`` keeps rules and named lists in
-Redis, versioned with a history, and ``LiveRules`` reloads them in a running
-worker when the version changes; ``backtest`` shows what a candidate rule would
+and reports every matching rule; ``store.rules.RuleStore`` keeps rules and named
+lists in Redis, versioned with a history, and ``rules.live.LiveRules`` reloads them
+in a running worker when the version changes; ``backtest`` shows what a candidate rule would
 have matched on labelled history.
 
 >>> from rules import RuleSet, compile_rule
@@ -20,20 +20,14 @@ from rules.attributes import ATTRIBUTE_TYPES, rule_values
 from rules.backtest import BacktestResult, backtest
 from rules.compiler import ACTIONS_ORDER, Rule, RuleSet, compile_rule
 from rules.errors import RuleSyntaxError
-from rules.live import LiveRules
-from rules.store import HistoryEntry, RuleStore, StoredRule
 
 __all__ = [
     "ACTIONS_ORDER",
     "ATTRIBUTE_TYPES",
     "BacktestResult",
-    "HistoryEntry",
-    "LiveRules",
     "Rule",
     "RuleSet",
-    "RuleStore",
     "RuleSyntaxError",
-    "StoredRule",
     "backtest",
     "compile_rule",
     "rule_values",

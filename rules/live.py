@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rules.compiler import Rule, RuleSet, Values
-from rules.store import RuleStore
+from store.rules import RuleStore
 
 
 class LiveRules:

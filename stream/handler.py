@@ -17,13 +17,13 @@ from typing import Protocol
 from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 
+from contracts.identity import event_ref
 from contracts.records import Transaction
 from contracts.settings import Settings
-from features.online_store import Position, kafka_source
 from pipeline.decode import Rejected, decode
 from pipeline.record_shapes import topic_body
 from pipeline.scoring import ScoredEvent, ScoringPipeline
-from store.identity import event_ref
+from store.feature_state import Position, kafka_source
 from stream.metrics import WorkerMetrics
 from stream.publisher import OutgoingRecord
 

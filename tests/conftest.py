@@ -25,7 +25,7 @@ from tests.worker_proc import WorkerProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 # One pseudonym key for the session's workers, API apps and the stores tests build
-# (``store.identity.load_names``), so that no test writes var/pseudonym.key in the checkout.
+# (``contracts.identity.load_names``), so that no test writes var/pseudonym.key in the checkout.
 os.environ.setdefault("RISKWIRE_PSEUDONYM_KEY", "7e57" * 16)
 
 
@@ -116,3 +116,14 @@ def worker(worker_settings: Settings) -> Iterator[WorkerProcess]:
 def pytest_report_header() -> str:
     version = sys.version.split()[0]
     return f"riskwire tests: embedded services per session (python {version}, {time.strftime('%F')})"
+
+
+#: Fixtures that start real services (the embedded broker and Redis, the Redis Cluster):
+#: a test using one, however indirectly, is a ``services`` test (`make unit-fast` skips those).
+SERVICE_FIXTURES = frozenset({"services", "redis_cluster"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.services)

@@ -9,7 +9,7 @@ Point-in-time features from history, without Redis.
 Training needs, for every historical event, exactly the aggregates the online
 store would have returned had the events (and labels) streamed in in this
 order. This engine is a line-by-line twin of the Lua scripts
-(``features/lua/``, docs/redis-keys.md) over Python dicts, including their
+(``store/lua/``, docs/redis-keys.md) over Python dicts, including their
 double arithmetic; a test checks both give identical strings.
 
 >>> from datetime import datetime, timezone

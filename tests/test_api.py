@@ -11,11 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from cli.keys import create_key
+from contracts.identity import event_ref
 from contracts.records import Decision, DecisionKind, ModelVersions, RiskLevel
 from contracts.settings import Settings
-from pipeline.decision_store import decision_key
-from store.identity import event_ref
+from store.key_admin import create_key
+from store.layout import decision_key
 
 pytestmark = pytest.mark.services
 

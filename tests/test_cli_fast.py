@@ -57,7 +57,6 @@ def test_help_answers_within_0_3_s(args):
 
 
 def test_names_spelled_out_for_speed_match_their_sources():
-    from api.access import Role
     from cli.keys import ROLES
     from cli.simulate import DRIFTS, NEW_PATTERNS, PATTERNS
     from cli.train import GRID_SIZE
@@ -65,6 +64,7 @@ def test_names_spelled_out_for_speed_match_their_sources():
     from simulator import DRIFTS as SIM_DRIFTS
     from simulator import NEW_PATTERNS as SIM_NEW
     from simulator import Pattern
+    from store.api_keys import Role
 
     assert set(ROLES) == {r.value for r in Role}
     # The deterministic pattern is set by a threshold (--amount-threshold), not listed.

@@ -12,12 +12,13 @@ import pytest
 
 from contracts.records import Label, Transaction
 from contracts.settings import Settings
-from pipeline.decision_store import INDEX_ALL, DecisionStore
 from pipeline.factory import build_label_learning, build_pipeline
-from pipeline.online_checkpoint import OnlineCheckpoint
 from pipeline.replay import replay
 from simulator import SimulationConfig, simulate
 from store.connect import async_client
+from store.decisions import DecisionStore
+from store.layout import INDEX_ALL
+from store.online_checkpoint import OnlineCheckpoint
 
 pytestmark = pytest.mark.services
 

@@ -22,25 +22,33 @@ import redis
 from redis.asyncio.cluster import RedisCluster
 from redis.cluster import key_slot
 
-from api.access import KEYS_INDEX, RATE_PREFIX, KeyStore, Role, key_name
-from api.audit import AUDIT_KEY, Actor, AuditLog
-from api.reviews import ReviewStore
+from contracts.identity import EntityNames, event_ref, split_ref
 from contracts.records import Transaction
 from contracts.settings import Settings
-from pipeline.decision_store import (
+from store.api_keys import KeyStore, Role
+from store.audit import Actor, AuditLog
+from store.connect import AsyncRedis, async_client, get_many, sync_client
+from store.decisions import DecisionStore
+from store.layout import (
     ACCOUNTS,
+    API_KEYS_INDEX,
+    AUDIT,
     INDEX_ALL,
-    DecisionStore,
+    ONLINE_PENDING,
+    ONLINE_SEEN,
+    ONLINE_SEQ,
+    ONLINE_STATE,
+    RATE_PREFIX,
+    api_key,
     decision_key,
     index_key,
     meta_key,
     review_key,
     review_queue_key,
 )
-from pipeline.online_checkpoint import PENDING_KEY, SEEN_PREFIX, SEQ_KEY, STATE_KEY, Commit, OnlineCheckpoint
-from rules import RuleStore
-from store.connect import AsyncRedis, async_client, get_many, sync_client
-from store.identity import EntityNames, event_ref, split_ref
+from store.online_checkpoint import Commit, OnlineCheckpoint
+from store.reviews import ReviewStore
+from store.rules import RuleStore
 from store.wire import execute
 
 pytestmark = pytest.mark.services
@@ -373,14 +381,14 @@ def test_the_keys_of_each_atomic_change_share_a_slot() -> None:
         review_key("{e1}"),
         review_queue_key("open"),
         review_queue_key("closed", "acme"),
-        AUDIT_KEY,
-        KEYS_INDEX,
-        key_name("0123456789abcdef"),
+        AUDIT,
+        API_KEYS_INDEX,
+        api_key("0123456789abcdef"),
         RATE_PREFIX + "0123456789abcdef",
     ]
     rules = RuleStore.__init__.__defaults__[0]  # type: ignore[index]
     rule_keys = [rules + k for k in ("version", "seq", "defs", "lists", "history", "list:", "list:x")]
-    online = [SEQ_KEY, STATE_KEY, PENDING_KEY, SEEN_PREFIX, SEEN_PREFIX + "e1"]
+    online = [ONLINE_SEQ, ONLINE_STATE, ONLINE_PENDING, ONLINE_SEEN, ONLINE_SEEN + "e1"]
     for group in (api, rule_keys, online):
         assert len({key_slot(k.encode()) for k in group}) == 1, group
     # Decision records spread: each one's slot is its event reference's.

@@ -22,15 +22,15 @@ from explain.risk_score import RiskPolicy, risk_score
 from features.aggregates import parse_aggregates
 from features.catalogue import FEATURE_INDEX, FEATURE_NAMES
 from features.offline import OfflineFeatureEngine
-from features.online_store import OnlineFeatureStore, SyncOnlineFeatureStore
 from features.vectorize import vectorize
 from models.batch_model import BatchModel, sigmoid
 from models.learner import OnlineLearner
 from models.registry import ModelRegistry
-from pipeline.decision_store import DecisionStore
 from pipeline.record_shapes import VECTOR_KEY, expand_features, topic_body
 from pipeline.scoring import ScoringPipeline
 from rules.compiler import RuleSet, compile_rule
+from store.decisions import DecisionStore
+from store.feature_state import OnlineFeatureStore, SyncOnlineFeatureStore
 
 N_EVENTS = 3000
 

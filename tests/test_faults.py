@@ -13,17 +13,17 @@ import pytest
 import redis
 from confluent_kafka import Consumer, TopicPartition
 
+from contracts.identity import event_ref, load_names, split_ref
 from contracts.records import Transaction
 from contracts.settings import Settings
 from embedded import EmbeddedServices
 from features.aggregates import RAW_FIELDS, RAW_INDEX, parse_aggregates
 from features.offline import OfflineFeatureEngine
-from features.online_store import SyncOnlineFeatureStore
-from features.protocol import Keys, decode_stored
-from pipeline.decision_store import decision_key
 from pipeline.record_shapes import topic_body
 from simulator import SimulationConfig, simulate
-from store.identity import event_ref, load_names, split_ref
+from store.feature_protocol import decode_stored
+from store.feature_state import SyncOnlineFeatureStore
+from store.layout import FeatureKeys, decision_key
 from stream.topics import ensure_topics
 from tests.kafka_io import produce, read_topic, wait_until
 from tests.worker_proc import WorkerProcess, isolated_settings
@@ -125,7 +125,7 @@ def test_kill_9_at_random_points_loses_nothing_and_counts_nothing_twice(services
     stored_ids = sorted(ids)
     pipe = client.pipeline(transaction=False)
     for i in stored_ids:
-        pipe.hget(Keys().event(event_ref(account[i], i)), "a")
+        pipe.hget(FeatureKeys().event(event_ref(account[i], i)), "a")
     stored = decode_stored(pipe.execute())
     card_columns = [
         j for j, name in enumerate(RAW_FIELDS) if name.startswith("card_") and "fraud" not in name

@@ -21,14 +21,14 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from contracts.identity import ENTITY_KINDS, EntityNames, event_ref
 from contracts.records import Label, Transaction
 from features.aggregates import RAW_FIELDS, RAW_INDEX, parse_aggregates
 from features.catalogue import FEATURE_INDEX, FEATURE_NAMES, FEATURES
 from features.offline import OfflineFeatureEngine
-from features.online_store import LATE_EVENTS_KEY, SyncOnlineFeatureStore
-from features.state_writes import Keys
 from features.vectorize import vectorize
-from store.identity import ENTITY_KINDS, EntityNames, event_ref
+from store.feature_state import LATE_EVENTS_KEY, SyncOnlineFeatureStore
+from store.layout import FeatureKeys
 from tests.features_reference import expected_raw
 from tests.features_twin_v1 import OfflineFeatureEngine as TwinV1
 
@@ -38,7 +38,7 @@ SHARED = EntityNames(shared=frozenset(ENTITY_KINDS))
 def entity_key(kind: str, value: str, account: str | None = None) -> str:
     """The Redis key of an entity's state, as the store (default names) calls it."""
     k = ENTITY_KINDS.index(kind)
-    return Keys().entity(k, EntityNames().entity(k, account, value))
+    return FeatureKeys().entity(k, EntityNames().entity(k, account, value))
 
 
 pytestmark = pytest.mark.services
@@ -441,7 +441,7 @@ def test_memory_per_entity_is_bounded(redis_client):
     card = redis_client.memory_usage(entity_key("card", "busy-card"), samples=0)
     merchant = redis_client.memory_usage(entity_key("merchant", "big-merchant"), samples=0)
     ip = redis_client.memory_usage(entity_key("ip", "10.0.0.1"), samples=0)
-    event = redis_client.memory_usage(Keys().event(event_ref(None, "m1000")), samples=0)
+    event = redis_client.memory_usage(FeatureKeys().event(event_ref(None, "m1000")), samples=0)
     print(f"bytes: card {card}, merchant {merchant}, ip {ip}, event {event}")
     assert card is not None and card <= 1500
     assert merchant is not None and merchant <= 4000

@@ -16,8 +16,8 @@ from redis.cluster import RedisCluster
 
 from features.aggregates import format_aggregates
 from features.offline import OfflineFeatureEngine
-from features.online_store import OnlineFeatureStore, SyncOnlineFeatureStore
-from features.protocol import record_steps
+from store.feature_protocol import record_steps
+from store.feature_state import OnlineFeatureStore, SyncOnlineFeatureStore
 from tests.test_feature_store_races import _positions, _probe, _run_steps
 from tests.test_features import DAY, DEDUPE_TTL_S, GRACE_MS, T, batches, synthetic_labels, tx
 

@@ -10,15 +10,16 @@ import numpy as np
 import pytest
 import redis.asyncio as aioredis
 
+from contracts.identity import event_ref
 from contracts.settings import Settings
 from explain.risk_score import RiskPolicy
 from features.catalogue import FEATURE_INDEX
-from features.online_store import OnlineFeatureStore
 from models.batch_model import BatchModel
 from models.registry import ModelRegistry
-from pipeline.decision_store import DecisionStore, decision_key
 from pipeline.scoring import ScoringPipeline
-from store.identity import event_ref
+from store.decisions import DecisionStore
+from store.feature_state import OnlineFeatureStore
+from store.layout import decision_key
 from stream.handler import BatchHandler, Incoming
 
 pytestmark = pytest.mark.services

@@ -16,13 +16,13 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
+from contracts.identity import event_ref
 from contracts.records import Label
 from features.catalogue import FEATURE_INDEX
-from features.online_store import OnlineFeatureStore
-from pipeline.decision_store import decision_key
 from pipeline.label_learning import LabelInput, LabelLearning
-from pipeline.online_checkpoint import OnlineCheckpoint
-from store.identity import event_ref
+from store.feature_state import OnlineFeatureStore
+from store.layout import decision_key
+from store.online_checkpoint import OnlineCheckpoint
 
 pytestmark = pytest.mark.services
 AMOUNT = FEATURE_INDEX["amount"]

@@ -14,10 +14,10 @@ import orjson
 import pytest
 import redis
 
+from contracts.identity import event_ref
 from models.learner import OnlineLearner
-from pipeline.online_checkpoint import PENDING_KEY, STATE_KEY
 from simulator import SimulationConfig, simulate
-from store.identity import event_ref
+from store.layout import ONLINE_PENDING, ONLINE_STATE
 from stream.topics import ensure_topics
 from tests.kafka_io import produce, read_topic, wait_until
 from tests.worker_proc import WorkerProcess, isolated_settings
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.services
 
 
 def _learned(client: redis.Redis) -> int:
-    body = client.get(STATE_KEY)
+    body = client.get(ONLINE_STATE)
     return 0 if body is None else OnlineLearner.from_state(orjson.loads(body)["learner"]).learned
 
 
@@ -59,13 +59,13 @@ def test_labels_are_learned_exactly_once_across_kill_9(services, worker_settings
 
     expected = len({(lab["event_id"], lab["label"]) for lab in labels})
     try:
-        wait_until(lambda: _learned(client) >= expected and client.hlen(PENDING_KEY) == 1, 90, every=0.5)
+        wait_until(lambda: _learned(client) >= expected and client.hlen(ONLINE_PENDING) == 1, 90, every=0.5)
     except TimeoutError:
         raise AssertionError(f"learned {_learned(client)} of {expected}\n{worker.tail()}") from None
     time.sleep(2)  # anything learned twice would show up by now
     assert _learned(client) == expected
     never_seen = event_ref(labels[0].get("account_id"), "evt_never_seen")
-    assert client.hexists(PENDING_KEY, never_seen), "a label for an unknown event is kept"
+    assert client.hexists(ONLINE_PENDING, never_seen), "a label for an unknown event is kept"
 
     # New payments are blended with the online model and say which version.
     later = simulate(SimulationConfig(seed=32, days=1, cards=50, merchants=40)).transactions

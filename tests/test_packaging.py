@@ -85,7 +85,7 @@ def test_the_wheel_builds_from_exactly_what_the_dockerfile_copies(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for package in PACKAGES:
         assert f"{package.replace('.', '/')}/__init__.py" in names, package
-    assert any(n.startswith("features/lua/") and n.endswith(".lua") for n in names)
+    assert any(n.startswith("store/lua/") and n.endswith(".lua") for n in names)
     assert any(n.endswith("/licenses/LICENSE") for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "riskwire = cli.main:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

@@ -10,17 +10,18 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
+from contracts.identity import event_ref
 from contracts.records import Transaction
 from explain.risk_score import RiskPolicy
 from features.memory_store import MemoryFeatureStore
-from features.online_store import OnlineFeatureStore
 from models.batch_model import BatchModel
 from models.registry import ModelRegistry
-from pipeline.decision_store import DecisionStore, decision_key
 from pipeline.replay import replay
 from pipeline.scoring import ScoringPipeline
 from simulator import SimulationConfig, simulate
-from store.identity import event_ref
+from store.decisions import DecisionStore
+from store.feature_state import OnlineFeatureStore
+from store.layout import decision_key
 from stream.topics import ensure_topics
 from tests.kafka_io import produce, read_topic
 from tests.worker_proc import WorkerProcess, isolated_settings

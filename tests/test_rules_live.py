@@ -11,8 +11,8 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from rules.store import RuleStore
 from simulator import SimulationConfig, simulate
+from store.rules import RuleStore
 from stream.topics import ensure_topics
 from tests.kafka_io import produce, read_topic
 from tests.worker_proc import WorkerProcess, isolated_settings

@@ -11,12 +11,12 @@ import pytest
 import redis
 from pydantic import ValidationError
 
+from contracts.identity import ENTITY_KINDS, KEY_FILE, EntityNames, event_ref, load_names, split_ref
 from contracts.records import Label, Transaction
 from contracts.settings import Settings
 from features.aggregates import RAW_INDEX
 from features.offline import OfflineFeatureEngine
-from features.online_store import SyncOnlineFeatureStore
-from store.identity import ENTITY_KINDS, KEY_FILE, EntityNames, event_ref, load_names, split_ref
+from store.feature_state import SyncOnlineFeatureStore
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 SUM_24H = RAW_INDEX["card_u_24h"]
@@ -115,8 +115,8 @@ def test_a_decision_names_the_shared_signals_that_fed_it(services, redis_client,
     from features.memory_store import MemoryFeatureStore
     from models.batch_model import BatchModel
     from models.registry import ModelRegistry
-    from pipeline.decision_store import DecisionStore
     from pipeline.scoring import ScoringPipeline
+    from store.decisions import DecisionStore
 
     def pipeline(client: aioredis.Redis, shared: frozenset[str]) -> ScoringPipeline:
         return ScoringPipeline(

@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from cli.keys import create_key
 from contracts.records import Decision, PublishedDecision
 from contracts.settings import Settings
 from features.catalogue import FEATURE_NAMES
+from store.key_admin import create_key
 from tests.kafka_io import produce, read_topic
 
 pytestmark = pytest.mark.services

@@ -10,11 +10,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.access import KeyStore
 from api.console import audit, models, payments, reviews, rules
 from api.console.render import HERE, page
 from api.console.session import COOKIE, SESSION_MAX_AGE_S, Signed, SignInNeeded, form_fields, signin_url
 from api.dependencies import get_key_store
+from store.api_keys import KeyStore
 
 router = APIRouter()
 

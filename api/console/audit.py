@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from api.access import Role
 from api.console.render import page
 from api.console.session import Signed
 from api.dependencies import get_app_settings, get_audit_log
 from api.routers import audit as api_audit
+from store.api_keys import Role
 
 router = APIRouter(prefix="/ui")
 Text = Annotated[str, Query(max_length=256)]

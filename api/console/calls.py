@@ -12,11 +12,10 @@ from typing import Any
 import orjson
 from fastapi import Request, Response
 
-from api.dependencies import get_app_settings, get_audit_log, get_decision_store, get_explainer, get_redis
+from api.dependencies import get_app_settings, get_audit_log, get_decision_store, get_explainer
 from api.routers import audit, decisions
+from contracts.identity import event_ref
 from contracts.records import DecisionKind, RiskLevel
-from pipeline.decision_store import review_key
-from store.identity import event_ref
 
 
 def _json(response: Response) -> Any:
@@ -65,8 +64,7 @@ async def entities_and_review(
     """
     entities = {k: str(record[k]) for k in ("card_id", "customer_id", "merchant_id") if record.get(k)}
     ref = event_ref(record.get("account_id"), str(record["event_id"]))
-    review = await get_redis(request).hgetall(review_key(ref))
-    return entities, {_s(k): _s(v) for k, v in review.items()}
+    return entities, await get_decision_store(request).review(ref)
 
 
 #: Audit entries read when looking for a payment's label history (newest first).
@@ -92,10 +90,6 @@ async def label_history(request: Request, principal: Any, record: dict[str, Any]
         if (cursor := page.next_cursor) is None:
             break
     return found
-
-
-def _s(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def parse_local(value: str | None) -> datetime | None:

@@ -10,7 +10,6 @@ from urllib.parse import quote
 from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from api.access import Role
 from api.console import calls
 from api.console.model_views import agreement, online_points, polyline, psi_rows
 from api.console.render import page
@@ -18,6 +17,7 @@ from api.console.session import Signed, form_fields
 from api.dependencies import get_app_settings, get_audit_log, get_redis
 from api.routers import models as api_models
 from models.registry import ModelRegistry
+from store.api_keys import Role
 
 router = APIRouter(prefix="/ui")
 Version = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$")]

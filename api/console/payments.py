@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
-from api.access import Role
 from api.console import calls
 from api.console.normals import feature_rows
 from api.console.render import histogram, page, reason_bars
 from api.console.session import Signed
+from store.api_keys import Role
 
 router = APIRouter(prefix="/ui")
 

@@ -12,7 +12,6 @@ import orjson
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from api.access import Role
 from api.console.render import page
 from api.console.session import Signed, form_fields
 from api.dependencies import (
@@ -26,6 +25,7 @@ from api.dependencies import (
 from api.routers import reviews as api_reviews
 from api.schemas import CloseBody
 from contracts.records import LabelKind
+from store.api_keys import Role
 
 router = APIRouter(prefix="/ui")
 EventId = Annotated[str, Path(min_length=1, max_length=256)]

@@ -11,12 +11,12 @@ from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import ValidationError
 
-from api.access import Role
 from api.console.render import page
 from api.console.session import Signed, form_fields
 from api.dependencies import get_audit_log, get_decision_store, get_redis
 from api.routers import rules as api_rules
-from rules.store import RuleStore
+from store.api_keys import Role
+from store.rules import RuleStore
 
 router = APIRouter(prefix="/ui")
 RuleId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -95,7 +95,7 @@ async def backtest(request: Request, s: Signed) -> HTMLResponse:
     try:
         body = api_rules.BacktestRequest(text=text)
         result = await api_rules.backtest_rule(
-            body, s.principal, _store(request), get_redis(request), get_decision_store(request)
+            body=body, principal=s.principal, store=_store(request), decisions=get_decision_store(request)
         )
     except (ValidationError, HTTPException) as exc:
         return await _refused(request, s, text, exc)

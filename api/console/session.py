@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, quote
 
 from fastapi import Depends, HTTPException, Request
 
-from api.access import KeyStore, Principal, Role
 from api.dependencies import get_key_store, require
+from store.api_keys import KeyStore, Principal, Role
 
 COOKIE = "rw_console"
 SESSION_MAX_AGE_S = 8 * 3600  # a working day; the key's revocation ends it sooner

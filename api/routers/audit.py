@@ -7,12 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from api.audit import AuditLog, valid_stream_id
 from api.auth_first import AuthFirstRoute
 from api.dependencies import AdminKey, get_app_settings, get_audit_log
 from api.errors import PROTECTED, error_responses
 from api.schemas import AuditEntryOut, AuditPage
+from api.tenancy import require_unbound
 from contracts.settings import Settings
+from store.audit import AuditLog, valid_stream_id
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=AuthFirstRoute)
 
@@ -30,8 +31,7 @@ async def audit_log(
     limit: Annotated[int | None, Query(ge=1, description="Page size (capped by the server)")] = None,
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,20}-[0-9]{1,20}$")] = None,
 ) -> AuditPage:
-    if principal.account is not None:
-        raise HTTPException(403, "the audit log needs an admin key not bound to an account")
+    require_unbound(principal, "the audit log covers every account")
     if cursor is not None and not valid_stream_id(cursor):
         raise HTTPException(422, "invalid cursor: pass the next_cursor of the previous page unchanged")
     size = min(limit or settings.api_page_default, settings.api_page_max)

@@ -2,7 +2,7 @@
 
 A key bound to an account sees only that account's decisions: another account's
 event id is another event (``api.lookup``), and searches never return them. Card,
-customer and merchant filters are looked up by their pseudonyms (``store.identity``).
+customer and merchant filters are looked up by their pseudonyms (``contracts.identity``).
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from api.errors import PROTECTED, error_responses
 from api.explanations import Explainer
 from api.lookup import AccountQuery, resolve_event
 from api.schemas import DecisionPage, Explanation
+from api.tenancy import read_scope
 from contracts.records import Decision, DecisionKind, RiskLevel
 from contracts.settings import Settings
-from pipeline.decision_store import INDEX_ALL, MAX_SCORE_US, DecisionStore, ScanPage, index_key
+from store.decisions import MAX_SCORE_US, DecisionStore, ScanPage
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"], route_class=AuthFirstRoute)
 
@@ -69,11 +70,10 @@ async def search_decisions(
     limit: Annotated[int | None, Query(ge=1, description="Page size (capped by the server)")] = None,
     cursor: Annotated[str | None, Query(min_length=1, max_length=2048)] = None,
 ) -> Response:
-    account = principal.account or account_id
-    if principal.account is not None and account_id not in (None, principal.account):
-        return Response(
-            page_json(ScanPage(INDEX_ALL, [], None), None, explainer), media_type="application/json"
-        )
+    account, visible = read_scope(principal, account_id)
+    if not visible:
+        empty = ScanPage(store.indexes({})[0], [], None)
+        return Response(page_json(empty, None, explainer), media_type="application/json")
     pseudonym = store.names.index
     wanted = {
         "account": account,
@@ -83,7 +83,7 @@ async def search_decisions(
         "level": risk_level.value if risk_level else None,
         "decision": decision.value if decision else None,
     }
-    candidates = [index_key(kind, value) for kind, value in wanted.items() if value] or [INDEX_ALL]
+    candidates = store.indexes(wanted)
     since_us, until_us = to_us(since, 0), to_us(until, MAX_SCORE_US)
     digest = query_digest(sorted((k, v) for k, v in wanted.items() if v), since_us, until_us, order)
     index, after = (candidates, None) if cursor is None else _resume(cursor, digest, candidates)

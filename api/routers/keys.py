@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path
 
-from api.access import KeyStore, LastAdminKey
 from api.auth_first import AuthFirstRoute
 from api.dependencies import AdminKey, get_key_store
 from api.errors import BODY, PROTECTED, error_responses
 from api.schemas import KeyCreate, KeyCreated, KeyList, KeyOut
+from store.api_keys import KeyStore, LastAdminKey
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"], route_class=AuthFirstRoute)
 

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, HTTPException
 from pydantic import BeforeValidator, Field
 
-from api.audit import AuditLog, entry_fields
 from api.auth_first import AuthFirstRoute
 from api.bodies import one_or_many
 from api.dependencies import (
@@ -22,10 +21,11 @@ from api.errors import BODY, PROTECTED, error_responses
 from api.metrics import ApiMetrics
 from api.publisher import LabelPublisher
 from api.schemas import LabelsAccepted
+from contracts.identity import event_ref
 from contracts.records import Label
 from contracts.settings import Settings
-from pipeline.decision_store import DecisionStore
-from store.identity import event_ref
+from store.audit import AuditLog, entry_fields
+from store.decisions import DecisionStore
 
 KNOWN_SOURCES = frozenset({"chargeback", "review", "manual", "issuer", "customer"})
 router = APIRouter(prefix="/v1/labels", tags=["labels"], route_class=AuthFirstRoute)

@@ -15,15 +15,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import BaseModel, Field
 
-from api.audit import AuditLog, entry_fields
 from api.auth_first import AuthFirstRoute
 from api.dependencies import GlobalAdminKey, get_app_settings, get_audit_log, get_redis
 from api.errors import PROTECTED, error_responses, without_paths
+from api.tenancy import require_unbound
 from contracts.settings import Settings
 from models.errors import ModelIntegrityError, ModelNotFoundError
 from models.learner import OnlineLearner
 from models.registry import ModelRegistry
 from pipeline.factory import checkpoint
+from store.audit import AuditLog, entry_fields
 from store.connect import AsyncRedis
 
 router = APIRouter(prefix="/v1/models", tags=["models"], route_class=AuthFirstRoute)
@@ -84,11 +85,6 @@ def _current(registry: ModelRegistry) -> str | None:
         return registry.current()
     except ModelNotFoundError:
         return None
-
-
-def _global_admin(principal: Any) -> None:
-    if principal.account is not None:
-        raise HTTPException(403, "models serve every account: a key bound to one cannot change them")
 
 
 @router.get("", response_model=ModelList, responses=error_responses(*PROTECTED), summary="Model versions")
@@ -159,7 +155,7 @@ def _registry_errors(registry: ModelRegistry) -> Iterator[None]:
 async def _change(
     principal: Any, registry: ModelRegistry, audit: AuditLog, action: str, version: str | None
 ) -> Promotion:
-    _global_admin(principal)
+    require_unbound(principal, "models serve every account")
     before = _current(registry)
     with _registry_errors(registry):
         if version is None:
@@ -204,7 +200,7 @@ class Shadow(BaseModel):
 
 
 async def _shadow(principal: Any, registry: ModelRegistry, audit: AuditLog, version: str | None) -> Shadow:
-    _global_admin(principal)
+    require_unbound(principal, "models serve every account")
     before = registry.shadow()
     with _registry_errors(registry):
         await asyncio.to_thread(registry.set_shadow, version)

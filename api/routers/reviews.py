@@ -13,7 +13,6 @@ from typing import Annotated, Literal
 import orjson
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Response
 
-from api.access import Principal
 from api.auth_first import AuthFirstRoute
 from api.cursor import decode_cursor, encode_cursor, query_digest
 from api.dependencies import (
@@ -30,12 +29,14 @@ from api.explanations import Explainer
 from api.lookup import AccountQuery, resolve_event
 from api.metrics import ApiMetrics
 from api.publisher import LabelPublisher
-from api.reviews import ReviewStore, Transition
 from api.schemas import AssignBody, CloseBody, Review, ReviewPage, ReviewStatus
+from api.tenancy import read_scope
+from contracts.identity import split_ref
 from contracts.records import Label
 from contracts.settings import Settings
-from pipeline.decision_store import DecisionStore, Found, review_queue_key
-from store.identity import split_ref
+from store.api_keys import Principal
+from store.decisions import DecisionStore, Found
+from store.reviews import ReviewStore, Transition
 
 router = APIRouter(prefix="/v1/reviews", tags=["reviews"], route_class=AuthFirstRoute)
 
@@ -83,10 +84,10 @@ async def list_reviews(
     limit: Annotated[int | None, Query(ge=1, description="Page size (capped by the server)")] = None,
     cursor: Annotated[str | None, Query(min_length=1, max_length=2048)] = None,
 ) -> Response:
-    account = principal.account or account_id
-    if principal.account is not None and account_id not in (None, principal.account):
+    account, visible = read_scope(principal, account_id)
+    if not visible:
         return Response(b'{"items":[],"next_cursor":null}', media_type="application/json")
-    queue = review_queue_key(status, account)
+    queue = store.queue(status, account)
     digest = query_digest("reviews", status, account, order)
     after = None
     if cursor is not None:

@@ -17,18 +17,19 @@ import orjson
 from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import BaseModel, Field
 
-from api.audit import AuditLog, entry_fields
 from api.auth_first import AuthFirstRoute
 from api.dependencies import GlobalAdminKey, get_audit_log, get_decision_store, get_redis
 from api.errors import BODY, PROTECTED, error_responses
-from pipeline.decision_store import INDEX_ALL, DecisionStore, review_key
+from api.tenancy import require_unbound
+from contracts.identity import split_ref
 from pipeline.record_shapes import expand_features
 from rules.backtest import backtest as run_backtest
 from rules.compiler import compile_rule
 from rules.errors import RuleSyntaxError
-from rules.store import RuleStore
+from store.audit import AuditLog, entry_fields
 from store.connect import AsyncRedis
-from store.identity import split_ref
+from store.decisions import DecisionStore
+from store.rules import HistoryEntry, RuleStore
 
 router = APIRouter(prefix="/v1", tags=["rules"], route_class=AuthFirstRoute)
 RuleId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -67,15 +68,6 @@ class Valid(BaseModel):
     action: str
 
 
-class HistoryOut(BaseModel):
-    version: int
-    op: str
-    target: str
-    detail: str
-    who: str
-    at: str
-
-
 class ListItems(BaseModel):
     add: list[str] = Field(default_factory=list, max_length=10_000)
     remove: list[str] = Field(default_factory=list, max_length=10_000)
@@ -103,13 +95,9 @@ def get_rule_store(client: Annotated[AsyncRedis, Depends(get_redis)]) -> RuleSto
     return RuleStore(client)
 
 
+RULES_ARE_GLOBAL = "rules and lists serve every account"
 Store = Annotated[RuleStore, Depends(get_rule_store)]
 Audit = Annotated[AuditLog, Depends(get_audit_log)]
-
-
-def _global(principal: Any) -> None:
-    if principal.account is not None:
-        raise HTTPException(403, "rules and lists serve every account: a key bound to one cannot use them")
 
 
 def _syntax(exc: RuleSyntaxError) -> HTTPException:
@@ -120,7 +108,7 @@ def _syntax(exc: RuleSyntaxError) -> HTTPException:
     "/rules", response_model=RulesOut, responses=error_responses(*PROTECTED), summary="Rules and lists"
 )
 async def list_rules(principal: GlobalAdminKey, store: Store) -> RulesOut:
-    _global(principal)  # lists may hold any account's card or customer ids
+    require_unbound(principal, RULES_ARE_GLOBAL)  # lists may hold any account's card or customer ids
     version, rules, lists = await store.snapshot()
     return RulesOut(
         version=version,
@@ -152,7 +140,7 @@ async def validate_rule(body: RuleText, principal: GlobalAdminKey, store: Store)
     summary="Add a rule (validated first)",
 )
 async def create_rule(body: RuleCreate, principal: GlobalAdminKey, store: Store, audit: Audit) -> Changed:
-    _global(principal)
+    require_unbound(principal, RULES_ARE_GLOBAL)
     try:
         rule_id, version = await store.create_rule(body.text, enabled=body.enabled, who=principal.actor.who)
     except RuleSyntaxError as exc:
@@ -162,7 +150,7 @@ async def create_rule(body: RuleCreate, principal: GlobalAdminKey, store: Store,
 
 
 async def _toggle(principal: Any, store: RuleStore, audit: AuditLog, rule_id: str, op: str) -> Changed:
-    _global(principal)
+    require_unbound(principal, RULES_ARE_GLOBAL)
     change = {"enable": store.enable_rule, "disable": store.disable_rule, "delete": store.delete_rule}[op]
     try:
         version = await change(rule_id, who=principal.actor.who)
@@ -201,12 +189,12 @@ async def delete_rule(rule_id: RuleId, principal: GlobalAdminKey, store: Store, 
 
 
 @router.get(
-    "/rules/history", response_model=list[HistoryOut], responses=error_responses(*PROTECTED),
+    "/rules/history", response_model=list[HistoryEntry], responses=error_responses(*PROTECTED),
     summary="Every change to rules and lists, newest first",
 )  # fmt: skip
-async def rule_history(principal: GlobalAdminKey, store: Store) -> list[HistoryOut]:
-    _global(principal)
-    return [HistoryOut(**vars(h)) for h in reversed(await store.history(500))]
+async def rule_history(principal: GlobalAdminKey, store: Store) -> list[HistoryEntry]:
+    require_unbound(principal, RULES_ARE_GLOBAL)
+    return list(reversed(await store.history(500)))
 
 
 @router.post(
@@ -218,7 +206,7 @@ async def rule_history(principal: GlobalAdminKey, store: Store) -> list[HistoryO
 async def change_list(
     name: ListName, body: ListItems, principal: GlobalAdminKey, store: Store, audit: Audit
 ) -> Changed:
-    _global(principal)
+    require_unbound(principal, RULES_ARE_GLOBAL)
     version = await store.create_list(name, who=principal.actor.who)
     if body.add:
         version = await store.add_list_items(name, body.add, who=principal.actor.who)
@@ -238,35 +226,27 @@ async def backtest_rule(
     body: BacktestRequest,
     principal: GlobalAdminKey,
     store: Store,
-    client: Annotated[AsyncRedis, Depends(get_redis)],
     decisions: Annotated[DecisionStore, Depends(get_decision_store)],
 ) -> Backtest:
-    _global(principal)
+    require_unbound(principal, RULES_ARE_GLOBAL)
     _, _, lists = await store.load()
     try:
         rule = compile_rule(body.text, known_lists=set(lists))
     except RuleSyntaxError as exc:
         raise _syntax(exc) from exc
-    newest = await client.zrevrange(INDEX_ALL, 0, body.limit - 1)
-    ids = [str(_text(i)) for i in newest if isinstance(i, bytes | str)]
-    records = await _history(client, decisions, ids)
+    records = await _history(decisions, await decisions.newest(body.limit))
     result = run_backtest(rule, records, lists)
     return Backtest(decisions_scanned=len(records), **vars(result))
 
 
-async def _history(
-    client: AsyncRedis, decisions: DecisionStore, ids: list[str]
-) -> list[tuple[dict[str, object], str | None]]:
+async def _history(decisions: DecisionStore, ids: list[str]) -> list[tuple[dict[str, object], str | None]]:
     """(values, label) per stored decision, in two round trips per 1,000 (the records,
     opened by the decision store, then the review outcomes)."""
     out: list[tuple[dict[str, object], str | None]] = []
     for start in range(0, len(ids), 1000):
         chunk = ids[start : start + 1000]
         bodies = await decisions.read(chunk)
-        pipe = client.pipeline(transaction=False)
-        for ref in chunk:
-            pipe.hget(review_key(ref), "outcome")
-        outcomes = await pipe.execute()
+        outcomes = await decisions.review_outcomes(chunk)
         for ref, body, outcome in zip(chunk, bodies, outcomes, strict=True):
             if body is None:
                 continue
@@ -279,11 +259,5 @@ async def _history(
                 account_id=record.get("account_id"), risk_score=record["risk_score"],
                 probability=record["probability"],
             )  # fmt: skip
-            out.append((values, _text(outcome)))
+            out.append((values, outcome))
     return out
-
-
-def _text(value: bytes | str | None) -> str | None:
-    if value is None or value in (b"", ""):
-        return None
-    return value.decode() if isinstance(value, bytes) else value

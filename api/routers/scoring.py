@@ -19,10 +19,10 @@ from api.bodies import one_or_many
 from api.dependencies import ServiceKey, get_app_settings, get_explainer, get_scoring_pipeline
 from api.errors import BODY, PROTECTED, error_responses
 from api.explanations import Explainer
+from contracts.identity import event_ref
 from contracts.records import Decision, Transaction
 from contracts.settings import Settings
 from pipeline.scoring import ScoringPipeline
-from store.identity import event_ref
 
 router = APIRouter(prefix="/v1/score", tags=["scoring"], route_class=AuthFirstRoute)
 

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 import orjson
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from cli.keys import create_key
+from contracts.identity import event_ref, load_names
 from contracts.records import Transaction
 from contracts.settings import Settings
-from pipeline.decision_store import DecisionStore
 from store.connect import async_client
-from store.identity import event_ref, load_names
+from store.decisions import DecisionStore
+from store.key_admin import create_key
 
 Headers = dict[str, str]
 
@@ -110,7 +110,7 @@ def put(
 
 
 def ref(event_id: str, account: str | None = None) -> str:
-    """The event's reference in every store key (``store.identity.event_ref``)."""
+    """The event's reference in every store key (``contracts.identity.event_ref``)."""
     return event_ref(account, event_id)
 
 

@@ -9,9 +9,9 @@ import redis
 from apihelp import bearer, new_key
 from click.testing import CliRunner
 
-from api.key_hash import key_pepper, stored_digest
 from api.main import create_app
 from cli.keys import keys as keys_cli
+from store.key_hash import key_pepper, stored_digest
 
 pytestmark = pytest.mark.services
 

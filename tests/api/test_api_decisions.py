@@ -13,7 +13,7 @@ from apihelp import T0, bearer, decision_body, new_key, pseudonym, put, ref, tx
 from contracts.records import Decision
 from contracts.settings import Settings
 from features.catalogue import FEATURE_NAMES
-from pipeline.decision_store import decision_key
+from store.layout import decision_key
 
 pytestmark = pytest.mark.services
 

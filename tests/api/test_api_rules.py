@@ -6,7 +6,7 @@ import random
 
 from apihelp import decision_body, put, ref, tx
 
-from pipeline.decision_store import review_key
+from store.layout import review_key
 
 
 def test_validate_reports_the_position_of_the_error(client, key):

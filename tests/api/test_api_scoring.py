@@ -10,11 +10,11 @@ from apihelp import bearer, new_key
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from contracts.identity import event_ref
 from contracts.records import Decision
-from pipeline.decision_store import decision_key
 from pipeline.record_shapes import expand_features
 from simulator import SimulationConfig, simulate
-from store.identity import event_ref
+from store.layout import decision_key
 from stream.topics import ensure_topics
 from tests.kafka_io import produce, read_topic
 from tests.worker_proc import WorkerProcess, isolated_settings

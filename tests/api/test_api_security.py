@@ -12,8 +12,8 @@ from apihelp import bearer, decision_body, new_key, put, tx
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from api.access import KEYS_INDEX, key_name
 from api.main import create_app
+from store.layout import API_KEYS_INDEX, api_key
 
 pytestmark = pytest.mark.services
 
@@ -44,18 +44,18 @@ def test_a_hash_planted_in_redis_does_not_make_a_key(client, redis_client: redis
     """Write access to Redis alone: the bare SHA-256 that used to be checked is refused."""
     key_id, secret = "00000000000000aa", "rwk_00000000000000aa_" + "A" * 43
     redis_client.hset(
-        key_name(key_id), mapping={"sha256": hashlib.sha256(secret.encode()).hexdigest(), "role": "admin"}
+        api_key(key_id), mapping={"sha256": hashlib.sha256(secret.encode()).hexdigest(), "role": "admin"}
     )
     assert client.get("/v1/keys", headers=bearer(secret)).status_code == 401
     # Nor does an `hmac` field computed without the server's pepper.
-    redis_client.hset(key_name(key_id), "hmac", hashlib.sha256(secret.encode()).hexdigest())
+    redis_client.hset(api_key(key_id), "hmac", hashlib.sha256(secret.encode()).hexdigest())
     assert client.get("/v1/keys", headers=bearer(secret)).status_code == 401
 
 
 def test_keys_stored_before_the_pepper_are_migrated_and_keep_working(api_settings, redis_client):
     key_id, secret = "00000000000000bb", "rwk_00000000000000bb_" + "B" * 43
     redis_client.hset(
-        key_name(key_id),
+        api_key(key_id),
         mapping={
             "sha256": hashlib.sha256(secret.encode()).hexdigest(),
             "role": "admin",
@@ -65,10 +65,10 @@ def test_keys_stored_before_the_pepper_are_migrated_and_keep_working(api_setting
             "created_by": "cli",
         },
     )
-    redis_client.zadd(KEYS_INDEX, {key_id: int(time.time() * 1000)})
+    redis_client.zadd(API_KEYS_INDEX, {key_id: int(time.time() * 1000)})
     with TestClient(create_app(api_settings)) as c:
         assert c.get("/v1/keys", headers=bearer(secret)).status_code == 200
-    stored = redis_client.hgetall(key_name(key_id))
+    stored = redis_client.hgetall(api_key(key_id))
     assert b"sha256" not in stored and len(stored[b"hmac"]) == 64
 
 

@@ -15,9 +15,9 @@ import uvicorn
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from api.main import create_app
-from cli.keys import create_key
 from contracts.settings import Settings
 from embedded import free_port
+from store.key_admin import create_key
 from tests.console.browsing import CHROMIUM, REVIEW_RULE, SHOTS, Console
 
 

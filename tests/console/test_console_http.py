@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from api.console.session import COOKIE, csrf_token
 from api.main import create_app
-from cli.keys import create_key
 from contracts.settings import Settings
+from store.key_admin import create_key
 
 pytestmark = pytest.mark.services
 HTML = {"accept": "text/html"}

@@ -11,7 +11,9 @@ import redis
 import redis.asyncio as aioredis
 
 from embedded import EmbeddedServices
-from rules import LiveRules, RuleStore, RuleSyntaxError
+from rules import RuleSyntaxError
+from rules.live import LiveRules
+from store.rules import RuleStore
 
 Body = Callable[[RuleStore], Awaitable[None]]
 

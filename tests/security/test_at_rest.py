@@ -11,9 +11,10 @@ import pytest
 from pydantic import SecretStr
 
 from contracts.settings import Settings
-from pipeline.online_checkpoint import PENDING_KEY, Commit, OnlineCheckpoint
 from store.at_rest import PREFIX, AtRest, AtRestError
 from store.connect import async_client
+from store.layout import ONLINE_PENDING
+from store.online_checkpoint import Commit, OnlineCheckpoint
 
 
 def _key() -> str:
@@ -93,7 +94,7 @@ def test_pending_labels_are_sealed_in_redis(services, redis_client) -> None:
             await client.aclose()
 
     assert asyncio.run(run()) == {"e9": body}
-    stored = redis_client.hget(PENDING_KEY, "e9")
+    stored = redis_client.hget(ONLINE_PENDING, "e9")
     assert stored is not None and stored.startswith(b"rwe1:k1:") and b"fraud" not in stored
 
 
@@ -104,9 +105,10 @@ def test_decision_records_are_sealed_in_redis_and_served_in_clear(services, redi
 
     import orjson
 
+    from contracts.identity import event_ref
     from contracts.records import Transaction
-    from pipeline.decision_store import INDEX_ALL, DecisionStore, decision_key, read_records
-    from store.identity import event_ref
+    from store.decisions import DecisionStore, read_records
+    from store.layout import INDEX_ALL, decision_key
 
     box = AtRest.parse(f"k1:{K1}")
     tx = Transaction(

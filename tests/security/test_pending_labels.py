@@ -8,8 +8,9 @@ import time
 import pytest
 
 from pipeline.label_learning import LearnOutcome
-from pipeline.online_checkpoint import PENDING_AT_KEY, PENDING_KEY, Commit, OnlineCheckpoint
 from store.connect import async_client
+from store.layout import ONLINE_PENDING, ONLINE_PENDING_AT
+from store.online_checkpoint import Commit, OnlineCheckpoint
 from stream.metrics import WorkerMetrics
 
 pytestmark = pytest.mark.services
@@ -40,9 +41,9 @@ def test_pending_labels_past_the_cap_drop_the_oldest(services, redis_client):
         url, Commit(offsets={}, pending_add=[_label("e3"), _label("e4")]), pending_max=3
     )
     assert (pending, dropped, count) == (3, 1, 3)
-    left = {k.decode() for k in redis_client.hkeys(PENDING_KEY)}
+    left = {k.decode() for k in redis_client.hkeys(ONLINE_PENDING)}
     assert len(left) == 3 and left < {"e1", "e2", "e3", "e4"} and {"e3", "e4"} <= left
-    assert redis_client.zcard(PENDING_AT_KEY) == 3
+    assert redis_client.zcard(ONLINE_PENDING_AT) == 3
 
 
 def test_pending_labels_expire_after_their_ttl(services, redis_client):
@@ -51,14 +52,14 @@ def test_pending_labels_expire_after_their_ttl(services, redis_client):
     time.sleep(1.1)
     pending, dropped, _ = _commit(url, Commit(offsets={}, pending_add=[_label("new")]), pending_ttl_s=1)
     assert (pending, dropped) == (1, 1)
-    assert redis_client.hkeys(PENDING_KEY) == [b"new"]
+    assert redis_client.hkeys(ONLINE_PENDING) == [b"new"]
 
 
 def test_a_learned_label_leaves_the_filing_times_too(services, redis_client):
     url = services.redis_url
     _commit(url, Commit(offsets={}, pending_add=[_label("e1")]))
     assert _commit(url, Commit(offsets={}, pending_drop=["e1"]))[:2] == (0, 0)
-    assert redis_client.zcard(PENDING_AT_KEY) == 0
+    assert redis_client.zcard(ONLINE_PENDING_AT) == 0
 
 
 def test_the_worker_exports_the_pending_count():

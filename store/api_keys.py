@@ -1,7 +1,7 @@
 """API keys: roles, accounts, peppered secret hashes in Redis, and the per-key rate limit.
 
 A secret is ``rwk_{key_id}_{random}``. Only its HMAC under the server's pepper is
-stored (api/key_hash.py). One Lua call per
+stored (store/key_hash.py). One Lua call per
 request finds the key by id, compares the hash, refuses revoked keys and takes a
 token from the key's bucket (Redis ``TIME``, so several API processes share it).
 
@@ -23,14 +23,12 @@ from typing import Any
 
 from redis.exceptions import WatchError
 
-from api.audit import Actor, AuditLog, entry_fields, now_rfc3339
-from api.key_hash import pepper_digest, stored_digest
+from store.audit import Actor, AuditLog, entry_fields, now_rfc3339
 from store.connect import AsyncRedis
-from store.keys import API
-
-KEY_PREFIX = API + "apikey:"
-KEYS_INDEX = API + "apikeys"
-RATE_PREFIX = API + "ratelimit:"
+from store.key_hash import pepper_digest, stored_digest
+from store.layout import API_KEYS_INDEX, api_key, rate_key
+from store.replies import optional_text, text
+from store.scripts import script
 
 _SECRET = re.compile(r"^rwk_([0-9a-f]{16})_[A-Za-z0-9_-]{20,128}$")
 
@@ -74,55 +72,17 @@ class Verdict:
     retry_after_s: float = 0.0  # > 0: over the rate limit
 
 
-def key_name(key_id: str) -> str:
-    return KEY_PREFIX + key_id
-
-
 def parse_secret(secret: str) -> str | None:
     """The key id inside a well-formed secret, else None."""
     match = _SECRET.match(secret)
     return match.group(1) if match else None
 
 
-# KEYS: the key's hash, its bucket (one slot, rw:{api}:). ARGV: key_id, peppered digest, rate
-# per s, burst. Returns {0} (refused) | {1, role, account} |
-# {2, role, account, wait_us} (over the limit).
-_CHECK = """
-local rec = redis.call('HMGET', KEYS[1], 'hmac', 'role', 'account', 'revoked_at')
-if (not rec[1]) or rec[1] ~= ARGV[2] or (rec[4] and rec[4] ~= '') then return {0} end
-local rate = tonumber(ARGV[3])
-local burst = tonumber(ARGV[4])
-local bucket = KEYS[2]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local b = redis.call('HMGET', bucket, 'tokens', 'ts')
-local tokens = tonumber(b[1]) or burst
-local ts = tonumber(b[2]) or now
-if now > ts then tokens = math.min(burst, tokens + (now - ts) * rate / 1000000) end
-local ttl_ms = math.ceil(burst / rate * 1000) + 2000
-if tokens < 1 then
-  redis.call('HSET', bucket, 'tokens', tostring(tokens), 'ts', tostring(math.max(now, ts)))
-  redis.call('PEXPIRE', bucket, ttl_ms)
-  return {2, rec[2], rec[3] or '', math.ceil((1 - tokens) * 1000000 / rate)}
-end
-redis.call('HSET', bucket, 'tokens', tostring(tokens - 1), 'ts', tostring(math.max(now, ts)))
-redis.call('PEXPIRE', bucket, ttl_ms)
-return {1, rec[2], rec[3] or ''}
-"""
-
-
-def _s(value: bytes | str | None) -> str | None:
-    if value is None:
-        return None
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _t(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+_CHECK = script("api_key_check")
 
 
 def _info(key_id: str, h: Mapping[Any, Any]) -> KeyInfo:
-    f = {_t(k): _t(v) for k, v in h.items()}
+    f = {text(k): text(v) for k, v in h.items()}
     return KeyInfo(
         id=key_id,
         role=Role(f["role"]),
@@ -171,13 +131,15 @@ class KeyStore:
         if key_id is None:
             return Verdict(None)
         reply = await self._check(
-            keys=[key_name(key_id), RATE_PREFIX + key_id],
+            keys=[api_key(key_id), rate_key(key_id)],
             args=[key_id, stored_digest(self._pepper, secret), self.rate_per_s, self.burst],
         )
         status = int(reply[0])
         if status == 0:
             return Verdict(None)
-        principal = Principal(key_id=key_id, role=Role(_t(reply[1])), account=_s(reply[2]) or None)
+        principal = Principal(
+            key_id=key_id, role=Role(text(reply[1])), account=optional_text(reply[2]) or None
+        )
         return Verdict(principal, retry_after_s=int(reply[3]) / 1e6 if status == 2 else 0.0)
 
     async def create(self, *, role: Role, account: str | None, name: str, by: Actor) -> tuple[KeyInfo, str]:
@@ -203,8 +165,8 @@ class KeyStore:
             "created_by": by.who,
         }
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key_name(key_id), mapping=mapping)  # type: ignore[arg-type]
-            pipe.zadd(KEYS_INDEX, {key_id: int(time.time() * 1000)})
+            pipe.hset(api_key(key_id), mapping=mapping)  # type: ignore[arg-type]
+            pipe.zadd(API_KEYS_INDEX, {key_id: int(time.time() * 1000)})
             self._audit.add_to(pipe, entry_fields(by, "key.create", key_id, None, _public(info)))
             await pipe.execute()
         return info, secret
@@ -216,29 +178,29 @@ class KeyStore:
         same digest. Until migrated, such a key is refused (a bare hash is what anyone
         with Redis write access could plant).
         """
-        ids = [_t(i) for i in await self._redis.zrange(KEYS_INDEX, 0, -1)]
+        ids = [text(i) for i in await self._redis.zrange(API_KEYS_INDEX, 0, -1)]
         pipe = self._redis.pipeline(transaction=False)
         for key_id in ids:
-            pipe.hget(key_name(key_id), "sha256")
+            pipe.hget(api_key(key_id), "sha256")
         legacy = await pipe.execute() if ids else []
         moved = 0
         for key_id, digest in zip(ids, legacy, strict=True):
             if digest:
-                await self._redis.hset(key_name(key_id), "hmac", pepper_digest(self._pepper, _t(digest)))
-                await self._redis.hdel(key_name(key_id), "sha256")
+                await self._redis.hset(api_key(key_id), "hmac", pepper_digest(self._pepper, text(digest)))
+                await self._redis.hdel(api_key(key_id), "sha256")
                 moved += 1
         return moved
 
     async def get(self, key_id: str) -> KeyInfo | None:
-        h = await self._redis.hgetall(key_name(key_id))
+        h = await self._redis.hgetall(api_key(key_id))
         return _info(key_id, h) if h else None
 
     async def list(self, account: str | None = None) -> list[KeyInfo]:
         """Every key, oldest first; only one account's when ``account`` is given."""
-        ids = [_t(i) for i in await self._redis.zrange(KEYS_INDEX, 0, -1)]
+        ids = [text(i) for i in await self._redis.zrange(API_KEYS_INDEX, 0, -1)]
         pipe = self._redis.pipeline(transaction=False)
         for key_id in ids:
-            pipe.hgetall(key_name(key_id))
+            pipe.hgetall(api_key(key_id))
         rows = await pipe.execute() if ids else []
         out = [_info(key_id, h) for key_id, h in zip(ids, rows, strict=True) if h]
         return [k for k in out if account is None or k.account == account]
@@ -251,7 +213,7 @@ class KeyStore:
         ``keep_an_admin``: raise :class:`LastAdminKey` rather than revoke the last active
         unbound admin key (the API's rule; ``riskwire keys revoke`` on the host may).
         """
-        name = key_name(key_id)
+        name = api_key(key_id)
         async with self._redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
@@ -267,15 +229,15 @@ class KeyStore:
                         # Watched, then read again: two admins revoking each other at once
                         # cannot both succeed.
                         if others:
-                            await pipe.watch(name, *[key_name(k) for k in others])
-                        live = [await pipe.hget(key_name(k), "revoked_at") for k in others]
+                            await pipe.watch(name, *[api_key(k) for k in others])
+                        live = [await pipe.hget(api_key(k), "revoked_at") for k in others]
                         if not any(not at for at in live):
                             raise LastAdminKey(f"API key {key_id!r} is the last unbound admin key")
                     at = now_rfc3339()
                     after = KeyInfo(**{**before.__dict__, "revoked_at": at, "revoked_by": by.who})
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.hset(name, mapping={"revoked_at": at, "revoked_by": by.who})
-                    pipe.delete(RATE_PREFIX + key_id)
+                    pipe.delete(rate_key(key_id))
                     self._audit.add_to(
                         pipe, entry_fields(by, "key.revoke", key_id, _public(before), _public(after), at)
                     )

@@ -16,9 +16,9 @@ from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterPipeline
 
 from store.connect import AsyncRedis
-from store.keys import API
+from store.layout import AUDIT
+from store.replies import text
 
-AUDIT_KEY = API + "audit"
 AUDIT_FIELDS = ("who", "role", "account", "action", "target", "at", "before", "after")
 
 
@@ -71,14 +71,10 @@ class AuditEntry:
     after: Any
 
 
-def _t(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _decode(entry_id: object, fields: Mapping[Any, Any]) -> AuditEntry:
-    f = {_t(k): _t(v) for k, v in fields.items()}
+    f = {text(k): text(v) for k, v in fields.items()}
     return AuditEntry(
-        id=_t(entry_id),
+        id=text(entry_id),
         who=f.get("who", ""),
         role=f.get("role", ""),
         account=f.get("account") or None,
@@ -122,10 +118,10 @@ class AuditLog:
 
     def add_to(self, pipe: Pipeline | ClusterPipeline, fields: dict[str, str]) -> None:
         """Queue an entry on a pipeline (``MULTI``) that also makes the change."""
-        pipe.xadd(AUDIT_KEY, fields, maxlen=self.max_entries, approximate=True)  # type: ignore[arg-type]
+        pipe.xadd(AUDIT, fields, maxlen=self.max_entries, approximate=True)  # type: ignore[arg-type]
 
     async def add(self, fields: dict[str, str]) -> None:
-        await self._redis.xadd(AUDIT_KEY, fields, maxlen=self.max_entries, approximate=True)  # type: ignore[arg-type]
+        await self._redis.xadd(AUDIT, fields, maxlen=self.max_entries, approximate=True)  # type: ignore[arg-type]
 
     async def page(self, limit: int, before_id: str | None) -> tuple[list[AuditEntry], str | None]:
         """Entries newest first, starting after ``before_id``; the id to continue from, if any."""
@@ -135,7 +131,7 @@ class AuditLog:
             if previous is None:
                 return [], None
             high = previous
-        rows = await self._redis.xrevrange(AUDIT_KEY, max=high, min="-", count=limit + 1) or []
+        rows = await self._redis.xrevrange(AUDIT, max=high, min="-", count=limit + 1) or []
         entries = [_decode(eid, fields or {}) for eid, fields in rows[:limit]]
         more = len(rows) > limit
         return entries, (entries[-1].id if more and entries else None)

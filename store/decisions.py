@@ -1,7 +1,7 @@
 """Decision records in Redis: written once, read and searched by the API.
 
 Every key names the event by its reference ``<account>:<event_id>``
-(``store.identity.event_ref``): another account's event id is another event. Card,
+(``contracts.identity.event_ref``): another account's event id is another event. Card,
 customer and merchant values in indexes and metadata are their pseudonyms
 (``EntityNames.index``).
 
@@ -30,21 +30,23 @@ from datetime import datetime
 
 import orjson
 
+from contracts.identity import EntityNames, event_ref
 from contracts.records import Transaction
 from store.at_rest import AtRest
 from store.connect import AsyncRedis, get_many
-from store.identity import EntityNames, event_ref
-from store.keys import API, tagged
+from store.layout import (
+    ACCOUNTS,
+    API,
+    INDEX_ALL,
+    decision_key,
+    index_key,
+    meta_key,
+    review_key,
+    review_queue_key,
+)  # fmt: skip
+from store.replies import text
+from store.scripts import script
 from store.wire import execute
-
-DECISION_PREFIX = "rw:decision:"
-META_PREFIX = API + "dmeta:"
-#: Every account that has a stored decision (global keys' lookups by event id).
-ACCOUNTS = API + "accounts"
-INDEX_PREFIX = API + "dx:"
-INDEX_ALL = INDEX_PREFIX + "all"
-REVIEW_QUEUE_PREFIX = API + "rv:"
-REVIEW_PREFIX = API + "review:"
 
 #: Filters a search can check against ``dmeta``, in the order of its fields.
 FILTERS = ("account", "card", "customer", "merchant", "level", "decision")
@@ -52,182 +54,16 @@ REVIEW_STATUSES = ("open", "assigned", "closed")
 MAX_SCORE_US = 2**53 - 1
 
 
-def decision_key(ref: str) -> str:
-    """``rw:decision:{<ref>}``: the event's reference is the key's hash tag."""
-    return tagged(DECISION_PREFIX, ref)
+_INDEX = script("decision_index")
 
-
-def meta_key(ref: str) -> str:
-    return META_PREFIX + ref
-
-
-def index_key(kind: str, value: str) -> str:
-    """The search index of one filter value, e.g. ``index_key("card", "c1")``."""
-    return f"{INDEX_PREFIX}{kind}:{value}"
-
-
-def review_queue_key(status: str, account: str | None = None) -> str:
-    return f"{REVIEW_QUEUE_PREFIX}{status}" + (f":{account}" if account else "")
-
-
-def review_key(ref: str) -> str:
-    return REVIEW_PREFIX + ref
-
-
-# KEYS[1]: the index of every decision (it names the slot). ARGV: ttl_s, cut_us (members
-# scored at or before it are trimmed), then per event: mode ('r': a record stored before:
-# index it unless its dmeta exists), ref, account, card, customer, merchant (pseudonyms),
-# risk_level, decision, scored_us. Returns the number of events indexed.
-_INDEX = """
-local P = 'rw:{api}:'
-local ttl = tonumber(ARGV[1])
-local cut = ARGV[2]
-local touched, order = {}, {}
-local function add(key, score, member)
-  redis.call('ZADD', key, score, member)
-  if not touched[key] then touched[key] = true; order[#order + 1] = key end
-end
-local n = 0
-for i = 3, #ARGV, 9 do
-  local mode, eid = ARGV[i], ARGV[i + 1]
-  local account, card, customer, merchant = ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
-  local level, decision, score = ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
-  local meta = P .. 'dmeta:' .. eid
-  if redis.call('EXISTS', meta) == 0 then
-    n = n + 1
-    redis.call('HSET', meta, 'a', account, 'c', card, 'u', customer, 'm', merchant,
-               'l', level, 'd', decision, 't', score)
-    redis.call('EXPIRE', meta, ttl)
-    add(P .. 'dx:all', score, eid)
-    add(P .. 'dx:card:' .. card, score, eid)
-    add(P .. 'dx:merchant:' .. merchant, score, eid)
-    if account ~= '' then
-      add(P .. 'dx:account:' .. account, score, eid)
-      redis.call('SADD', P .. 'accounts', account)
-    end
-    if customer ~= '' then add(P .. 'dx:customer:' .. customer, score, eid) end
-    if level ~= '' then add(P .. 'dx:level:' .. level, score, eid) end
-    if decision ~= '' then add(P .. 'dx:decision:' .. decision, score, eid) end
-    if decision == 'review' then
-      -- A review that was worked before its metadata got lost stays in its queue.
-      local status = redis.call('HGET', P .. 'review:' .. eid, 'status') or 'open'
-      add(P .. 'rv:' .. status, score, eid)
-      if account ~= '' then add(P .. 'rv:' .. status .. ':' .. account, score, eid) end
-    end
-  end
-end
-for _, key in ipairs(order) do
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', cut)
-  redis.call('EXPIRE', key, ttl)
-end
-return n
-"""
-
-# One page of a search. KEYS: the candidate index keys (one slot, rw:{api}:). ARGV: rev
-# ('1' newest first), since_us, until_us, cursor score ('' = first page), cursor member,
-# limit, budget, with_review ('1'), and the wanted account, card, customer, merchant,
-# level, decision ('' = any). Walks the smallest candidate from the cursor's position
-# (Redis orders ties by member, bytewise), checks the filters against dmeta (whose TTL is
-# the record's: expired records are skipped). Returns {chosen candidate (1-based), next
-# score, next member ('' at the end), {{member, score, review hash fields}, ...}}; the
-# records themselves live in other slots and are read afterwards.
-_SCAN = """
-local P = 'rw:{api}:'
-local nc = #KEYS
-local chosen, key = 1, KEYS[1]
-if nc > 1 then
-  local best = redis.call('ZCARD', key)
-  for i = 2, nc do
-    local size = redis.call('ZCARD', KEYS[i])
-    if size < best then best, chosen, key = size, i, KEYS[i] end
-  end
-end
-local o = 1
-local rev = ARGV[o] == '1'
-local since_s, until_s = ARGV[o + 1], ARGV[o + 2]
-local since, untl = tonumber(since_s), tonumber(until_s)
-local cscore, cmember = ARGV[o + 3], ARGV[o + 4]
-local limit, budget = tonumber(ARGV[o + 5]), tonumber(ARGV[o + 6])
-local with_review = ARGV[o + 7] == '1'
-local want = {}
-for k = 1, 6 do want[k] = ARGV[o + 7 + k] end
-
-local function lt(a, b)
-  local n = math.min(#a, #b)
-  for i = 1, n do
-    local x, y = string.byte(a, i), string.byte(b, i)
-    if x ~= y then return x < y end
-  end
-  return #a < #b
-end
-local function outside(score)
-  if rev then return score < since end
-  return score > untl
-end
-local function rows_at(pos, count)
-  if rev then return redis.call('ZRANGE', key, pos, pos + count - 1, 'REV', 'WITHSCORES') end
-  return redis.call('ZRANGE', key, pos, pos + count - 1, 'WITHSCORES')
-end
-
-local pos
-if cscore == '' then
-  if rev then pos = redis.call('ZCOUNT', key, '(' .. until_s, '+inf')
-  else pos = redis.call('ZCOUNT', key, '-inf', '(' .. since_s) end
-else
-  -- Members already seen: all strictly before the cursor's score, and the ties up to its member.
-  local seen = 0
-  for _, m in ipairs(redis.call('ZRANGE', key, cscore, cscore, 'BYSCORE')) do
-    if rev then
-      if not lt(m, cmember) then seen = seen + 1 end
-    elseif not lt(cmember, m) then seen = seen + 1 end
-  end
-  if rev then pos = redis.call('ZCOUNT', key, '(' .. cscore, '+inf') + seen
-  else pos = redis.call('ZCOUNT', key, '-inf', '(' .. cscore) + seen end
-end
-
-local items = {}
-local scanned, last_s, last_m, done = 0, nil, nil, false
-local chunk = math.max(limit * 2, 100)
-while true do
-  local count = math.min(chunk, budget - scanned)
-  local rows = rows_at(pos, count)
-  local stop = false
-  for j = 1, #rows, 2 do
-    local m, s = rows[j], rows[j + 1]
-    if outside(tonumber(s)) then done = true; stop = true; break end
-    scanned, pos, last_s, last_m = scanned + 1, pos + 1, s, m
-    local meta = redis.call('HMGET', P .. 'dmeta:' .. m, 'a', 'c', 'u', 'm', 'l', 'd')
-    local ok = meta[1] ~= false
-    if ok then
-      for k = 1, 6 do
-        if want[k] ~= '' and meta[k] ~= want[k] then ok = false; break end
-      end
-    end
-    if ok then
-      local review = {}
-      if with_review then review = redis.call('HGETALL', P .. 'review:' .. m) end
-      items[#items + 1] = {m, s, review}
-      if #items >= limit then stop = true; break end
-    end
-    if scanned >= budget then stop = true; break end
-  end
-  if stop then break end
-  if #rows < 2 * count then done = true; break end
-end
-if not done and #items >= limit then
-  local peek = rows_at(pos, 1)
-  if #peek == 0 or outside(tonumber(peek[2])) then done = true end
-end
-if done or not last_s then return {chosen, '', '', items} end
-return {chosen, last_s, last_m, items}
-"""
+_SCAN = script("decision_scan")
 
 
 @dataclass(frozen=True)
 class Found:
     """A decision record a search found, with its index score and review state."""
 
-    ref: str  # the event's reference (``store.identity.event_ref``)
+    ref: str  # the event's reference (``contracts.identity.event_ref``)
     scored_us: int
     body: bytes
     review: dict[str, str] = field(default_factory=dict)
@@ -331,7 +167,7 @@ class _IndexPlan:
             self._zadd(review_queue_key("open"), score, eid)
             if account:
                 self._zadd(review_queue_key("open", account), score, eid)
-        meta = META_PREFIX + eid
+        meta = meta_key(eid)
         fields = ("a", account, "c", card, "u", customer, "m", merchant)
         self._meta += [("HSET", meta, *fields, "l", level, "d", decision, "t", score)]
         self._meta.append(("EXPIRE", meta, self.ttl_s))
@@ -344,10 +180,6 @@ class _IndexPlan:
         if self._accounts:
             cmds.append(("SADD", ACCOUNTS, *sorted(self._accounts)))
         return cmds + self._meta
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def _open(cipher: AtRest, value: bytes | str, key: str) -> bytes:
@@ -366,7 +198,7 @@ async def read_records(client: AsyncRedis, refs: Sequence[str], cipher: AtRest) 
 class DecisionStore:
     """``indexed=False`` keeps the records only (no searches, no review queue): a private
     replay's Redis, which nothing else reads. ``names`` pseudonymises the card, customer
-    and merchant values of indexes and metadata (``store.identity.load_names``);
+    and merchant values of indexes and metadata (``contracts.identity.load_names``);
     ``cipher`` seals the records at rest (``store.at_rest``, off unless keys are set), each
     bound to its key name. Every read of a record goes through this class."""
 
@@ -443,11 +275,11 @@ class DecisionStore:
             if not plan.empty:
                 await self._execute(self._redis, plan.finish())
             if len(args) > 2:  # redelivered events: indexed only where their metadata is missing
-                await self._index(keys=[INDEX_ALL], args=args)
+                await self._index(keys=[INDEX_ALL], args=[API, *args])
         return out
 
     async def get(self, ref: str) -> bytes | None:
-        """The record of the event ``ref`` (``store.identity.event_ref``), or None."""
+        """The record of the event ``ref`` (``contracts.identity.event_ref``), or None."""
         value = await self._redis.get(decision_key(ref))
         return None if value is None else self._open(value, decision_key(ref))
 
@@ -462,10 +294,36 @@ class DecisionStore:
     async def find(self, event_id: str) -> list[tuple[str, bytes]]:
         """Every stored record of ``event_id``, whatever its account, as ``(ref, record)``:
         for keys that see every account. Two round trips (the accounts, then the records)."""
-        accounts = sorted(_text(a) for a in await self._redis.smembers(ACCOUNTS))
+        accounts = sorted(text(a) for a in await self._redis.smembers(ACCOUNTS))
         refs = [event_ref(None, event_id), *(event_ref(a, event_id) for a in accounts)]
         bodies = await self.read(refs)
         return [(ref, body) for ref, body in zip(refs, bodies, strict=True) if body is not None]
+
+    @staticmethod
+    def indexes(wanted: Mapping[str, str | None]) -> list[str]:
+        """The search indexes a scan for ``wanted`` (keys of ``FILTERS``, values already
+        pseudonymised) may walk: one per given filter, or every decision's."""
+        return [index_key(kind, value) for kind, value in wanted.items() if value] or [INDEX_ALL]
+
+    @staticmethod
+    def queue(status: str, account: str | None = None) -> str:
+        """The index of the review queue in ``status`` (one account's, or every account's)."""
+        return review_queue_key(status, account)
+
+    async def newest(self, limit: int) -> list[str]:
+        """The references of the ``limit`` newest indexed decisions, newest first."""
+        newest = await self._redis.zrevrange(INDEX_ALL, 0, limit - 1)
+        return [text(m) for m in newest if isinstance(m, bytes | str)]
+
+    async def review(self, ref: str) -> dict[str, str]:
+        """The review state of an event (empty: never worked, or not a review)."""
+        state = await self._redis.hgetall(review_key(ref))
+        return {text(k): text(v) for k, v in state.items()}
+
+    async def review_outcomes(self, refs: Sequence[str]) -> list[str | None]:
+        """Each event's review outcome (``fraud``, ``legit`` …), or None: one round trip."""
+        replies = await self._execute(self._redis, [("HGET", review_key(r), "outcome") for r in refs])
+        return [text(v) or None if v is not None else None for v in replies]
 
     async def scan(
         self,
@@ -496,20 +354,20 @@ class DecisionStore:
             "1" if with_review else "0",
         ]
         args += [wanted.get(name) or "" for name in FILTERS]
-        chosen, next_score, next_member, rows = await self._scan(keys=list(candidates), args=args)
-        bodies = await self.read([_text(row[0]) for row in rows])
+        chosen, next_score, next_member, rows = await self._scan(keys=list(candidates), args=[API, *args])
+        bodies = await self.read([text(row[0]) for row in rows])
         items = []
         for (member, score, review), body in zip(rows, bodies, strict=True):
             if body is None:  # expired since the index was read
                 continue
-            fields = [_text(v) for v in review]
+            fields = [text(v) for v in review]
             items.append(
                 Found(
-                    ref=_text(member),
-                    scored_us=int(float(_text(score))),
+                    ref=text(member),
+                    scored_us=int(float(text(score))),
                     body=body.encode() if isinstance(body, str) else body,
                     review=dict(zip(fields[::2], fields[1::2], strict=True)),
                 )
             )
-        nxt = (_text(next_score), _text(next_member)) if _text(next_score) else None
+        nxt = (text(next_score), text(next_member)) if text(next_score) else None
         return ScanPage(index=candidates[int(chosen) - 1], items=items, next=nxt)

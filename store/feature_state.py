@@ -3,7 +3,7 @@
 Entity states are read, updated by the feature kernel (``features/kernel.py``) over the
 whole micro-batch, and written back with one compare-and-set per entity; every command
 touches one key, so one Redis and Redis Cluster run the same code. The round trips are
-in ``features/protocol.py``; the key layout in docs/redis-keys.md ("Online features").
+in ``store/feature_protocol.py``; the key layout in docs/redis-keys.md ("Online features").
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import replace
-from importlib.resources import files
 from typing import Any, Protocol
 
 import redis
@@ -20,12 +19,15 @@ import redis.asyncio.cluster
 import redis.cluster
 from redis.exceptions import NoScriptError
 
+from contracts.identity import EntityNames
 from contracts.records import Label, Transaction
 from features.aggregates import Aggregates, format_aggregates
 from features.batch import hash48
-from features.label_steps import label_steps
-from features.protocol import Command, Config, Keys, Steps, peek_steps, record_steps
-from store.identity import EntityNames
+from store.feature_labels import label_steps
+from store.feature_protocol import Command, Config, Steps, peek_steps, record_steps
+from store.layout import PREFIX as LAYOUT_PREFIX
+from store.layout import FeatureKeys
+from store.scripts import script
 from store.wire import execute_async, execute_cluster_async, execute_cluster_sync, execute_sync
 
 __all__ = [
@@ -33,11 +35,10 @@ __all__ = [
     "SyncOnlineFeatureStore", "kafka_source",
 ]  # fmt: skip
 
-PREFIX = "rw:"
-_LUA = files("features").joinpath("lua")
-SCRIPTS = {name: _LUA.joinpath(f"{name}.lua").read_text() for name in ("label", "cas")}
+PREFIX = LAYOUT_PREFIX
+SCRIPTS = {name: script(name) for name in ("label", "cas")}
 SHAS = {name: hashlib.sha1(text.encode()).hexdigest() for name, text in SCRIPTS.items()}
-LATE_EVENTS_KEY = Keys(PREFIX).late
+LATE_EVENTS_KEY = FeatureKeys(PREFIX).late
 
 
 class FeatureStore(Protocol):
@@ -62,12 +63,12 @@ def kafka_source(topic: str, partition: int, offset: int) -> Position:
 
 
 def _config(dedupe_ttl_s: int, grace_ms: int, names: EntityNames | None) -> Config:
-    cfg = Config(Keys(PREFIX), grace_ms, dedupe_ttl_s * 1000, SHAS["label"], SHAS["cas"])
+    cfg = Config(FeatureKeys(PREFIX), grace_ms, dedupe_ttl_s * 1000, SHAS["label"], SHAS["cas"])
     return cfg if names is None else replace(cfg, names=names)
 
 
 #: Probed once per store: does the server compare-and-set natively (``SET … IFEQ``)?
-_PROBE: Command = ("SET", Keys(PREFIX).since + ":cas-probe", "1", "IFEQ", "1", "PX", 1000)
+_PROBE: Command = ("SET", FeatureKeys(PREFIX).since + ":cas-probe", "1", "IFEQ", "1", "PX", 1000)
 
 
 def _native(reply: object) -> bool:

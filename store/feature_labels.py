@@ -11,11 +11,11 @@ from dataclasses import replace
 
 import numpy as np
 
+from contracts.identity import event_ref
 from contracts.records import Label
 from features.batch import BatchPlan, Merge, plan_batch, run_plan
 from features.labels import LabelState, merges_for, newer, newest_label
-from features.state_writes import Config, Steps, as_text, read_states, write_states
-from store.identity import event_ref
+from store.feature_writes import Config, Steps, as_text, read_states, write_states
 
 __all__ = ["label_steps"]
 

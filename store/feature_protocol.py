@@ -24,24 +24,17 @@ from dataclasses import replace
 
 import numpy as np
 
+from contracts.identity import event_ref
 from contracts.records import Transaction
 from features.aggregates import AGGREGATE_COUNT
 from features.batch import BatchOutput, BatchPlan, Merge, plan_batch, run_plan
 from features.codec import decode_raw_rows, encode_raw_rows
 from features.labels import label_merges, newest_label
-from features.state_writes import (
-    Command,
-    Config,
-    Keys,
-    Steps,
-    StoreConflict,
-    read_states,
-    write_states,
-)
-from store.identity import event_ref
+from store.feature_writes import Command, Config, Steps, StoreConflict, read_states, write_states
+from store.layout import FeatureKeys
 
 __all__ = [
-    "Command", "Config", "Keys", "Steps", "StoreConflict", "decode_stored", "peek_steps",
+    "Command", "Config", "Steps", "StoreConflict", "decode_stored", "peek_steps",
     "record_steps",
 ]  # fmt: skip
 
@@ -156,7 +149,7 @@ def record_steps(
     return raw[[index[ref] for ref in refs]]
 
 
-def _meta(keys: Keys, since: int | None, out: BatchOutput) -> list[Command]:
+def _meta(keys: FeatureKeys, since: int | None, out: BatchOutput) -> list[Command]:
     cmds: list[Command] = []
     if since is None and out.since is not None:
         cmds.append(("SET", keys.since, out.since, "NX"))

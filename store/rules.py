@@ -33,57 +33,18 @@ from redis.exceptions import ResponseError
 from rules.compiler import RuleSet, compile_rule
 from rules.errors import RuleSyntaxError
 from store.connect import AsyncRedis
-from store.keys import RULES
+from store.layout import RULES
+from store.replies import text
+from store.scripts import script
 
 log = logging.getLogger(__name__)
 
 HISTORY_MAX: Final = 100_000
 _LIST_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-# KEYS: version seq defs lists history list_key; ARGV: op target detail who at history_max [items...]
-_CHANGE = """
-local op, target = ARGV[1], ARGV[2]
-if op == 'create' then
-  target = tostring(redis.call('INCR', KEYS[2]))
-  redis.call('HSET', KEYS[3], target, cjson.encode({text = ARGV[3], enabled = ARGV[7] == '1',
-    created_at = ARGV[5], updated_at = ARGV[5]}))
-elseif op == 'enable' or op == 'disable' or op == 'delete' then
-  local raw = redis.call('HGET', KEYS[3], target)
-  if not raw then return redis.error_reply('NORULE ' .. target) end
-  if op == 'delete' then
-    redis.call('HDEL', KEYS[3], target)
-  else
-    local rule = cjson.decode(raw)
-    rule.enabled = op == 'enable'
-    rule.updated_at = ARGV[5]
-    redis.call('HSET', KEYS[3], target, cjson.encode(rule))
-  end
-  ARGV[3] = cjson.decode(raw).text
-else
-  redis.call('SADD', KEYS[4], target)
-  for i = 7, #ARGV do
-    redis.call(op == 'list_add' and 'SADD' or 'SREM', KEYS[6], ARGV[i])
-  end
-end
-local version = redis.call('INCR', KEYS[1])
-redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[6], '*', 'version', version, 'op', op,
-  'target', target, 'detail', ARGV[3], 'who', ARGV[4], 'at', ARGV[5])
-return {version, target}
-"""
+_CHANGE = script("rules_change")
 
-# KEYS: version defs lists; ARGV: list key prefix
-_LOAD = """
-local lists = {}
-for _, name in ipairs(redis.call('SMEMBERS', KEYS[3])) do
-  table.insert(lists, name)
-  table.insert(lists, redis.call('SMEMBERS', ARGV[1] .. name))
-end
-return {redis.call('GET', KEYS[1]) or '0', redis.call('HGETALL', KEYS[2]), lists}
-"""
-
-
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+_LOAD = script("rules_load")
 
 
 @dataclass(frozen=True)
@@ -139,11 +100,11 @@ class RuleStore:
             if str(err).startswith("NORULE"):
                 raise KeyError(f"no rule {target!r}") from None
             raise
-        return int(version), _s(out)
+        return int(version), text(out)
 
     async def list_names(self) -> set[str]:
         """Names of the defined lists."""
-        return {_s(n) for n in await self.client.smembers(self._key("lists"))}
+        return {text(n) for n in await self.client.smembers(self._key("lists"))}
 
     async def create_rule(self, text: str, *, enabled: bool = True, who: str = "") -> tuple[str, int]:
         """Validate ``text`` against the current lists and store it; returns (rule id, version).
@@ -193,15 +154,15 @@ class RuleStore:
             doc = json.loads(raw)
             stored.append(
                 StoredRule(
-                    _s(rule_id), doc["text"], bool(doc["enabled"]), doc["created_at"], doc["updated_at"]
+                    text(rule_id), doc["text"], bool(doc["enabled"]), doc["created_at"], doc["updated_at"]
                 )
             )
         stored.sort(key=lambda r: int(r.rule_id))
         lists = {
-            _s(name): frozenset(_s(m) for m in members)
+            text(name): frozenset(text(m) for m in members)
             for name, members in zip(raw_lists[::2], raw_lists[1::2], strict=True)
         }
-        return int(_s(raw_version)), stored, lists
+        return int(text(raw_version)), stored, lists
 
     async def load(self) -> tuple[int, RuleSet, dict[str, frozenset[str]]]:
         """Version, the enabled rules compiled into a ``RuleSet``, and the lists.
@@ -224,6 +185,6 @@ class RuleStore:
         entries: Any = await self.client.xrevrange(self._key("history"), count=count)
         out = []
         for _id, fields in reversed(entries):
-            f = {_s(k): _s(v) for k, v in fields.items()}
+            f = {text(k): text(v) for k, v in fields.items()}
             out.append(HistoryEntry(int(f["version"]), f["op"], f["target"], f["detail"], f["who"], f["at"]))
         return out

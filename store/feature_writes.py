@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 from redis.exceptions import RedisError
 
-from features.batch import ENTITY_KINDS, BatchPlan
-from store.identity import EntityNames
+from contracts.identity import EntityNames
+from features.batch import BatchPlan
+from store.layout import FeatureKeys
 
 __all__ = [
-    "CAS_RETRIES", "Command", "Config", "Keys", "Rerun", "Steps", "StoreConflict", "as_text", "cas_command",
+    "CAS_RETRIES", "Command", "Config", "Rerun", "Steps", "StoreConflict", "as_text", "cas_command",
     "read_states", "restrict", "write_states",
 ]  # fmt: skip
 
@@ -34,30 +35,8 @@ class StoreConflict(RedisError):
 
 
 @dataclass(frozen=True)
-class Keys:
-    """Key names (docs/redis-keys.md): one hash tag per entity and per event."""
-
-    prefix: str = "rw:"
-
-    def entity(self, kind: int, ident: str) -> str:
-        return f"{self.prefix}f:{{{ENTITY_KINDS[kind]}:{ident}}}"
-
-    def event(self, ref: str) -> str:
-        """The guard of an event, by its reference (``store.identity.event_ref``)."""
-        return f"{self.prefix}f:{{ev:{ref}}}"
-
-    @property
-    def since(self) -> str:
-        return f"{self.prefix}f:meta:history_since"
-
-    @property
-    def late(self) -> str:
-        return f"{self.prefix}f:meta:late_events"
-
-
-@dataclass(frozen=True)
 class Config:
-    keys: Keys
+    keys: FeatureKeys
     grace_ms: int
     dedupe_ttl_ms: int
     label_sha: str
