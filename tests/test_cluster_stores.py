@@ -97,10 +97,15 @@ def tx(event_id: str, account: str | None = "acme", card: str = "c1") -> Transac
     )
 
 
+#: Records are scored an hour before the session began: a record built twice is the same
+#: bytes, however slow the machine (building from the clock broke across a second).
+SCORED_BASE = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+
+
 def record(event_id: str, decision: str = "allow", minute: int = 0) -> bytes:
     """A decision record in the pipeline's key order (what ``index_fields`` reads); like the
     pipeline's, it does not name the account."""
-    at = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1) + timedelta(minutes=minute)
+    at = SCORED_BASE + timedelta(minutes=minute)
     level = {"allow": "normal", "review": "elevated", "block": "highest"}[decision]
     return orjson.dumps(
         {
