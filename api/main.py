@@ -26,7 +26,7 @@ from api.routers import audit, decisions, health, keys, labels, models, reviews,
 from contracts.settings import Settings, get_settings
 from models.errors import ModelError
 from models.hot_reload import ModelFollower
-from models.registry import ModelRegistry
+from models.loading import ModelRegistry
 from pipeline.decision_store import DecisionStore
 from pipeline.factory import build_pipeline
 from pipeline.scoring import ScoringPipeline

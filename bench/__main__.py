@@ -104,7 +104,7 @@ def _run(services: BenchServices, tmp: Path, opts: Options) -> dict[str, Any]:
     from contracts.settings import Settings
     from features.online_store import SyncOnlineFeatureStore
     from models.batch_model import BatchModel
-    from models.registry import ModelRegistry
+    from models.loading import ModelRegistry
     from models.training import build_training_set, train
     from simulator import SimulationConfig, simulate
     from store.identity import load_names

@@ -26,7 +26,7 @@ from features.online_store import OnlineFeatureStore, SyncOnlineFeatureStore
 from features.vectorize import vectorize
 from models.batch_model import BatchModel, sigmoid
 from models.learner import OnlineLearner
-from models.registry import ModelRegistry
+from models.loading import ModelRegistry
 from pipeline.decision_store import DecisionStore
 from pipeline.record_shapes import VECTOR_KEY, expand_features, topic_body
 from pipeline.scoring import ScoringPipeline

@@ -15,7 +15,7 @@ from explain.risk_score import RiskPolicy
 from features.catalogue import FEATURE_INDEX
 from features.online_store import OnlineFeatureStore
 from models.batch_model import BatchModel
-from models.registry import ModelRegistry
+from models.loading import ModelRegistry
 from pipeline.decision_store import DecisionStore, decision_key
 from pipeline.scoring import ScoringPipeline
 from store.identity import event_ref

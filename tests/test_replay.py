@@ -15,7 +15,7 @@ from explain.risk_score import RiskPolicy
 from features.memory_store import MemoryFeatureStore
 from features.online_store import OnlineFeatureStore
 from models.batch_model import BatchModel
-from models.registry import ModelRegistry
+from models.loading import ModelRegistry
 from pipeline.decision_store import DecisionStore, decision_key
 from pipeline.replay import replay
 from pipeline.scoring import ScoringPipeline

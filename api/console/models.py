@@ -17,7 +17,7 @@ from api.console.render import page
 from api.console.session import Signed, form_fields
 from api.dependencies import get_app_settings, get_audit_log, get_redis
 from api.routers import models as api_models
-from models.registry import ModelRegistry
+from models.loading import ModelRegistry
 
 router = APIRouter(prefix="/ui")
 Version = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$")]

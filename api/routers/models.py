@@ -22,7 +22,7 @@ from api.errors import PROTECTED, error_responses, without_paths
 from contracts.settings import Settings
 from models.errors import ModelIntegrityError, ModelNotFoundError
 from models.learner import OnlineLearner
-from models.registry import ModelRegistry
+from models.loading import ModelRegistry
 from pipeline.factory import checkpoint
 from store.connect import AsyncRedis
 
