@@ -1,4 +1,4 @@
-"""`python -m bench` / `make bench` / `riskwire bench`: the hot path's figures beside their peers.
+"""`python -m bench` / `make bench`: the hot path's figures beside their peers.
 
 One run, one embedded broker, one Redis, one set of simulated payments:
 
@@ -243,9 +243,8 @@ def _run(services: BenchServices, tmp: Path, opts: Options) -> dict[str, Any]:
         with phases.phase(f"decision lookups through the API at {API_RATE:,.0f} requests/s") as ph:
             try:
                 from bench.api_lookup import lookup_latency
-                from cli.keys import create_key
 
-                _, secret = create_key(settings, "analyst", name="bench")
+                secret = children.create_key(settings, "analyst", "bench", services.child_env)
                 p50, p99, n = lookup_latency(
                     settings, secret, burst_ids, API_RATE, API_SECONDS, tmp / "api.log"
                 )
