@@ -26,7 +26,7 @@ from explain.decision_reasons import decision_reasons
 from features.catalogue import FEATURE_NAMES
 from models.batch_model import BatchModel
 from models.errors import ModelError
-from models.registry import ModelRegistry
+from models.loading import ModelRegistry
 from pipeline.record_shapes import VECTOR_KEY, expand_features, explain_context, feature_row
 
 log = logging.getLogger(__name__)

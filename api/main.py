@@ -23,7 +23,7 @@ from contracts.identity import load_names
 from contracts.settings import Settings, get_settings
 from models.errors import ModelError
 from models.hot_reload import ModelFollower
-from models.registry import ModelRegistry
+from models.loading import ModelRegistry
 from pipeline.factory import build_pipeline
 from pipeline.scoring import ScoringPipeline
 from store.api_keys import KeyStore

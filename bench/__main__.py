@@ -1,4 +1,4 @@
-"""`python -m bench` / `make bench` / `riskwire bench`: the hot path's figures beside their peers.
+"""`python -m bench` / `make bench`: the hot path's figures beside their peers.
 
 One run, one embedded broker, one Redis, one set of simulated payments:
 
@@ -104,7 +104,7 @@ def _run(services: BenchServices, tmp: Path, opts: Options) -> dict[str, Any]:
     from contracts.records import Label, Transaction
     from contracts.settings import Settings
     from models.batch_model import BatchModel
-    from models.registry import ModelRegistry
+    from models.loading import ModelRegistry
     from models.training import build_training_set, train
     from simulator import SimulationConfig, simulate
     from store.feature_state import SyncOnlineFeatureStore
@@ -244,9 +244,8 @@ def _run(services: BenchServices, tmp: Path, opts: Options) -> dict[str, Any]:
         with phases.phase(f"decision lookups through the API at {API_RATE:,.0f} requests/s") as ph:
             try:
                 from bench.api_lookup import lookup_latency
-                from store.key_admin import create_key
 
-                _, secret = create_key(settings, "analyst", name="bench")
+                secret = children.create_key(settings, "analyst", "bench", services.child_env)
                 p50, p99, n = lookup_latency(
                     settings, secret, burst_ids, API_RATE, API_SECONDS, tmp / "api.log"
                 )

@@ -100,6 +100,17 @@ def forwarder(settings: Settings, source: str, dest: str, log: Path) -> Child:
     return Child("forwarder", argv, service_env(settings), log)
 
 
+def create_key(settings: Settings, role: str, name: str, extra_env: Mapping[str, str] | None = None) -> str:
+    """A new API key's secret, made by `riskwire keys create` in a child process: the bench
+    drives the CLI as a program, as it does the worker and the API, and imports none of it."""
+    argv = [sys.executable, "-m", "cli", "keys", "create", "--role", role, "--name", name]
+    done = subprocess.run(argv, env=service_env(settings, extra_env), capture_output=True, timeout=120)
+    if done.returncode != 0:
+        tail = done.stderr.decode()[-2000:]
+        raise RuntimeError(f"riskwire keys create failed ({done.returncode}):\n{tail}")
+    return done.stdout.decode().strip().splitlines()[-1]
+
+
 def run_timed(argv: Sequence[str], env: Mapping[str, str], log: Path, timeout: float = 1800.0) -> float:
     """Run a command to completion; its wall time in seconds. Raises with its log on failure."""
     started = time.monotonic()

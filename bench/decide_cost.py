@@ -26,7 +26,7 @@ from bench.stages import StageTimer
 from contracts.records import Transaction
 from explain.risk_score import RiskPolicy
 from models.batch_model import BatchModel
-from models.registry import ModelRegistry
+from models.loading import ModelRegistry
 from pipeline.record_shapes import topic_body
 from pipeline.scoring import ScoringPipeline
 

@@ -1,5 +1,5 @@
 """The bench's options (flags and ``BENCH_*`` variables), apart from the bench itself: this
-module imports nothing heavy, so `riskwire bench --help` answers at once."""
+module imports nothing heavy, so `python -m bench --help` answers at once."""
 
 from __future__ import annotations
 

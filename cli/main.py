@@ -14,7 +14,6 @@ from typing import Any
 import click
 
 from cli.backfill import backfill_cmd
-from cli.bench import bench
 from cli.demo import demo
 from cli.errors import one_line
 from cli.evaluate import evaluate
@@ -95,4 +94,3 @@ main.add_command(evaluate)
 main.add_command(keys)
 main.add_command(models)
 main.add_command(replay_cmd, "replay")
-main.add_command(bench)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from models.registry import ModelRegistry
+    from models.loading import ModelRegistry
 
 _DIR = click.option(
     "--model-dir",
@@ -26,7 +26,7 @@ _DIR = click.option(
 def _registry(model_dir: Path | None) -> ModelRegistry:
     # Imported here: the models package loads XGBoost and River (slow for `--help`).
     from contracts.settings import get_settings
-    from models.registry import ModelRegistry
+    from models.loading import ModelRegistry
 
     return ModelRegistry(model_dir or get_settings().model_dir)
 

@@ -31,7 +31,7 @@ def train_model(
     """
     from cli.history import read_labels, read_transactions
     from contracts.settings import get_settings
-    from models.registry import ModelRegistry
+    from models.loading import ModelRegistry
     from models.training import build_training_set, train
 
     settings = get_settings()
@@ -144,6 +144,6 @@ def train_cmd(
     least = 0 if force else get_settings().train_min_validation_frauds
     version = train_model(transactions, labels, directory, seed, when, maturity_days, least)
     if json_out:
-        from models.registry import ModelRegistry
+        from models.loading import ModelRegistry
 
         click.echo(json.dumps(ModelRegistry(directory).load(version).manifest, indent=2))

@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from features.aggregates import DISTINCT_CAP
+from features import windows as spec
 from features.catalogue import FEATURE_NAMES, SPOKEN, WINDOWS
+from features.windows import DISTINCT_CAP
 
 Row = Mapping[str, float]
 CHANNELS = {0: "online (card not present)", 1: "in person", 2: "at an ATM", 3: "person to person"}
@@ -223,23 +224,17 @@ TEMPLATES: dict[str, Callable[[Row, str], str]] = {
     "card_amount_std_30d": _spread,
     "amount_zscore_card_30d": _zscore,
     "card_seconds_since_previous": _since_previous,
-    **{f"{e}_seconds_since_first": partial(_first_seen, e) for e in ("card", "device", "email")},
+    **{f"{e}_seconds_since_first": partial(_first_seen, e) for e in spec.FIRST_SEEN},
     **{
-        f"{e}_distinct_{what}_{w}": partial(_distinct, e, what, w)
-        for e, what in (
-            ("card", "merchants"),
-            ("card", "countries"),
-            ("device", "cards"),
-            ("ip", "cards"),
-            ("email", "cards"),
-        )
-        for w in ("24h", "7d")
+        f"{d.entity}_distinct_{d.what}_{w}": partial(_distinct, d.entity, d.what, w)
+        for d in spec.DISTINCT
+        for w in spec.DISTINCT_WINDOWS
     },
     **{
         f"{e}_fraud_{kind}_{w}": partial(_fraud, e, kind, w)
-        for e in ("card", "merchant")
+        for e in spec.LABELLED
         for kind in ("count", "rate")
-        for w in ("7d", "30d")
+        for w in spec.LABEL_WINDOWS
     },
     "card_merchant_country_mismatch": partial(_mismatch, "card", "merchant"),
     "card_ip_country_mismatch": partial(_mismatch, "card", "ip"),

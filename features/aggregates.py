@@ -18,39 +18,24 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-#: Entities with per-window counts and amount sums, in raw order.
-COUNTED = ("card", "customer", "merchant", "device", "ip", "email")
+from features import windows as spec
+
+#: Entities with per-window counts and amount sums, in raw order (``features.windows``).
+COUNTED: tuple[str, ...] = spec.COUNTED
 #: Window names with their bucket size and number of earlier buckets (docs/redis-keys.md).
-WINDOWS: tuple[tuple[str, int, int], ...] = (
-    ("10m", 60_000, 10),
-    ("1h", 300_000, 12),
-    ("24h", 3_600_000, 24),
-    ("7d", 86_400_000, 7),
-    ("30d", 86_400_000, 30),
-)
+WINDOWS: tuple[tuple[str, int, int], ...] = tuple((w.name, w.bucket_ms, w.buckets) for w in spec.WINDOWS)
 #: Distinct-count families: (raw prefix, owning entity).
-DISTINCT = (
-    ("card_merchants", "card"),
-    ("card_countries", "card"),
-    ("device_cards", "device"),
-    ("ip_cards", "ip"),
-    ("email_cards", "email"),
-)
+DISTINCT: tuple[tuple[str, str], ...] = tuple((d.name, d.entity) for d in spec.DISTINCT)
 #: Distinct counts saturate here (per-day lists hold at most this many values).
-DISTINCT_CAP = 32
+DISTINCT_CAP = spec.DISTINCT_CAP
 
 RAW_FIELDS: tuple[str, ...] = (
     *(f"{e}_{kind}_{w}" for e in COUNTED for w, _, _ in WINDOWS for kind in ("n", "u")),
-    "card_cents2_30d",
-    "card_previous_ms",
-    "card_first_ms",
-    "device_first_ms",
-    "email_first_ms",
-    *(f"{d}_{w}" for d, _ in DISTINCT for w in ("24h", "7d")),
-    "card_fraud_7d",
-    "card_fraud_30d",
-    "merchant_fraud_7d",
-    "merchant_fraud_30d",
+    f"{spec.MOMENT_ENTITY}_cents2_{spec.MOMENT_WINDOW}",
+    f"{spec.PREVIOUS_ENTITY}_previous_ms",
+    *(f"{e}_first_ms" for e in spec.FIRST_SEEN),
+    *(f"{d}_{w}" for d, _ in DISTINCT for w in spec.DISTINCT_WINDOWS),
+    *(f"{e}_fraud_{w}" for e in spec.LABELLED for w in spec.LABEL_WINDOWS),
     "history_since_ms",
     "late",
 )

@@ -31,7 +31,7 @@ import numpy.typing as npt
 from contracts.identity import EntityNames
 from contracts.records import ENTITY_KINDS, Transaction
 from features.codec import NONE
-from features.kernel import run_batch
+from features.kernel import LAYOUT, run_batch
 from features.vectorize import amount_cents, amount_units
 
 __all__ = ["ENTITY_KINDS", "BatchOutput", "BatchPlan", "Merge", "hash48", "plan_batch", "run_plan"]
@@ -98,7 +98,7 @@ def plan_batch(transactions: Sequence[Transaction], names: EntityNames | None = 
     t = np.empty(n, dtype=np.int64)
     units = np.empty(n, dtype=np.int64)
     cents = np.empty(n, dtype=np.int64)
-    ent = np.full((n, 6), -1, dtype=np.int64)
+    ent = np.full((n, len(ENTITY_KINDS)), -1, dtype=np.int64)
     merchant_h = np.empty(n, dtype=np.int64)
     country_h = np.full(n, -1, dtype=np.int64)
     card_h = np.empty(n, dtype=np.int64)
@@ -158,7 +158,7 @@ def run_plan(
         plan.t, plan.units, plan.cents, plan.ent, plan.merchant_h, plan.country_h, plan.card_h,
         mode, none if source is None else source, none if offset is None else offset,
         np.array([k for k, _ in plan.entities], dtype=np.int64), in_buf, in_off,
-        *cols, np.int64(grace_ms), NONE if since is None else np.int64(since), record,
+        *cols, np.int64(grace_ms), NONE if since is None else np.int64(since), record, tuple(LAYOUT),
     )  # fmt: skip
     blob = out_buf.tobytes()
     offs = out_off.tolist()

@@ -20,11 +20,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-MINUTE_MS = 60_000
-HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
-WEEK_MS = 7 * DAY_MS
-MONTH_MS = 30 * DAY_MS
+from features import windows as spec
+from features.windows import DAY_MS, HOUR_MS, MINUTE_MS
+
+__all__ = [
+    "AMOUNT_UNITS",
+    "COUNTED",
+    "DAY_MS",
+    "FEATURES",
+    "FEATURES_BY_NAME",
+    "FEATURE_INDEX",
+    "FEATURE_NAMES",
+    "HOUR_MS",
+    "MINUTE_MS",
+    "SPOKEN",
+    "WINDOWS",
+    "Entity",
+    "Feature",
+]
 
 #: Amounts are stored as integer units of 1/10,000 (see docs/redis-keys.md).
 AMOUNT_UNITS = 10_000
@@ -51,16 +64,21 @@ class Feature:
     bucket_ms: int | None = None
 
 
-#: Window name → (length, bucket size), as in features.aggregates.WINDOWS.
-WINDOWS = {
-    "10m": (10 * MINUTE_MS, MINUTE_MS),
-    "1h": (HOUR_MS, 5 * MINUTE_MS),
-    "24h": (DAY_MS, HOUR_MS),
-    "7d": (WEEK_MS, DAY_MS),
-    "30d": (MONTH_MS, DAY_MS),
+#: Window name → (length, bucket size), from the windows spec (``features.windows``).
+WINDOWS: dict[str, tuple[int, int]] = {w.name: (w.length_ms, w.bucket_ms) for w in spec.WINDOWS}
+SPOKEN: dict[str, str] = {w.name: w.spoken for w in spec.WINDOWS}
+COUNTED: tuple[Entity, ...] = tuple(Entity(e) for e in spec.COUNTED)
+#: The card's amount moments' window; the time-since features are complete over the longest.
+_MOMENT = spec.MOMENT_WINDOW
+_LONGEST = max(spec.WINDOWS, key=lambda w: w.length_ms).name
+#: What each distinct-count family counts, in words.
+_DISTINCT_TEXT = {
+    ("card", "merchants"): "merchants the card paid",
+    ("card", "countries"): "merchant countries the card paid in",
+    ("device", "cards"): "cards used on the device",
+    ("ip", "cards"): "cards used from the IP address",
+    ("email", "cards"): "cards used with the email address",
 }
-SPOKEN = {"10m": "10 minutes", "1h": "hour", "24h": "24 hours", "7d": "7 days", "30d": "30 days"}
-COUNTED = (Entity.CARD, Entity.CUSTOMER, Entity.MERCHANT, Entity.DEVICE, Entity.IP, Entity.EMAIL)
 
 
 def _windowed(name: str, entity: Entity, window: str, description: str) -> Feature:
@@ -79,24 +97,23 @@ def _velocity() -> list[Feature]:
 
 
 def _distinct() -> list[Feature]:
-    pairs = [
-        (Entity.CARD, "merchants", "merchants the card paid"),
-        (Entity.CARD, "countries", "merchant countries the card paid in"),
-        (Entity.DEVICE, "cards", "cards used on the device"),
-        (Entity.IP, "cards", "cards used from the IP address"),
-        (Entity.EMAIL, "cards", "cards used with the email address"),
-    ]
+    cap = spec.DISTINCT_CAP
     return [
-        _windowed(f"{e}_distinct_{what}_{w}", e, w, f"Distinct {text} in the last {SPOKEN[w]} (max 32)")
-        for e, what, text in pairs
-        for w in ("24h", "7d")
+        _windowed(
+            f"{d.entity}_distinct_{d.what}_{w}",
+            Entity(d.entity),
+            w,
+            f"Distinct {_DISTINCT_TEXT[d.entity, d.what]} in the last {SPOKEN[w]} (max {cap})",
+        )
+        for d in spec.DISTINCT
+        for w in spec.DISTINCT_WINDOWS
     ]
 
 
 def _labels() -> list[Feature]:
     out = []
-    for e in (Entity.CARD, Entity.MERCHANT):
-        for w in ("7d", "30d"):
+    for e in map(Entity, spec.LABELLED):
+        for w in spec.LABEL_WINDOWS:
             span = SPOKEN[w]
             out.append(
                 _windowed(
@@ -117,18 +134,24 @@ def _labels() -> list[Feature]:
 FEATURES: tuple[Feature, ...] = (
     Feature("amount", Entity.EVENT, None, "Payment amount"),
     *_velocity(),
-    _windowed("card_amount_avg_30d", Entity.CARD, "30d", "The card's average amount over 30 days"),
+    _windowed("card_amount_avg_30d", Entity.CARD, _MOMENT, "The card's average amount over 30 days"),
     _windowed(
-        "card_amount_std_30d", Entity.CARD, "30d", "Standard deviation of the card's amounts over 30 days"
+        "card_amount_std_30d", Entity.CARD, _MOMENT, "Standard deviation of the card's amounts over 30 days"
     ),
     _windowed(
-        "amount_to_card_avg_30d", Entity.CARD, "30d", "This amount divided by the card's 30-day average"
+        "amount_to_card_avg_30d", Entity.CARD, _MOMENT, "This amount divided by the card's 30-day average"
     ),
-    _windowed("amount_zscore_card_30d", Entity.CARD, "30d", "This amount's z-score among the card's 30 days"),
-    _windowed("card_seconds_since_previous", Entity.CARD, "30d", "Seconds since the card's previous payment"),
-    _windowed("card_seconds_since_first", Entity.CARD, "30d", "Seconds since the card was first seen"),
-    _windowed("device_seconds_since_first", Entity.DEVICE, "30d", "Seconds since the device was first seen"),
-    _windowed("email_seconds_since_first", Entity.EMAIL, "30d", "Seconds since the email was first seen"),
+    _windowed(
+        "amount_zscore_card_30d", Entity.CARD, _MOMENT, "This amount's z-score among the card's 30 days"
+    ),
+    _windowed(
+        "card_seconds_since_previous", Entity.CARD, _LONGEST, "Seconds since the card's previous payment"
+    ),
+    _windowed("card_seconds_since_first", Entity.CARD, _LONGEST, "Seconds since the card was first seen"),
+    _windowed(
+        "device_seconds_since_first", Entity.DEVICE, _LONGEST, "Seconds since the device was first seen"
+    ),
+    _windowed("email_seconds_since_first", Entity.EMAIL, _LONGEST, "Seconds since the email was first seen"),
     *_distinct(),
     *_labels(),
     Feature(

@@ -3,6 +3,11 @@
 ``decode_states`` turns the batch's encoded states (docs/redis-keys.md, "Entity state")
 into flat arrays with room for what the batch can add; ``encode_states`` writes the changed
 ones back. Split from ``features/kernel.py``, which updates the arrays in between.
+
+The bucket sizes (``res``), the number of distinct lists per entity and the resolution
+whose buckets also keep the amounts' squares come in as arguments, from the windows spec
+(``features.windows``, via ``features.kernel.LAYOUT``): constants read by a compiled
+function would be frozen into numba's cache, which only notices changes to this file.
 """
 
 from __future__ import annotations
@@ -11,24 +16,25 @@ import numba
 import numpy as np
 
 from features.codec import NONE, get, put
+from features.windows import DAY_MS
 
 __all__ = ["FORMAT", "decode_states", "encode_states"]
 
 FORMAT = 1
-DAY = 86_400_000
-RES = np.array([60_000, 300_000, 3_600_000, DAY], dtype=np.int64)
+DAY = DAY_MS
 
 
 @numba.njit(cache=True)
-def decode_states(in_buf, in_off, cnt_ev, cnt_mg):  # type: ignore[no-untyped-def]
+def decode_states(in_buf, in_off, cnt_ev, cnt_mg, res, lists, moment_res):  # type: ignore[no-untyped-def]
     """The working arrays: scalars, per-entity list lengths and starts, the flat lists."""
     m = in_off.shape[0] - 1
+    nres = res.shape[0]
     # Headers first, to size the working arrays.
     hi = np.full(m, NONE)
     first = np.full(m, NONE)
     before = np.full(m, NONE)
-    nb = np.zeros((m, 4), dtype=np.int64)
-    nd = np.zeros((m, 2), dtype=np.int64)
+    nb = np.zeros((m, nres), dtype=np.int64)
+    nd = np.zeros((m, lists), dtype=np.int64)
     nr = np.zeros(m, dtype=np.int64)
     nf = np.zeros(m, dtype=np.int64)
     nw = np.zeros(m, dtype=np.int64)
@@ -50,26 +56,26 @@ def decode_states(in_buf, in_off, cnt_ev, cnt_mg):  # type: ignore[no-untyped-de
         if flags & 2:
             v, pos = get(in_buf, pos)
             before[e] = base - v
-        for r in range(4):
+        for r in range(nres):
             nb[e, r], pos = get(in_buf, pos)
-        for d in range(2):
+        for d in range(lists):
             nd[e, d], pos = get(in_buf, pos)
         nr[e], pos = get(in_buf, pos)
         nf[e], pos = get(in_buf, pos)
         nw[e], pos = get(in_buf, pos)
         body[e] = pos
 
-    bstart = np.zeros((m, 4), dtype=np.int64)
-    dstart = np.zeros((m, 2), dtype=np.int64)
+    bstart = np.zeros((m, nres), dtype=np.int64)
+    dstart = np.zeros((m, lists), dtype=np.int64)
     rstart = np.zeros(m, dtype=np.int64)
     fstart = np.zeros(m, dtype=np.int64)
     wstart = np.zeros(m, dtype=np.int64)
     tb = td = tr = tf = tw = 0
     for e in range(m):
-        for r in range(4):
+        for r in range(nres):
             bstart[e, r] = tb
             tb += nb[e, r] + cnt_ev[e]
-        for d in range(2):
+        for d in range(lists):
             dstart[e, d] = td
             td += nd[e, d] + cnt_ev[e]
         rstart[e] = tr
@@ -99,16 +105,16 @@ def decode_states(in_buf, in_off, cnt_ev, cnt_mg):  # type: ignore[no-untyped-de
             continue
         pos = body[e]
         base = hi[e] if hi[e] != NONE else 0
-        for r in range(4):
-            top = base // RES[r]
+        for r in range(nres):
+            top = base // res[r]
             for j in range(bstart[e, r], bstart[e, r] + nb[e, r]):
                 v, pos = get(in_buf, pos)
                 bidx[j] = top - v
                 bn[j], pos = get(in_buf, pos)
                 bu[j], pos = get(in_buf, pos)
-                if r == 3:
+                if r == moment_res:
                     bq[j], pos = get(in_buf, pos)
-        for d in range(2):
+        for d in range(lists):
             for j in range(dstart[e, d], dstart[e, d] + nd[e, d]):
                 v, pos = get(in_buf, pos)
                 dday[j] = base // DAY - v
@@ -163,16 +169,21 @@ def decode_states(in_buf, in_off, cnt_ev, cnt_mg):  # type: ignore[no-untyped-de
 @numba.njit(cache=True)
 def encode_states(  # type: ignore[no-untyped-def]
     changed, hi, first, before, nb, nd, nr, nf, nw, bstart, dstart, rstart, fstart, wstart,
-    bidx, bn, bu, bq, dday, dhash, rt, feh, focc, frep, fkind, wsrc, woff,
+    bidx, bn, bu, bq, dday, dhash, rt, feh, focc, frep, fkind, wsrc, woff, res, moment_res,
 ):  # fmt: skip
     """The changed states, encoded back to back, with each one's end offset."""
     m = changed.shape[0]
+    nres = nb.shape[1]
+    lists = nd.shape[1]
     # Encode the changed states.
     size = 0
     for e in range(m):
         if changed[e]:
-            words = 16 + 4 * (nb[e, 0] + nb[e, 1] + nb[e, 2] + nb[e, 3])
-            words += 2 * (nd[e, 0] + nd[e, 1]) + nr[e] + 4 * nf[e] + 2 * nw[e]
+            words = 10 + nres + lists + nr[e] + 4 * nf[e] + 2 * nw[e]
+            for r in range(nres):
+                words += 4 * nb[e, r]
+            for d in range(lists):
+                words += 2 * nd[e, d]
             size += 10 * words
     out = np.zeros(size, dtype=np.uint8)
     out_off = np.zeros(m + 1, dtype=np.int64)
@@ -190,22 +201,22 @@ def encode_states(  # type: ignore[no-untyped-def]
                 pos = put(out, pos, base - first[e])
             if before[e] != NONE:
                 pos = put(out, pos, base - before[e])
-            for r in range(4):
+            for r in range(nres):
                 pos = put(out, pos, nb[e, r])
-            for d in range(2):
+            for d in range(lists):
                 pos = put(out, pos, nd[e, d])
             pos = put(out, pos, nr[e])
             pos = put(out, pos, nf[e])
             pos = put(out, pos, nw[e])
-            for r in range(4):
-                top = base // RES[r]
+            for r in range(nres):
+                top = base // res[r]
                 for j in range(bstart[e, r], bstart[e, r] + nb[e, r]):
                     pos = put(out, pos, top - bidx[j])
                     pos = put(out, pos, bn[j])
                     pos = put(out, pos, bu[j])
-                    if r == 3:
+                    if r == moment_res:
                         pos = put(out, pos, bq[j])
-            for d in range(2):
+            for d in range(lists):
                 for j in range(dstart[e, d], dstart[e, d] + nd[e, d]):
                     pos = put(out, pos, base // DAY - dday[j])
                     pos = put(out, pos, dhash[j])

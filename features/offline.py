@@ -29,6 +29,7 @@ from contracts.records import Label, Transaction
 from features.aggregates import AGGREGATE_COUNT, Aggregates, format_aggregates
 from features.batch import Merge, plan_batch, run_plan
 from features.labels import LabelState, merges_for, newer
+from features.windows import HOUR_MS
 
 __all__ = ["OfflineFeatureEngine"]
 
@@ -45,7 +46,7 @@ class _Event:
 class OfflineFeatureEngine:
     """In-memory twin of the online store, fed in the order the worker would see."""
 
-    def __init__(self, grace_ms: int = 3_600_000, names: EntityNames | None = None) -> None:
+    def __init__(self, grace_ms: int = HOUR_MS, names: EntityNames | None = None) -> None:
         self.grace_ms = grace_ms
         self.names = names or EntityNames()
         self._states: dict[tuple[int, str], bytes] = {}

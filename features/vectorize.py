@@ -19,6 +19,7 @@ import numpy.typing as npt
 from contracts.records import Channel, Transaction
 from features import aggregates as agg
 from features.catalogue import AMOUNT_UNITS, FEATURE_INDEX, FEATURE_NAMES, FEATURES
+from features.windows import DISTINCT_WINDOWS, FIRST_SEEN, LABEL_WINDOWS, LABELLED
 
 CHANNEL_CODES = {Channel.ECOM: 0.0, Channel.POS: 1.0, Channel.ATM: 2.0, Channel.P2P: 3.0}
 _WINDOWS = np.array([f.window_ms or 0 for f in FEATURES], dtype=np.float64)
@@ -29,9 +30,9 @@ _COUNT_SRC = [agg.RAW_INDEX[f"{e}_n_{w}"] for e in agg.COUNTED for w, _, _ in ag
 _COUNT_DST = [FEATURE_INDEX[f"{e}_count_{w}"] for e in agg.COUNTED for w, _, _ in agg.WINDOWS]
 _UNITS_SRC = [agg.RAW_INDEX[f"{e}_u_{w}"] for e in agg.COUNTED for w, _, _ in agg.WINDOWS]
 _UNITS_DST = [FEATURE_INDEX[f"{e}_amount_sum_{w}"] for e in agg.COUNTED for w, _, _ in agg.WINDOWS]
-_DISTINCT_SRC = [agg.RAW_INDEX[f"{d}_{w}"] for d, _ in agg.DISTINCT for w in ("24h", "7d")]
+_DISTINCT_SRC = [agg.RAW_INDEX[f"{d}_{w}"] for d, _ in agg.DISTINCT for w in DISTINCT_WINDOWS]
 _DISTINCT_DST = [
-    FEATURE_INDEX[f"{e}_distinct_{d.split('_')[1]}_{w}"] for d, e in agg.DISTINCT for w in ("24h", "7d")
+    FEATURE_INDEX[f"{e}_distinct_{d.split('_')[1]}_{w}"] for d, e in agg.DISTINCT for w in DISTINCT_WINDOWS
 ]
 
 
@@ -104,14 +105,14 @@ def vectorize(transactions: Sequence[Transaction], raw: agg.Aggregates) -> Featu
         x[:, col["amount_to_card_avg_30d"]] = amounts / avg
         # A card whose amounts never vary has no z-score (division by zero → NaN below).
         x[:, col["amount_zscore_card_30d"]] = (amounts - avg) / np.where(std > 0, std, np.nan)
-        for e, raw_e in (("card", "card"), ("merchant", "merchant")):
-            for w in ("7d", "30d"):
-                frauds = raw[:, r[f"{raw_e}_fraud_{w}"]]
+        for e in LABELLED:
+            for w in LABEL_WINDOWS:
+                frauds = raw[:, r[f"{e}_fraud_{w}"]]
                 x[:, col[f"{e}_fraud_count_{w}"]] = frauds
-                payments = raw[:, r[f"{raw_e}_n_{w}"]]
+                payments = raw[:, r[f"{e}_n_{w}"]]
                 x[:, col[f"{e}_fraud_rate_{w}"]] = np.where(payments > 0, frauds / payments, np.nan)
     x[:, col["card_seconds_since_previous"]] = (times - raw[:, r["card_previous_ms"]]) / 1000.0
-    for e in ("card", "device", "email"):
+    for e in FIRST_SEEN:
         x[:, col[f"{e}_seconds_since_first"]] = (times - raw[:, r[f"{e}_first_ms"]]) / 1000.0
 
     # Ratios over tiny averages can overflow: unknown, not infinite, to the model.

@@ -13,9 +13,10 @@ from models.calibration import Calibration, fit_isotonic, reliability_error
 from models.drift import DriftEvent, ErrorDrift, PsiMonitor, batch_error
 from models.errors import ModelError, ModelIntegrityError, ModelNotFoundError
 from models.learner import BlendResult, OnlineLearner
+from models.loading import ModelRegistry
 from models.online import OnlineConfig, OnlineModel
 from models.reference import reference_distributions
-from models.registry import ModelArtefact, ModelRegistry
+from models.registry import ModelArtefact, ModelStore
 from models.training import TimeSplit, TrainingResult, TrainingSet, build_training_set, time_split, train
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "ModelIntegrityError",
     "ModelNotFoundError",
     "ModelRegistry",
+    "ModelStore",
     "OnlineConfig",
     "OnlineLearner",
     "OnlineModel",

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from models.batch_model import BatchModel
 from models.errors import ModelError
-from models.registry import ModelRegistry
+from models.loading import ModelRegistry
 
 log = logging.getLogger(__name__)
 

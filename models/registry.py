@@ -1,4 +1,9 @@
-"""The model registry: versioned artefacts on disk, checked before loading.
+"""The model store: versioned artefacts on disk, checked before loading.
+
+Storage only: files, hashes, pointers and history. Whether a version can *serve*
+(XGBoost reads it, the catalogue feeds it, the online state restores) is
+``models.loading``, whose ``ModelRegistry`` adds that check to promotion; this module
+imports no model class, so the models can import it without a cycle.
 
 Layout under ``RISKWIRE_MODEL_DIR``::
 
@@ -75,8 +80,9 @@ class ModelArtefact:
         return state
 
 
-class ModelRegistry:
-    """Save, list and load model versions in a directory."""
+class ModelStore:
+    """Save, list and load model versions in a directory (``models.loading.ModelRegistry``
+    is the one that also refuses, before promoting, a version the models cannot load)."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -143,20 +149,19 @@ class ModelRegistry:
             log.write(json.dumps({"version": version, "at": datetime.now(UTC).isoformat()}) + "\n")
 
     def check(self, version: str) -> None:
-        """Refuse a version that could not serve: tampered or unlisted files, features the
-        catalogue no longer has, a model XGBoost cannot read, an unreadable online state."""
-        from models.batch_model import BatchModel
-        from models.learner import OnlineLearner
-
+        """Refuse a version that could not serve; here, what storage can tell: tampered or
+        unlisted files, an online state of the wrong format (``models.loading`` adds the
+        models' own checks)."""
         try:
-            artefact = self.load(version)
-            BatchModel(artefact)
-            if (state := artefact.online_state()) is not None:
-                OnlineLearner.from_state(state)
+            self.verify(self.load(version))
         except ModelError:
             raise
         except Exception as exc:
             raise ModelIntegrityError(f"{version}: cannot be loaded: {exc}") from exc
+
+    def verify(self, artefact: ModelArtefact) -> None:
+        """Raise if a verified artefact cannot serve (storage alone: the online format)."""
+        artefact.online_state()
 
     def _point(self, pointer: str, version: str | None) -> None:
         path = self.root / pointer

@@ -12,8 +12,9 @@ from models.batch_model import BatchModel
 from models.blend import BlendConfig
 from models.errors import ModelError
 from models.learner import OnlineLearner
+from models.loading import ModelRegistry
 from models.online import OnlineConfig
-from models.registry import ModelArtefact, ModelRegistry
+from models.registry import ModelArtefact
 from pipeline.label_learning import LabelLearning
 from pipeline.online_follower import OnlineFollower
 from pipeline.scoring import ScoringPipeline

@@ -25,7 +25,7 @@ from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from contracts.kafka_security import faust_credentials
 from contracts.settings import Settings
 from models.hot_reload import ModelFollower
-from models.registry import ModelRegistry
+from models.loading import ModelRegistry
 from pipeline.factory import build_label_learning, shadow_model
 from pipeline.scoring import ScoringPipeline
 from stream.handler import BatchHandler, Incoming

@@ -17,7 +17,7 @@ from contracts.records import Label, Transaction
 from contracts.settings import Settings
 from embedded import EmbeddedServices
 from embedded.cluster import EmbeddedCluster
-from models.registry import ModelRegistry
+from models.loading import ModelRegistry
 from models.training import build_training_set, train
 from simulator import SimulationConfig, simulate
 from stream.topics import ensure_topics

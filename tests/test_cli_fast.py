@@ -47,9 +47,8 @@ def _cpu_seconds(cmd: list[str]) -> float:
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-@pytest.mark.parametrize(
-    "args", [["--help"], ["train", "--help"], ["replay", "--help"], ["keys", "--help"], ["bench", "--help"]]
-)
+# `riskwire bench` was dropped (issue 16): the benchmarks are `make bench` in a checkout.
+@pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["replay", "--help"], ["keys", "--help"]])
 def test_help_answers_within_0_3_s(args):
     riskwire = Path(sys.executable).with_name("riskwire")
     best = min(_cpu_seconds([str(riskwire), *args]) for _ in range(3))

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from cli.train import train_cmd
 from contracts.settings import get_settings
 from models.errors import ModelNotFoundError
-from models.registry import ModelRegistry
+from models.loading import ModelRegistry
 from simulator import SimulationConfig, simulate, write_jsonl
 
 

@@ -25,7 +25,7 @@ from features.offline import OfflineFeatureEngine
 from features.vectorize import vectorize
 from models.batch_model import BatchModel, sigmoid
 from models.learner import OnlineLearner
-from models.registry import ModelRegistry
+from models.loading import ModelRegistry
 from pipeline.record_shapes import VECTOR_KEY, expand_features, topic_body
 from pipeline.scoring import ScoringPipeline
 from rules.compiler import RuleSet, compile_rule

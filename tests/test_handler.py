@@ -15,7 +15,7 @@ from contracts.settings import Settings
 from explain.risk_score import RiskPolicy
 from features.catalogue import FEATURE_INDEX
 from models.batch_model import BatchModel
-from models.registry import ModelRegistry
+from models.loading import ModelRegistry
 from pipeline.scoring import ScoringPipeline
 from store.decisions import DecisionStore
 from store.feature_state import OnlineFeatureStore

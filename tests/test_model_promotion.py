@@ -11,7 +11,8 @@ import redis
 from models.batch_model import BatchModel
 from models.errors import ModelIntegrityError, ModelNotFoundError
 from models.hot_reload import ModelFollower
-from models.registry import MODEL_FILE, ModelRegistry
+from models.loading import ModelRegistry
+from models.registry import MODEL_FILE
 from simulator import SimulationConfig, simulate
 from stream.topics import ensure_topics
 from tests.kafka_io import produce, read_topic, wait_until

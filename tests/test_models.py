@@ -15,7 +15,8 @@ import xgboost as xgb
 from features.catalogue import FEATURE_NAMES
 from models.batch_model import BatchModel
 from models.errors import ModelError, ModelIntegrityError, ModelNotFoundError
-from models.registry import MANIFEST_FILE, MODEL_FILE, ModelRegistry
+from models.loading import ModelRegistry
+from models.registry import MANIFEST_FILE, MODEL_FILE
 from models.training import TrainingSet, build_training_set, train
 
 

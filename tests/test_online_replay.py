@@ -12,7 +12,7 @@ from api.explanations import Explainer, ModelCache
 from contracts.records import Decision
 from contracts.settings import Settings
 from models.batch_model import BatchModel
-from models.registry import ModelRegistry
+from models.loading import ModelRegistry
 from pipeline.factory import build_label_learning, build_pipeline
 from pipeline.replay import replay
 

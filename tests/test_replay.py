@@ -15,7 +15,7 @@ from contracts.records import Transaction
 from explain.risk_score import RiskPolicy
 from features.memory_store import MemoryFeatureStore
 from models.batch_model import BatchModel
-from models.registry import ModelRegistry
+from models.loading import ModelRegistry
 from pipeline.replay import replay
 from pipeline.scoring import ScoringPipeline
 from simulator import SimulationConfig, simulate

@@ -114,7 +114,7 @@ def test_a_decision_names_the_shared_signals_that_fed_it(services, redis_client,
     from explain.risk_score import RiskPolicy
     from features.memory_store import MemoryFeatureStore
     from models.batch_model import BatchModel
-    from models.registry import ModelRegistry
+    from models.loading import ModelRegistry
     from pipeline.scoring import ScoringPipeline
     from store.decisions import DecisionStore
 

@@ -16,7 +16,7 @@ from api.console.render import page
 from api.console.session import Signed, form_fields
 from api.dependencies import get_app_settings, get_audit_log, get_redis
 from api.routers import models as api_models
-from models.registry import ModelRegistry
+from models.loading import ModelRegistry
 from store.api_keys import Role
 
 router = APIRouter(prefix="/ui")

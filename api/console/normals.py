@@ -17,8 +17,13 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-_WINDOW_S = {"10m": 600, "1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
-_WINDOWED = re.compile(r"^(\w+?)_(count|amount_sum)_(10m|1h|24h|7d)$")
+from features.windows import WINDOWS
+
+_WINDOW_S = {w.name: w.length_ms // 1000 for w in WINDOWS}
+#: The longest window (30 days), the entity's normal that the shorter ones are scaled from.
+_MONTH = max(WINDOWS, key=lambda w: w.length_ms).name
+_SHORTER = "|".join(w.name for w in WINDOWS if w.name != _MONTH)
+_WINDOWED = re.compile(rf"^(\w+?)_(count|amount_sum)_({_SHORTER})$")
 #: Shown for every payment: the amount and the card's recent activity.
 ALWAYS = ("amount", "card_count_1h", "card_count_24h", "card_amount_sum_24h", "card_distinct_merchants_24h")
 
@@ -37,10 +42,10 @@ def _normal(name: str, values: Mapping[str, Any]) -> str | None:
     if match is None:
         return None
     entity, kind, window = match.groups()
-    month = values.get(f"{entity}_{kind}_30d")
+    month = values.get(f"{entity}_{kind}_{_MONTH}")
     if not isinstance(month, int | float):
         return None
-    return _fmt(month * _WINDOW_S[window] / _WINDOW_S["30d"]) + " (30-day rate)"
+    return _fmt(month * _WINDOW_S[window] / _WINDOW_S[_MONTH]) + " (30-day rate)"
 
 
 def feature_rows(features: Mapping[str, Mapping[str, Any]], first: Iterable[str]) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from api.tenancy import require_unbound
 from contracts.settings import Settings
 from models.errors import ModelIntegrityError, ModelNotFoundError
 from models.learner import OnlineLearner
-from models.registry import ModelRegistry
+from models.loading import ModelRegistry
 from pipeline.factory import checkpoint
 from store.audit import AuditLog, entry_fields
 from store.connect import AsyncRedis

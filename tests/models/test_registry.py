@@ -13,7 +13,8 @@ from models.batch_model import BatchModel
 from models.errors import ModelIntegrityError, ModelNotFoundError
 from models.hot_reload import ModelFollower
 from models.learner import OnlineLearner
-from models.registry import MODEL_FILE, ONLINE_FILE, ModelRegistry
+from models.loading import ModelRegistry
+from models.registry import MODEL_FILE, ONLINE_FILE
 from models.training import train
 from tests.models.synthetic import flipping_stream, history
 
