@@ -29,9 +29,12 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from models.errors import ModelError, ModelIntegrityError, ModelNotFoundError
+
+if TYPE_CHECKING:
+    from models.batch_model import BatchModel
 
 MODEL_FILE = "model.json"
 ONLINE_FILE = "online.json"
@@ -142,21 +145,23 @@ class ModelRegistry:
         with (self.root / PROMOTIONS_FILE).open("a") as log:
             log.write(json.dumps({"version": version, "at": datetime.now(UTC).isoformat()}) + "\n")
 
-    def check(self, version: str) -> None:
+    def check(self, version: str) -> BatchModel:
         """Refuse a version that could not serve: tampered or unlisted files, features the
-        catalogue no longer has, a model XGBoost cannot read, an unreadable online state."""
+        catalogue no longer has, a model XGBoost cannot read, an unreadable online state.
+        Returns the loaded model (the booster parsed once, for who serves it next)."""
         from models.batch_model import BatchModel
         from models.learner import OnlineLearner
 
         try:
             artefact = self.load(version)
-            BatchModel(artefact)
+            model = BatchModel(artefact)
             if (state := artefact.online_state()) is not None:
                 OnlineLearner.from_state(state)
         except ModelError:
             raise
         except Exception as exc:
             raise ModelIntegrityError(f"{version}: cannot be loaded: {exc}") from exc
+        return model
 
     def _point(self, pointer: str, version: str | None) -> None:
         path = self.root / pointer
