@@ -22,7 +22,6 @@ from api.metrics import ApiMetrics
 from api.publisher import LabelPublisher
 from api.reviews import ReviewStore
 from contracts.settings import Settings
-from models.hot_reload import ModelFollower
 from pipeline.decision_store import DecisionStore
 from pipeline.scoring import ScoringPipeline
 from store.connect import AsyncRedis
@@ -75,9 +74,6 @@ def get_scoring_pipeline(request: Request) -> ScoringPipeline:
     pipeline: ScoringPipeline | None = request.app.state.scoring
     if pipeline is None:
         raise HTTPException(503, f"no model to score with: {request.app.state.scoring_error}")
-    follower: ModelFollower = request.app.state.model_follower
-    if (promoted := follower.refresh()) is not None:
-        pipeline.model = promoted
     return pipeline
 
 

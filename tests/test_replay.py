@@ -17,6 +17,7 @@ from features.online_store import OnlineFeatureStore
 from models.batch_model import BatchModel
 from models.registry import ModelRegistry
 from pipeline.decision_store import DecisionStore, decision_key
+from pipeline.live_state import LiveState
 from pipeline.replay import replay
 from pipeline.scoring import ScoringPipeline
 from simulator import SimulationConfig, simulate
@@ -39,7 +40,7 @@ async def _replay(records: list[dict], settings, url: str, in_memory: bool = Fal
     pipeline = ScoringPipeline(
         features=features,
         decisions=DecisionStore(client, ttl_s=3600),
-        model=BatchModel(ModelRegistry(settings.model_dir).load()),
+        live=LiveState(BatchModel(ModelRegistry(settings.model_dir).load())),
         policy=RiskPolicy(  # the worker's: its levels and the model's review-capacity policy
             elevated=settings.elevated_threshold,
             highest=settings.highest_threshold,
