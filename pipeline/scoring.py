@@ -11,6 +11,7 @@ are explained on demand by the API (``api.explanations``); the record shapes are
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -78,7 +79,6 @@ class ScoringPipeline:
         self.explain_all = explain_all
         #: Entity kinds whose feature state all accounts share (``RISKWIRE_SHARED_SIGNALS``).
         self.shared_signals = [k for k in ENTITY_KINDS if k in shared_signals]
-        self._policy_table: tuple[RiskPolicy, list[tuple[str, str]]] | None = None
 
     def decide(
         self,
@@ -130,7 +130,7 @@ class ScoringPipeline:
         # Score, level and decision of every row; then the rules, which need the score only.
         scores = _risk_scores(probability)
         # A model without a card (a test double, a bench stub) decides by the levels.
-        by_score = self._by_score(getattr(model, "manifest", {}))
+        by_score = _decision_table(self.policy.for_model(getattr(model, "manifest", {})))
         levels = [by_score[s][0] for s in scores]
         decisions = [by_score[s][1] for s in scores]
         matched: list[list[str]] = [[] for _ in range(n)]
@@ -220,14 +220,6 @@ class ScoringPipeline:
         report = BatchReport(model.version, x, p_batch, tally)
         return Decided(out, report, [(levels[i], decisions[i], scored_us) for i in range(n)])
 
-    def _by_score(self, manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
-        """(level, decision) of the policy, with the model's review capacity, for every score 0–100."""
-        policy = self.policy.for_model(manifest)
-        if self._policy_table is None or self._policy_table[0] != policy:
-            table = [(policy.level(s).value, policy.decision(s).value) for s in range(101)]
-            self._policy_table = (policy, table)
-        return self._policy_table[1]
-
     async def score(
         self, transactions: Sequence[Transaction], positions: Mapping[str, Position] | None = None
     ) -> tuple[list[ScoredEvent], BatchReport]:
@@ -271,6 +263,12 @@ class Decided:
     records: list[dict[str, Any]]
     report: BatchReport
     index: list[tuple[str, str, int]]
+
+
+@functools.lru_cache(maxsize=16)
+def _decision_table(policy: RiskPolicy) -> tuple[tuple[str, str], ...]:
+    """(level, decision) of the policy, with the model's review capacity, for every score 0–100."""
+    return tuple((policy.level(s).value, policy.decision(s).value) for s in range(101))
 
 
 def _shadow(shadow: BatchModel | None, x: Any) -> tuple[str, list[float]] | None:
