@@ -20,7 +20,6 @@ from api.metrics import ApiMetrics
 from api.publisher import LabelPublisher
 from api.tenancy import require_unbound
 from contracts.settings import Settings
-from models.hot_reload import ModelFollower
 from pipeline.scoring import ScoringPipeline
 from store.api_keys import KeyStore, Principal, Role
 from store.audit import AuditLog
@@ -76,9 +75,6 @@ def get_scoring_pipeline(request: Request) -> ScoringPipeline:
     pipeline: ScoringPipeline | None = request.app.state.scoring
     if pipeline is None:
         raise HTTPException(503, f"no model to score with: {request.app.state.scoring_error}")
-    follower: ModelFollower = request.app.state.model_follower
-    if (promoted := follower.refresh()) is not None:
-        pipeline.model = promoted
     return pipeline
 
 

@@ -22,7 +22,6 @@ from api.routers import audit, decisions, health, keys, labels, models, reviews,
 from contracts.identity import load_names
 from contracts.settings import Settings, get_settings
 from models.errors import ModelError
-from models.hot_reload import ModelFollower
 from models.loading import ModelRegistry
 from pipeline.factory import build_pipeline
 from pipeline.scoring import ScoringPipeline
@@ -42,7 +41,7 @@ REDIS_SOCKET_TIMEOUT_S = 10.0
 def _scoring_pipeline(settings: Settings, client: AsyncRedis) -> tuple[ScoringPipeline | None, str]:
     """The worker's pipeline on the API's Redis, or why there is none (no model yet)."""
     try:
-        pipeline = build_pipeline(settings, client)
+        pipeline = build_pipeline(settings, client, follow=True)  # promotions and shadow, as the worker
     except ModelError as exc:
         log.warning("POST /v1/score is unavailable: %s", exc)
         return None, without_paths(str(exc), settings.model_dir)
@@ -101,8 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             models_by_version, reason_counts=(settings.top_reasons, settings.lowering_reasons)
         )
         if app.state.scoring is not None:
-            app.state.model_follower = ModelFollower(registry, app.state.scoring.model)
-            models_by_version.put(app.state.scoring.model)
+            models_by_version.put(app.state.scoring.live.model)
         await publisher.start()
         await _migrate_keys(keys)
         try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import inspect
 import sys
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from contracts.records import Transaction
 from explain.risk_score import RiskPolicy
 from models.batch_model import BatchModel
 from models.loading import ModelRegistry
+from pipeline.live_state import LiveState
 from pipeline.record_shapes import topic_body
 from pipeline.scoring import ScoringPipeline
 
@@ -64,7 +66,10 @@ def measure(
     dumped = orjson.loads((root / "events.json").read_bytes())
     raw = np.load(root / "raw.npy", allow_pickle=False)
     txs = [Transaction.model_validate(t) for t in dumped]
-    pipeline = pipeline_class(features=None, decisions=None, model=model, policy=policy, **kw)
+    # An older pipeline (``--baseline``) took the model itself, not a live state.
+    takes_live = "live" in inspect.signature(pipeline_class).parameters
+    held = {"live": LiveState(model)} if takes_live else {"model": model}
+    pipeline = pipeline_class(features=None, decisions=None, policy=policy, **held, **kw)
     timer = StageTimer(model, clock)
     best: dict[str, float] | None = None
     for _ in range(repeat):
@@ -75,6 +80,7 @@ def measure(
             b, r = txs[i : i + size], raw[i : i + size]
             a = clock()
             out = pipeline.decide(b, r, time.time())
+            out = getattr(out, "records", out)  # older pipelines answered the records alone
             m = clock()
             bodies = [orjson.dumps(d) for d in out]
             z = clock()

@@ -13,6 +13,7 @@ from contracts.records import Transaction
 from explain.risk_score import RiskPolicy
 from features.vectorize import vectorize
 from models.batch_model import BatchModel
+from pipeline.live_state import LiveState
 from pipeline.scoring import ScoringPipeline
 from store.feature_state import SyncOnlineFeatureStore
 from store.layout import feature_pattern
@@ -62,7 +63,7 @@ def stage_costs(
 
     SHAP is what ``decide()`` spends in ``pred_contribs`` (the alerts only); "decide"
     is the rest of ``decide()`` besides the model and SHAP calls."""
-    pipeline = ScoringPipeline(features=None, decisions=None, model=model, policy=RiskPolicy())  # type: ignore[arg-type]
+    pipeline = ScoringPipeline(features=None, decisions=None, live=LiveState(model), policy=RiskPolicy())  # type: ignore[arg-type]
     timer = StageTimer(model)
     rows = []
     offset = 0

@@ -45,7 +45,7 @@ async def _run(
         s, client, model_version, online=online, features=features, indexed=not in_memory
     )
     learning = build_label_learning(s, client, model_version, features=features) if online else None
-    model = pipeline.model
+    model = pipeline.live.model
     txs = read_transactions(transactions)
     history = read_labels(labels) if labels else []
     click.echo(

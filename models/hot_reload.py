@@ -49,8 +49,7 @@ class ModelFollower:
         if version in (self.model.version, self._refused):
             return None
         try:
-            self.registry.check(version)  # the whole version, online state included
-            model = BatchModel(self.registry.load(version))
+            model = self.registry.check(version)  # the whole version, online state included
         except Exception as exc:  # whatever it is, the running model keeps serving
             self._refused = version  # said once, not every few seconds
             log.error("keeping model %s: %s", self.model.version, exc)

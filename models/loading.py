@@ -21,7 +21,15 @@ class ModelRegistry(ModelStore):
     serve: tampered or unlisted files, features the catalogue no longer has, a model
     XGBoost cannot read, an unreadable online state."""
 
-    def verify(self, artefact: ModelArtefact) -> None:
-        BatchModel(artefact)
+    def verify(self, artefact: ModelArtefact) -> BatchModel:
+        model = BatchModel(artefact)
         if (state := artefact.online_state()) is not None:
             OnlineLearner.from_state(state)
+        return model
+
+    def check(self, version: str) -> BatchModel:
+        """``ModelStore.check``, returning the loaded model: who serves it next (hot reload)
+        does not parse the booster again."""
+        model = super().check(version)
+        assert isinstance(model, BatchModel)
+        return model

@@ -34,9 +34,12 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from models.errors import ModelError, ModelIntegrityError, ModelNotFoundError
+
+if TYPE_CHECKING:
+    pass
 
 MODEL_FILE = "model.json"
 ONLINE_FILE = "online.json"
@@ -148,20 +151,21 @@ class ModelStore:
         with (self.root / PROMOTIONS_FILE).open("a") as log:
             log.write(json.dumps({"version": version, "at": datetime.now(UTC).isoformat()}) + "\n")
 
-    def check(self, version: str) -> None:
+    def check(self, version: str) -> object:
         """Refuse a version that could not serve; here, what storage can tell: tampered or
         unlisted files, an online state of the wrong format (``models.loading`` adds the
-        models' own checks)."""
+        models' own checks). Returns what ``verify`` made of it (the loaded model there, so
+        a booster is parsed once)."""
         try:
-            self.verify(self.load(version))
+            return self.verify(self.load(version))
         except ModelError:
             raise
         except Exception as exc:
             raise ModelIntegrityError(f"{version}: cannot be loaded: {exc}") from exc
 
-    def verify(self, artefact: ModelArtefact) -> None:
+    def verify(self, artefact: ModelArtefact) -> object:
         """Raise if a verified artefact cannot serve (storage alone: the online format)."""
-        artefact.online_state()
+        return artefact.online_state()
 
     def _point(self, pointer: str, version: str | None) -> None:
         path = self.root / pointer

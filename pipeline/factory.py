@@ -10,16 +10,16 @@ from contracts.settings import Settings
 from explain.risk_score import RiskPolicy
 from models.batch_model import BatchModel
 from models.blend import BlendConfig
-from models.errors import ModelError
 from models.learner import OnlineLearner
 from models.loading import ModelRegistry
 from models.online import OnlineConfig
 from models.registry import ModelArtefact
 from pipeline.label_learning import LabelLearning
+from pipeline.live_rules import LiveRules
+from pipeline.live_state import LiveState, shadow_model
 from pipeline.online_follower import OnlineFollower
 from pipeline.scoring import ScoringPipeline
 from rules.default_pack import default_rules
-from rules.live import LiveRules
 from store.at_rest import AtRest
 from store.connect import AsyncRedis
 from store.decisions import DecisionStore
@@ -47,13 +47,15 @@ def build_pipeline(
     online: bool | None = None,
     features: FeatureStore | None = None,
     indexed: bool = True,
+    follow: bool = False,
 ) -> ScoringPipeline:
     """The pipeline on ``client`` with a registered model (raises ``ModelError`` without one).
 
     ``online`` (default: ``settings.online_learning``) blends with the online
     learner's latest checkpoint; off, the batch model decides alone. ``features``
     replaces the Redis feature store, ``indexed=False`` the searchable decision store
-    with records only (a private replay).
+    with records only (a private replay). ``follow`` (the worker, the API) follows the
+    registry's promotions and shadow pointer (``pipeline.live_state``).
     """
     registry = ModelRegistry(settings.model_dir)
     use_online = settings.online_learning if online is None else online
@@ -67,7 +69,19 @@ def build_pipeline(
             cipher=AtRest.from_settings(settings),
         ),
         shared_signals=settings.shared_signals,
-        model=BatchModel(registry.load(model_version)),
+        live=LiveState(
+            BatchModel(registry.load(model_version)),
+            shadow=shadow_model(registry),
+            rules=LiveRules(RuleStore(client), extra=default_rules() if settings.default_rules else ()),
+            online=(
+                OnlineFollower(
+                    checkpoint(settings, client), OnlineLearner.from_state, every_s=settings.online_refresh_s
+                )
+                if use_online
+                else None
+            ),
+            registry=registry if follow else None,
+        ),
         policy=RiskPolicy(
             elevated=settings.elevated_threshold,
             highest=settings.highest_threshold,
@@ -75,29 +89,8 @@ def build_pipeline(
         ),
         top_reasons=settings.top_reasons,
         lowering_reasons=settings.lowering_reasons,
-        rules=LiveRules(RuleStore(client), extra=default_rules() if settings.default_rules else ()),
-        online=(
-            OnlineFollower(
-                checkpoint(settings, client), OnlineLearner.from_state, every_s=settings.online_refresh_s
-            )
-            if use_online
-            else None
-        ),
-        shadow=shadow_model(registry),
         explain_all=settings.explain_all,
     )
-
-
-def shadow_model(registry: ModelRegistry) -> BatchModel | None:
-    """The shadow candidate, if one is set and verifies; a bad one is logged, never fatal."""
-    version = registry.shadow()
-    if version is None:
-        return None
-    try:
-        return BatchModel(registry.load(version))
-    except ModelError as exc:
-        log.error("shadow model %s not loaded: %s", version, exc)
-        return None
 
 
 def checkpoint(settings: Settings, client: AsyncRedis) -> OnlineCheckpoint:

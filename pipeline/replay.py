@@ -8,7 +8,8 @@ worker would have given had the events arrived in that order.
 Labels take effect in event time: before each micro-batch, every label whose
 ``reported_at`` is at or before the batch's first event is applied — to the
 label-derived features and, when ``learning`` is given, to the online model —
-exactly as the worker's label agent would have applied it by then.
+exactly as the worker's label agent would have applied it by then. As in the
+worker, the pipeline's live state is refreshed once before each micro-batch.
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ async def replay(
     for due, chunk in in_event_time(transactions, labels, batch):
         if due:
             await _apply(pipeline, learning, due)
-        for scored in await pipeline.score(chunk):
+        # After labels were learned, the next batch blends with what was just learned.
+        await pipeline.live.refresh(force_online=bool(due) and learning is not None)
+        scored_events, _report = await pipeline.score(chunk)
+        for scored in scored_events:
             # A duplicate in a later batch gets the stored record back: emit it once.
             if scored.ref not in seen:
                 seen.add(scored.ref)
@@ -49,5 +53,3 @@ async def _apply(pipeline: ScoringPipeline, learning: LabelLearning | None, labe
         await pipeline.features.record_labels(labels)
         return
     await learning.apply([LabelInput(lab) for lab in labels])
-    if pipeline.online is not None:
-        await pipeline.online.refresh(0.0, force=True)  # the next batch blends with what was just learned

@@ -3,15 +3,18 @@
 Per micro-batch: one Redis round trip for features, one model call, the
 decisions (score, then rules), one SHAP call for the alerts only and their
 reasons, one pipelined write of the decision records. No per-event awaits,
-Redis calls or model calls. Allowed payments are explained on demand by the API
-(``api.explanations``); the record shapes are in ``pipeline.record_shapes``.
+Redis calls or model calls. A batch is scored with one ``LiveState`` snapshot
+(``pipeline.live_state``) and answers its caller a ``BatchReport``. Allowed payments
+are explained on demand by the API (``api.explanations``); the record shapes are in
+``pipeline.record_shapes``.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,14 +27,11 @@ from contracts.records import ENTITY_KINDS, DecisionKind, Transaction
 from explain.decision_reasons import decision_reasons
 from explain.risk_score import RiskPolicy
 from features.aggregates import Aggregates
-from features.catalogue import FEATURE_INDEX, FEATURE_NAMES
 from features.vectorize import vectorize
 from models.batch_model import BatchModel
-from models.drift import PsiMonitor
-from pipeline.online_follower import OnlineFollower
+from pipeline.live_state import BatchReport, LiveState, Snapshot
 from pipeline.record_shapes import VECTOR_KEY, vector_blocks
-from rules.attributes import rule_values
-from rules.live import LiveRules
+from pipeline.rule_values import RuleValues
 from store.decisions import DecisionStore
 from store.feature_state import FeatureStore, Position
 
@@ -53,44 +53,32 @@ class ScoredEvent:
 
 
 class ScoringPipeline:
+    """Scores batches with ``live``'s snapshot; the caller refreshes ``live`` once per batch."""
+
     def __init__(
         self,
         *,
         features: FeatureStore,
         decisions: DecisionStore,
-        model: BatchModel,
+        live: LiveState,
         policy: RiskPolicy,
         top_reasons: int = 3,
         lowering_reasons: int = 2,
-        rules: LiveRules | None = None,
-        rules_every_s: float = 1.0,
-        online: OnlineFollower[Any] | None = None,
-        shadow: BatchModel | None = None,
-        monitor: PsiMonitor | None = None,
         clock: Callable[[], float] = time.time,
         explain_all: bool = False,
         shared_signals: frozenset[str] = frozenset(),
     ) -> None:
         self.features = features
         self.decisions = decisions
-        self.model = model
+        self.live = live
         self.policy = policy
         self.top_reasons = top_reasons
         self.lowering_reasons = lowering_reasons
-        self.rules = rules
-        self.rules_every_s = rules_every_s
-        self._rules_checked = float("-inf")
-        self.online = online
-        self.shadow = shadow
-        self.monitor = monitor  # PSI of features and scores against the training window
-        #: Shadow vs champion decisions since the worker last exported them.
-        self.shadow_tally: Counter[str] = Counter()
         self.clock = clock
         #: Explain every decision on the hot path, not only alerts (tests, benchmarks).
         self.explain_all = explain_all
         #: Entity kinds whose feature state all accounts share (``RISKWIRE_SHARED_SIGNALS``).
         self.shared_signals = [k for k in ENTITY_KINDS if k in shared_signals]
-        self._policy_table: tuple[RiskPolicy, list[tuple[str, str]]] | None = None
 
     def decide(
         self,
@@ -98,9 +86,11 @@ class ScoringPipeline:
         raw: Aggregates,
         started: float,
         *,
+        state: Snapshot | None = None,
         explain_all: bool | None = None,
-    ) -> list[dict[str, Any]]:
-        """Pure part of the pipeline: features → model → decision → explanation → records.
+    ) -> Decided:
+        """Pure part of the pipeline: features → model → decision → explanation → records,
+        with ``state`` (default: ``live``'s current snapshot); nothing is changed.
 
         Records are plain dicts in the stored shape (``pipeline.record_shapes``),
         serialised with orjson: building a pydantic model per event cost more than the
@@ -110,13 +100,15 @@ class ScoringPipeline:
         is stored with ``"reasons": []`` and ``"explained": false``, and the API
         explains it on demand from its stored features and model version, to the same
         values. ``explain_all`` (default: the pipeline's ``explain_all``) explains
-        every row here instead.
+        every row here instead. The records come with the batch's report (PSI input,
+        shadow agreement) and each record's index fields.
         """
-        model = self.model  # one version for the whole batch, even if a promotion lands meanwhile
+        state = self.live.snapshot() if state is None else state
+        model = state.model  # one version for the whole batch
         matrix = vectorize(transactions, raw)
         x = matrix.values
         p_batch = model.predict_proba(x)
-        learner = self.online.learner if self.online is not None else None
+        learner = state.learner
         if learner is not None:
             blend = learner.blend(x, p_batch)
             probability = blend.probability.tolist()
@@ -126,26 +118,26 @@ class ScoringPipeline:
         else:
             probability, p_online, weight, online_version = p_batch.tolist(), None, 0.0, None
         batch_probability = p_batch.tolist()
-        if self.monitor is not None:
-            self.monitor.update(x, p_batch)
-        shadow = self._shadow(x)
-        shadow_policy = self.policy.for_model(getattr(self.shadow, "manifest", {}))
+        shadow = _shadow(state.shadow, x)
+        shadow_policy = self.policy.for_model(getattr(state.shadow, "manifest", {}))
+        tally: Counter[str] = Counter()
         now = self.clock()
         scored_at = datetime.fromtimestamp(now, UTC)
+        scored_us = int(scored_at.timestamp() * 1_000_000)
         latency_ms = round((now - started) * 1000.0, 3)
         n = len(transactions)
 
         # Score, level and decision of every row; then the rules, which need the score only.
         scores = _risk_scores(probability)
         # A model without a card (a test double, a bench stub) decides by the levels.
-        by_score = self._by_score(getattr(model, "manifest", {}))
+        by_score = _decision_table(self.policy.for_model(getattr(model, "manifest", {})))
         levels = [by_score[s][0] for s in scores]
         decisions = [by_score[s][1] for s in scores]
         matched: list[list[str]] = [[] for _ in range(n)]
-        if self.rules is not None and len(self.rules.rules):
-            rows = x.tolist()
+        if state.rules is not None and len(state.rules):
+            rows, rules, lists = x.tolist(), state.rules, state.lists
             for i, tx in enumerate(transactions):
-                action, matched[i] = self.rules.decide(_RuleValues(tx, rows[i], scores[i], probability[i]))
+                action, matched[i] = rules.decide(RuleValues(tx, rows[i], scores[i], probability[i]), lists)
                 if action is not None:
                     decisions[i] = DecisionKind(action).value
 
@@ -222,35 +214,24 @@ class ScoringPipeline:
                     "risk_level": s_level.value,
                     "decision": s_decision.value,
                 }
-                self.shadow_tally[_agreement(by_score[scores[i]][1], s_decision.value)] += 1
+                tally[_agreement(by_score[scores[i]][1], s_decision.value)] += 1
             record[VECTOR_KEY] = vectors[i]  # last: the topic's record is the stored one cut here
             out.append(record)
-        return out
-
-    def _by_score(self, manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
-        """(level, decision) of the policy, with the model's review capacity, for every score 0–100."""
-        policy = self.policy.for_model(manifest)
-        if self._policy_table is None or self._policy_table[0] != policy:
-            table = [(policy.level(s).value, policy.decision(s).value) for s in range(101)]
-            self._policy_table = (policy, table)
-        return self._policy_table[1]
-
-    def _shadow(self, x: Any) -> tuple[str, list[float]] | None:
-        """The shadow candidate's probabilities (one call per batch), or None."""
-        shadow = self.shadow
-        if shadow is None:
-            return None
-        return shadow.version, shadow.predict_proba(x).tolist()
+        report = BatchReport(model.version, x, p_batch, tally)
+        return Decided(out, report, [(levels[i], decisions[i], scored_us) for i in range(n)])
 
     async def score(
         self, transactions: Sequence[Transaction], positions: Mapping[str, Position] | None = None
-    ) -> list[ScoredEvent]:
-        """Score a batch; duplicates within it are scored once.
+    ) -> tuple[list[ScoredEvent], BatchReport]:
+        """Score a batch with ``live``'s snapshot; duplicates within it are scored once.
 
         ``positions`` (event reference → Kafka source and offset of its first copy) lets
         the feature store repair a batch that a crash interrupted (docs/redis-keys.md).
         Events are told apart by account and id: another account's id is another event.
+        The caller refreshes ``live`` before the batch, not before each call: a batch
+        halved to find a poison event is still scored by one version.
         """
+        state = self.live.snapshot()
         started = self.clock()
         first: dict[str, Transaction] = {}
         for tx in transactions:
@@ -258,26 +239,43 @@ class ScoringPipeline:
         unique = list(first.values())
         refs = list(first)
         if not unique:
-            return []
-        if self.rules is not None and started - self._rules_checked >= self.rules_every_s:
-            # One GET at most every rules_every_s: rule changes reach running workers.
-            await self.rules.refresh()
-            self._rules_checked = started
-        if self.online is not None:
-            await self.online.refresh(started)
+            return [], BatchReport(state.model.version)
         where = None if positions is None else [positions[ref] for ref in refs]
         raw = await self.features.record_and_fetch(unique, where)
-        decisions = self.decide(unique, raw, started)
-        bodies = [(d["event_id"], orjson.dumps(d)) for d in decisions]
+        decided = self.decide(unique, raw, started, state=state)
+        bodies = [(d["event_id"], orjson.dumps(d)) for d in decided.records]
         stored = await self.decisions.put_new(
-            [(tx, body) for tx, (_, body) in zip(unique, bodies, strict=True)]
+            [(tx, body) for tx, (_, body) in zip(unique, bodies, strict=True)], index=decided.index
         )
         out = []
-        for ref, decision, (eid, ours), body in zip(refs, decisions, bodies, stored, strict=True):
+        for ref, decision, (eid, ours), body in zip(refs, decided.records, bodies, stored, strict=True):
             # A stored record may predate this attempt: its decision, not ours, is published.
             record = decision if body == ours else orjson.loads(body)
             out.append(ScoredEvent(ref, eid, body, record["risk_level"], record["decision"]))
-        return out
+        return out, decided.report
+
+
+@dataclass(frozen=True)
+class Decided:
+    """``decide()``'s answer: the records, the batch's report and, per record, its index
+    fields (risk level, decision, ``scored_at`` in µs) for the decision store."""
+
+    records: list[dict[str, Any]]
+    report: BatchReport
+    index: list[tuple[str, str, int]]
+
+
+@functools.lru_cache(maxsize=16)
+def _decision_table(policy: RiskPolicy) -> tuple[tuple[str, str], ...]:
+    """(level, decision) of the policy, with the model's review capacity, for every score 0–100."""
+    return tuple((policy.level(s).value, policy.decision(s).value) for s in range(101))
+
+
+def _shadow(shadow: BatchModel | None, x: Any) -> tuple[str, list[float]] | None:
+    """The shadow candidate's probabilities (one call per batch), or None."""
+    if shadow is None:
+        return None
+    return shadow.version, shadow.predict_proba(x).tolist()
 
 
 def _shared_used(tx: Transaction, shared: list[str]) -> list[str]:
@@ -307,52 +305,3 @@ def _risk_scores(probability: list[float]) -> list[int]:
         raise ValueError("probability is NaN")
     scores: list[int] = np.clip(np.floor(p * 100 + 0.5), 0, 100).astype(np.int64).tolist()
     return scores
-
-
-class _RuleValues(Mapping[str, object]):
-    """What rules see, built lazily: the model's outputs, the features (None when unknown),
-    then the transaction's fields — ``rule_values(tx.model_dump(), features, ...)`` without
-    building a 93-entry dict and dumping the transaction for every event."""
-
-    __slots__ = ("_full", "_p", "_row", "_score", "_tx")
-
-    def __init__(self, tx: Transaction, row: list[float], risk_score: int, probability: float) -> None:
-        self._tx, self._row, self._score, self._p = tx, row, risk_score, probability
-        self._full: dict[str, object] | None = None
-
-    def _all(self) -> dict[str, object]:
-        if self._full is None:
-            self._full = _rule_values(self._tx, self._row, self._score, self._p)
-        return self._full
-
-    def __getitem__(self, name: str) -> object:
-        if name == "risk_score":
-            return self._score
-        if name == "probability":
-            return self._p
-        j = FEATURE_INDEX.get(name)
-        if j is not None:
-            v = self._row[j]
-            return None if v != v else v
-        return self._all()[name]
-
-    def get(self, name: str, default: object = None) -> object:
-        try:
-            return self[name]
-        except KeyError:
-            return default
-
-    def __contains__(self, name: object) -> bool:
-        return name in ("risk_score", "probability") or name in FEATURE_INDEX or name in self._all()
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._all())
-
-    def __len__(self) -> int:
-        return len(self._all())
-
-
-def _rule_values(tx: Transaction, row: list[float], risk_score: int, probability: float) -> dict[str, object]:
-    """What rules see: the transaction's fields, the features (None when unknown), the model's outputs."""
-    features = {name: (None if v != v else v) for name, v in zip(FEATURE_NAMES, row, strict=True)}
-    return rule_values(tx.model_dump(), features, risk_score=risk_score, probability=probability)

@@ -7,7 +7,7 @@ spirit of Stripe Radar (``block if :risk_score: >= 90``, ``review if :amount: >
 None value is false); ``RuleSet.decide`` applies
 Radar's precedence (allow, then block, then review; the first match decides)
 and reports every matching rule; ``store.rules.RuleStore`` keeps rules and named
-lists in Redis, versioned with a history, and ``rules.live.LiveRules`` reloads them
+lists in Redis, versioned with a history, and ``pipeline.live_rules.LiveRules`` reloads them
 in a running worker when the version changes; ``backtest`` shows what a candidate rule would
 have matched on labelled history.
 

@@ -24,10 +24,7 @@ from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
 from contracts.kafka_security import faust_credentials
 from contracts.settings import Settings
-from models.hot_reload import ModelFollower
-from models.loading import ModelRegistry
-from pipeline.factory import build_label_learning, shadow_model
-from pipeline.scoring import ScoringPipeline
+from pipeline.factory import build_label_learning
 from stream.handler import BatchHandler, Incoming
 from stream.label_handler import DRIFT_KEY, LabelHandler, drift_message
 from stream.lag import LagProbe
@@ -39,7 +36,6 @@ from stream.retry import BatchAbandoned, Stopping, abandon, until_done
 from stream.transport import LowLatencyApp
 
 log = logging.getLogger("riskwire.worker")
-SHADOW_CHECK_S = 2.0
 
 
 def _incoming(event: Any) -> Incoming:
@@ -137,33 +133,21 @@ def create_app(settings: Settings, stopping: Stopping | None = None) -> faust.Ap
         resources = open_pipeline(settings)
         publisher = BatchPublisher(settings.bootstrap, security=settings)
         await publisher.start()
-        handler = BatchHandler(settings, resources.pipeline, publisher, metrics)
-        pipeline = resources.pipeline
-        registry = ModelRegistry(settings.model_dir)
-        follower = ModelFollower(registry, pipeline.model)
-        watch = PsiWatch(settings, metrics, pipeline.model.manifest.get("reference", {}))
-        pipeline.monitor = watch.monitor
-        metrics.model.labels(pipeline.model.version).set(1)
-        log.info("scoring with model %s", pipeline.model.version)
-        reported, last, shadow_checked = 0, time.monotonic(), time.monotonic()
+        model = resources.pipeline.live.model
+        watch = PsiWatch(settings, metrics, model.manifest.get("reference", {}))
+        # The handler refreshes the live state (promotions, shadow, rules, online) per batch.
+        handler = BatchHandler(settings, resources.pipeline, publisher, metrics, watch)
+        metrics.model.labels(model.version).set(1)
+        log.info("scoring with model %s", model.version)
+        reported, last = 0, time.monotonic()
         try:
             # take_events is faust-streaming's, missing from its StreamT stubs.
             batches = stream.take_events(  # type: ignore[attr-defined]
                 settings.batch_max_events, settings.batch_max_ms / 1000.0
             )
             async for events in batches:
-                if (promoted := follower.refresh()) is not None:
-                    # Between batches: every event is scored by exactly one version.
-                    metrics.model.labels(pipeline.model.version).set(0)
-                    pipeline.model = promoted
-                    pipeline.monitor = watch.reset(promoted.manifest.get("reference", {}))
-                    metrics.model.labels(promoted.version).set(1)
-                if time.monotonic() - shadow_checked >= SHADOW_CHECK_S:
-                    _follow_shadow(pipeline, registry)
-                    shadow_checked = time.monotonic()
                 batch = [_incoming(e) for e in events]
                 await until_done_or_abandon(events, partial(handler.handle, batch))
-                _follow_online(pipeline, metrics)
                 if drifted := watch.check():
                     log.warning("input drift: %s", [e.to_json() for e in drifted])
                     alerts = [
@@ -215,25 +199,3 @@ def create_app(settings: Settings, stopping: Stopping | None = None) -> faust.Ap
         return web.bytes(body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
 
     return app
-
-
-def _follow_online(pipeline: ScoringPipeline, metrics: WorkerMetrics) -> None:
-    learner = pipeline.online.learner if pipeline.online is not None else None
-    if learner is not None:
-        metrics.online_weight.set(learner.online_weight())
-        # A counter of the checkpoint's growth (it is cumulative across workers).
-        learned = learner.learned
-        metrics.online_learned.inc(max(learned - metrics.learned_seen, 0))
-        metrics.learned_seen = max(learned, metrics.learned_seen)
-    for agreement, n in pipeline.shadow_tally.items():
-        metrics.shadow.labels(agreement).inc(n)
-    pipeline.shadow_tally.clear()
-
-
-def _follow_shadow(pipeline: ScoringPipeline, registry: ModelRegistry) -> None:
-    """Start, switch or stop shadow scoring when the registry's SHADOW pointer moves."""
-    wanted = registry.shadow()
-    running = pipeline.shadow.version if pipeline.shadow is not None else None
-    if wanted != running:
-        pipeline.shadow = shadow_model(registry)
-        log.info("shadow model: %s", pipeline.shadow.version if pipeline.shadow else "none")

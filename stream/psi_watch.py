@@ -1,7 +1,7 @@
 """Watching live traffic against the batch model's training window (PSI).
 
-The scoring pipeline counts every batch's features and scores into the
-reference bins of the model card (``models.drift.PsiMonitor``: decayed counts,
+The worker's handler counts every batch's features and scores (the pipeline's
+``BatchReport``) into the reference bins of the model card (``models.drift.PsiMonitor``: decayed counts,
 a few numbers per feature). Between batches, at most every
 ``psi_check_every_s``, the worker exports each PSI as a gauge and reports a
 feature or the score whose PSI crossed ``psi_alert_threshold`` — once per

@@ -20,9 +20,9 @@ class PipelineResources:
 
 
 def open_pipeline(settings: Settings, client: AsyncRedis | None = None) -> PipelineResources:
-    """Build the scoring pipeline on the current registered model."""
+    """Build the scoring pipeline on the current registered model, following the registry."""
     client = client or open_redis(settings)
-    pipeline = build_pipeline(settings, client)
+    pipeline = build_pipeline(settings, client, follow=True)
     return PipelineResources(redis=client, pipeline=pipeline)
 
 

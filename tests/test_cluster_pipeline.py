@@ -34,7 +34,7 @@ def _run(settings: Settings, txs: list[Transaction], labels: list[Label]) -> tup
                 record = orjson.loads(body)
                 out[record["event_id"]] = record
             # Redelivered: every record comes back as stored, nothing is indexed twice.
-            again = await pipeline.score(txs[:100])
+            again, _report = await pipeline.score(txs[:100])
             assert all(orjson.loads(s.body) == out[s.event_id] for s in again)
             page = await DecisionStore(client, ttl_s=settings.decision_ttl_s).scan(
                 [INDEX_ALL], {}, limit=10_000, budget=100_000

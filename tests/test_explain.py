@@ -26,6 +26,7 @@ from features.vectorize import vectorize
 from models.batch_model import BatchModel, sigmoid
 from models.learner import OnlineLearner
 from models.loading import ModelRegistry
+from pipeline.live_state import LiveState
 from pipeline.record_shapes import VECTOR_KEY, expand_features, topic_body
 from pipeline.scoring import ScoringPipeline
 from rules.compiler import RuleSet, compile_rule
@@ -428,12 +429,12 @@ def test_decide_builds_valid_decision_records(services, redis_client, model, sma
         pipeline = ScoringPipeline(
             features=OnlineFeatureStore(client, dedupe_ttl_s=3600, grace_ms=3_600_000),
             decisions=DecisionStore(client, ttl_s=3600),
-            model=model,
+            live=LiveState(model),
             policy=policy,
             top_reasons=3,
             clock=lambda: 1_767_225_600.25,
         )
-        out = pipeline.decide(batch, raw, started=1_767_225_600.0)
+        out = pipeline.decide(batch, raw, started=1_767_225_600.0).records
     finally:
         asyncio.run(client.aclose())
 
@@ -554,16 +555,18 @@ def test_on_demand_explanations_equal_the_worker_path(model, small_history):
         return ScoringPipeline(
             features=None,  # type: ignore[arg-type]
             decisions=None,  # type: ignore[arg-type]
-            model=model,
+            live=LiveState(
+                model,
+                rules=_Rules(f"review if :amount: > {big:.2f}"),  # type: ignore[arg-type]
+                online=_Follower(learner),  # type: ignore[arg-type]
+            ),
             policy=RiskPolicy(elevated=30, highest=60),
-            rules=_Rules(f"review if :amount: > {big:.2f}"),  # type: ignore[arg-type]
-            online=_Follower(learner),  # type: ignore[arg-type]
             clock=lambda: 1_767_225_600.25,
             explain_all=explain_all,
         )
 
-    forced = pipeline(True).decide(batch, raw, started=1_767_225_600.0)
-    lean = pipeline(False).decide(batch, raw, started=1_767_225_600.0)
+    forced = pipeline(True).decide(batch, raw, started=1_767_225_600.0).records
+    lean = pipeline(False).decide(batch, raw, started=1_767_225_600.0).records
     by_rule = [d for d in lean if d["rules"]]
     assert by_rule and all(d["decision"] == "review" and d["explained"] for d in by_rule)
     allowed = [i for i, d in enumerate(lean) if d["decision"] == "allow"]
@@ -602,10 +605,10 @@ def test_stored_topic_and_old_records(model, small_history):
     pipeline = ScoringPipeline(
         features=None,  # type: ignore[arg-type]
         decisions=None,  # type: ignore[arg-type]
-        model=model,
+        live=LiveState(model),
         policy=RiskPolicy(elevated=30, highest=60),
     )
-    out = pipeline.decide(txs, raw, started=0.0)
+    out = pipeline.decide(txs, raw, started=0.0).records
     matrix = vectorize(txs, raw)
     for i, d in enumerate(out):
         stored = orjson.dumps(d)

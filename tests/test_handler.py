@@ -16,11 +16,14 @@ from explain.risk_score import RiskPolicy
 from features.catalogue import FEATURE_INDEX
 from models.batch_model import BatchModel
 from models.loading import ModelRegistry
+from pipeline.live_state import LiveState
 from pipeline.scoring import ScoringPipeline
 from store.decisions import DecisionStore
 from store.feature_state import OnlineFeatureStore
 from store.layout import decision_key
 from stream.handler import BatchHandler, Incoming
+from stream.metrics import WorkerMetrics
+from stream.psi_watch import PsiWatch
 
 pytestmark = pytest.mark.services
 POISON = 666.0
@@ -60,7 +63,7 @@ def test_a_poison_event_is_dead_lettered_and_the_rest_scored(services, redis_cli
         pipeline = ScoringPipeline(
             features=OnlineFeatureStore(client, dedupe_ttl_s=3600, grace_ms=0),
             decisions=DecisionStore(client, ttl_s=3600),
-            model=PoisonedModel(BatchModel(ModelRegistry(model_dir).load())),  # type: ignore[arg-type]
+            live=LiveState(PoisonedModel(BatchModel(ModelRegistry(model_dir).load()))),  # type: ignore[arg-type]
             policy=RiskPolicy(),
         )
         out = Collect()
@@ -98,7 +101,7 @@ def test_an_event_id_of_another_account_is_another_event_scored_on_its_own(servi
         pipeline = ScoringPipeline(
             features=OnlineFeatureStore(client, dedupe_ttl_s=3600, grace_ms=0),
             decisions=DecisionStore(client, ttl_s=3600),
-            model=BatchModel(ModelRegistry(model_dir).load()),
+            live=LiveState(BatchModel(ModelRegistry(model_dir).load())),
             policy=RiskPolicy(),
         )
 
@@ -141,7 +144,7 @@ def test_the_topics_get_the_stored_record_lean_or_whole_and_again_on_redelivery(
         pipeline = ScoringPipeline(
             features=OnlineFeatureStore(client, dedupe_ttl_s=3600, grace_ms=0),
             decisions=DecisionStore(client, ttl_s=3600),
-            model=BatchModel(ModelRegistry(model_dir).load()),
+            live=LiveState(BatchModel(ModelRegistry(model_dir).load())),
             policy=RiskPolicy(elevated=1, highest=99),  # some reviews too
         )
         start = datetime(2026, 3, 1, tzinfo=UTC)
@@ -187,3 +190,46 @@ def test_the_topics_get_the_stored_record_lean_or_whole_and_again_on_redelivery(
         else:
             assert "feature_vector" not in record and len(r.value) <= 1500
             assert record == {k: v for k, v in json.loads(whole).items() if k != "feature_vector"}
+
+
+def test_the_batch_report_feeds_the_psi_watch_and_the_shadow_counter(services, redis_client, model_dir):
+    settings = Settings()
+
+    async def run() -> tuple[WorkerMetrics, PsiWatch]:
+        client = aioredis.Redis.from_url(services.redis_url)
+        model = BatchModel(ModelRegistry(model_dir).load())
+        pipeline = ScoringPipeline(
+            features=OnlineFeatureStore(client, dedupe_ttl_s=3600, grace_ms=0),
+            decisions=DecisionStore(client, ttl_s=3600),
+            live=LiveState(model, shadow=model),  # the champion as its own shadow
+            policy=RiskPolicy(),
+        )
+        metrics = WorkerMetrics()
+        watch = PsiWatch(settings, metrics, model.manifest.get("reference", {}))
+        start = datetime(2026, 3, 2, tzinfo=UTC)
+        messages = [
+            Incoming(
+                "transactions",
+                0,
+                i,
+                b"k",
+                json.dumps(
+                    {
+                        "event_id": f"w{i}",
+                        "occurred_at": (start + timedelta(minutes=i)).isoformat(),
+                        "amount": 20.0 + i,
+                        "currency": "EUR",
+                        "card_id": "c2",
+                        "merchant_id": "m",
+                    }
+                ).encode(),
+            )
+            for i in range(12)
+        ]
+        await BatchHandler(settings, pipeline, Collect(), metrics, watch).handle(messages)
+        await client.aclose()
+        return metrics, watch
+
+    metrics, watch = asyncio.run(run())
+    assert metrics.registry.get_sample_value("riskwire_shadow_decisions_total", {"agreement": "same"}) == 12
+    assert watch.monitor.observed == 12

@@ -23,7 +23,8 @@ async def _replay(settings: Settings, txs, labels, online: bool) -> list[dict]:
     client = aioredis.Redis.from_url(settings.redis)
     await client.flushdb()
     pipeline = build_pipeline(settings, client, online=online)
-    pipeline.shadow = BatchModel(ModelRegistry(settings.model_dir).load())  # the champion, as its own shadow
+    # The champion, as its own shadow.
+    pipeline.live.shadow = BatchModel(ModelRegistry(settings.model_dir).load())
     learning = build_label_learning(settings, client) if online else None
     out = [orjson.loads(b) async for b in replay(txs, pipeline, labels=labels, learning=learning, batch=250)]
     await client.aclose()

@@ -16,6 +16,7 @@ from explain.risk_score import RiskPolicy
 from features.memory_store import MemoryFeatureStore
 from models.batch_model import BatchModel
 from models.loading import ModelRegistry
+from pipeline.live_state import LiveState
 from pipeline.replay import replay
 from pipeline.scoring import ScoringPipeline
 from simulator import SimulationConfig, simulate
@@ -40,7 +41,7 @@ async def _replay(records: list[dict], settings, url: str, in_memory: bool = Fal
     pipeline = ScoringPipeline(
         features=features,
         decisions=DecisionStore(client, ttl_s=3600),
-        model=BatchModel(ModelRegistry(settings.model_dir).load()),
+        live=LiveState(BatchModel(ModelRegistry(settings.model_dir).load())),
         policy=RiskPolicy(  # the worker's: its levels and the model's review-capacity policy
             elevated=settings.elevated_threshold,
             highest=settings.highest_threshold,

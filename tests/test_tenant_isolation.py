@@ -115,6 +115,7 @@ def test_a_decision_names_the_shared_signals_that_fed_it(services, redis_client,
     from features.memory_store import MemoryFeatureStore
     from models.batch_model import BatchModel
     from models.loading import ModelRegistry
+    from pipeline.live_state import LiveState
     from pipeline.scoring import ScoringPipeline
     from store.decisions import DecisionStore
 
@@ -122,7 +123,7 @@ def test_a_decision_names_the_shared_signals_that_fed_it(services, redis_client,
         return ScoringPipeline(
             features=MemoryFeatureStore(grace_ms=0, names=EntityNames(shared=shared)),
             decisions=DecisionStore(client, ttl_s=3600, indexed=False),
-            model=BatchModel(ModelRegistry(model_dir).load()),
+            live=LiveState(BatchModel(ModelRegistry(model_dir).load())),
             policy=RiskPolicy(),
             shared_signals=shared,
         )
@@ -130,7 +131,7 @@ def test_a_decision_names_the_shared_signals_that_fed_it(services, redis_client,
     async def run(shared: frozenset[str]) -> list[dict[str, object]]:
         client = aioredis.Redis.from_url(services.redis_url)
         try:
-            scored = await pipeline(client, shared).score(
+            scored, _report = await pipeline(client, shared).score(
                 [tx("s1", "acme", 0, 100.0, device_id="d1"), tx("s1", "globex", 1, 100.0)]
             )
             return [orjson.loads(s.body) for s in scored]

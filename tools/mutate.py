@@ -101,7 +101,7 @@ MODULES: tuple[Module, ...] = (
         ("tests/test_decode.py", "tests/test_decode_versions.py", "pipeline/decode.py"),
     ),
     # The language (lexer, parser, compiler, attributes) and the backtest; store/rules.py and
-    # rules/live.py are Redis-backed and their tests need the embedded services per mutant.
+    # pipeline/live_rules.py are Redis-backed and their tests need the embedded services per mutant.
     Module(
         "rules",
         tuple(f"rules/{m}.py" for m in ("attributes", "backtest", "compiler", "errors", "lexer", "parser")),

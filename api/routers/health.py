@@ -52,7 +52,7 @@ async def readyz(
     scoring = request.app.state.scoring
     if scoring is None:
         raise HTTPException(503, f"not ready: no model loaded ({request.app.state.scoring_error})")
-    return Readiness(status="ready", redis=True, kafka=True, model=scoring.model.version)
+    return Readiness(status="ready", redis=True, kafka=True, model=scoring.live.model.version)
 
 
 @router.get(

@@ -62,7 +62,10 @@ async def score(
             elif tx.account_id != principal.account:
                 raise HTTPException(403, f"{tx.event_id}: this key cannot score account {tx.account_id!r}")
         owned.append(tx)
-    scored = await pipeline.score(owned)
+    # The worker's order: the live state refreshed once (promotions, shadow, rules, online),
+    # then the batch scored. The report's PSI input and shadow tally are the worker's to watch.
+    await pipeline.live.refresh()
+    scored, _report = await pipeline.score(owned)
     # Another account's event id is another event: no conflict, nothing learned about it.
     stored = {s.ref: s.body for s in scored}
     # The stored records in the API's shape (as GET /v1/decisions/{id} serves them), in order.

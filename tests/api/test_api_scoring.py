@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import orjson
 import redis
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from contracts.identity import event_ref
 from contracts.records import Decision
+from pipeline.live_state import SHADOW_CHECK_S
 from pipeline.record_shapes import expand_features
 from simulator import SimulationConfig, simulate
 from store.layout import decision_key
@@ -126,3 +128,19 @@ def test_same_scores_as_the_worker_for_the_same_history(api_settings, worker_set
         if record["explained"]:
             assert synced[event_id]["reasons"] == record["reasons"], event_id
         assert synced[event_id]["explained"] is True
+
+
+def test_follows_promotions_and_the_shadow_pointer_like_the_worker(api_settings, candidate_registry):
+    settings = api_settings.model_copy(update={"model_dir": candidate_registry.root})
+    first = candidate_registry.current()
+    with TestClient(create_app(settings)) as client:
+        service = bearer(new_key(settings, "service")[1])
+        [before] = client.post("/v1/score", headers=service, json=_tx("f1")).json()
+        assert before["model"]["batch_version"] == first and before.get("shadow") is None
+        candidate_registry.set_shadow(first)
+        candidate_registry.promote("v2-candidate")
+        time.sleep(SHADOW_CHECK_S + 0.2)  # both are looked at every 2 s
+        [after] = client.post("/v1/score", headers=service, json=_tx("f2")).json()
+        assert after["model"]["batch_version"] == "v2-candidate"
+        assert after["shadow"]["version"] == first
+        assert client.get("/readyz").json()["model"] == "v2-candidate"

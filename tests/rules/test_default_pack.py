@@ -8,9 +8,9 @@ import redis
 import redis.asyncio as aioredis
 
 from embedded import EmbeddedServices
+from pipeline.live_rules import LiveRules
 from rules.attributes import rule_values
 from rules.default_pack import DEFAULT_RULES, default_pack, default_rules
-from rules.live import LiveRules
 from store.rules import RuleStore
 
 TX = {"event_id": "e1", "amount": 700.0, "card_id": "c1"}

@@ -11,8 +11,8 @@ import redis
 import redis.asyncio as aioredis
 
 from embedded import EmbeddedServices
+from pipeline.live_rules import LiveRules
 from rules import RuleSyntaxError
-from rules.live import LiveRules
 from store.rules import RuleStore
 
 Body = Callable[[RuleStore], Awaitable[None]]
