@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
-# Debian packages the tests need: promtool (tests/test_alert_rules.py), from `prometheus`.
+# Debian packages the tests need: promtool (tests/ops/test_alert_rules.py), from `prometheus`.
 tools:
 	command -v promtool >/dev/null || (apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus)

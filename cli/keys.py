@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from store.api_keys import KeyInfo
 
 #: store.api_keys.Role's values, spelled out: `--help` stays free of the Redis client and
-#: the store (tests/test_cli_fast.py checks they match).
+#: the store (tests/cli/test_cli_fast.py checks they match).
 ROLES = ("analyst", "admin", "service")
 
 

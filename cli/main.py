@@ -1,7 +1,7 @@
 """The `riskwire` command line: one verb per module in this package.
 
 Every verb module imports only click at its top; the heavy libraries load inside the
-verbs, so that `riskwire --help` is fast (tests/test_cli_fast.py).
+verbs, so that `riskwire --help` is fast (tests/cli/test_cli_fast.py).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from simulator import Simulation
 
 # The simulator's names, spelled out so that `--help` need not import numpy
-# (tests/test_cli_fast.py checks they match simulator.Pattern, DRIFTS, NEW_PATTERNS).
+# (tests/cli/test_cli_fast.py checks they match simulator.Pattern, DRIFTS, NEW_PATTERNS).
 # The deterministic pattern has a threshold, not a rate or a switch (--amount-threshold).
 PATTERNS = ["stolen_card", "card_testing", "compromised_merchant", "account_takeover", "cross_border"]
 DRIFTS = ("new_pattern", "fraud_shift", "holiday")

@@ -5,7 +5,7 @@ layout (``features.aggregates``), the feature kernel and its state codec
 (``features.kernel``, ``features.kernel_states``: the buckets kept per resolution, the
 columns written) and with them the store and the in-memory twin (``features.offline``,
 which only run the kernel) all derive their tables from here; the Lua scripts left
-(``features/lua``) hold no window. ``tests/test_windows_spec.py`` fails if any of them
+(``features/lua``) hold no window. ``tests/features/test_windows_spec.py`` fails if any of them
 declares its own. The entity kinds themselves are ``contracts.records.ENTITY_KINDS`` (the
 settings validate against them), in the kernel's order.
 

@@ -69,7 +69,7 @@ MODULES: tuple[Module, ...] = (
         ("explain/*",),
         (
             *(
-                f"tests/test_explain.py::test_{t}"
+                f"tests/explain/test_explain.py::test_{t}"
                 for t in (
                     "every_feature_has_a_template",
                     "reason_text_for_typical_values",
@@ -86,7 +86,7 @@ MODULES: tuple[Module, ...] = (
                     "explain_row_does_not_list_a_raising_cause_as_lowering",
                 )
             ),
-            "tests/test_explain_lines.py",
+            "tests/explain/test_explain_lines.py",
             "explain/",
         ),
     ),
@@ -98,7 +98,7 @@ MODULES: tuple[Module, ...] = (
     Module(
         "pipeline-decode",
         ("pipeline/decode.py",),
-        ("tests/test_decode.py", "tests/test_decode_versions.py", "pipeline/decode.py"),
+        ("tests/pipeline/test_decode.py", "tests/pipeline/test_decode_versions.py", "pipeline/decode.py"),
     ),
     # The language (lexer, parser, compiler, attributes) and the backtest; store/rules.py and
     # pipeline/live_rules.py are Redis-backed and their tests need the embedded services per mutant.

@@ -6,11 +6,11 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
-from apihelp import Headers, bearer, new_key
 from fastapi.testclient import TestClient
 
 from api.main import create_app
 from contracts.settings import Settings
+from tests.api.apihelp import Headers, bearer, new_key
 
 
 @pytest.fixture()

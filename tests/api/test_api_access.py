@@ -6,12 +6,12 @@ import re
 
 import pytest
 import redis
-from apihelp import bearer, new_key
 from click.testing import CliRunner
 
 from api.main import create_app
 from cli.keys import keys as keys_cli
 from store.key_hash import key_pepper, stored_digest
+from tests.api.apihelp import bearer, new_key
 
 pytestmark = pytest.mark.services
 

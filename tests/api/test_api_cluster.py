@@ -1,7 +1,7 @@
 """The API on a 3-master Redis Cluster (``RISKWIRE_REDIS_CLUSTER=true``): keys, decisions,
 searches, reviews, rules and the audit log, end to end through the app.
 
-One lean flow: the store-level tests (tests/test_cluster_stores.py) cover the cases.
+One lean flow: the store-level tests (tests/store/test_cluster_stores.py) cover the cases.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from apihelp import bearer, create_topic, decision_body, new_key, put, tx
 from fastapi.testclient import TestClient
 
 from api.main import create_app
 from contracts.settings import Settings
+from tests.api.apihelp import bearer, create_topic, decision_body, new_key, put, tx
 from tests.kafka_io import read_topic
 
 pytestmark = pytest.mark.services

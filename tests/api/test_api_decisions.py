@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 import redis
-from apihelp import T0, bearer, decision_body, new_key, pseudonym, put, ref, tx
 
 from contracts.records import Decision
 from contracts.settings import Settings
 from features.catalogue import FEATURE_NAMES
 from store.layout import decision_key
+from tests.api.apihelp import T0, bearer, decision_body, new_key, pseudonym, put, ref, tx
 
 pytestmark = pytest.mark.services
 

@@ -11,12 +11,12 @@ from collections.abc import Iterator
 
 import pytest
 import uvicorn
-from apihelp import bearer, decision_body, new_key, put, tx
 from fastapi.testclient import TestClient
 
 from api.main import create_app
 from contracts.settings import Settings
 from embedded import free_port
+from tests.api.apihelp import bearer, decision_body, new_key, put, tx
 
 pytestmark = pytest.mark.services
 

@@ -6,12 +6,12 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from apihelp import bearer, create_topic, decision_body, new_key, put, tx
 from fastapi.testclient import TestClient
 
 from api.main import create_app
 from contracts.records import Label
 from embedded import free_port
+from tests.api.apihelp import bearer, create_topic, decision_body, new_key, put, tx
 from tests.kafka_io import read_topic
 
 pytestmark = pytest.mark.services

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import random
 
-from apihelp import decision_body, put, ref, tx
-
 from store.layout import review_key
+from tests.api.apihelp import decision_body, put, ref, tx
 
 
 def test_validate_reports_the_position_of_the_error(client, key):

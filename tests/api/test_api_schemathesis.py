@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from apihelp import bearer, create_topic, decision_body, new_key, put, tx
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
@@ -23,6 +22,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.main import create_app
+from tests.api.apihelp import bearer, create_topic, decision_body, new_key, put, tx
 
 pytestmark = pytest.mark.services
 

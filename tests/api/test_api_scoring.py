@@ -7,7 +7,6 @@ import time
 
 import orjson
 import redis
-from apihelp import bearer, new_key
 from fastapi.testclient import TestClient
 
 from api.main import create_app
@@ -18,6 +17,7 @@ from pipeline.record_shapes import expand_features
 from simulator import SimulationConfig, simulate
 from store.layout import decision_key
 from stream.topics import ensure_topics
+from tests.api.apihelp import bearer, new_key
 from tests.kafka_io import produce, read_topic
 from tests.worker_proc import WorkerProcess, isolated_settings
 

@@ -8,12 +8,12 @@ import time
 
 import pytest
 import redis
-from apihelp import bearer, decision_body, new_key, put, tx
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from api.main import create_app
 from store.layout import API_KEYS_INDEX, api_key
+from tests.api.apihelp import bearer, decision_body, new_key, put, tx
 
 pytestmark = pytest.mark.services
 
@@ -187,7 +187,7 @@ def test_review_notes_are_sealed_at_rest_and_read_in_clear(api_settings, redis_c
     import base64
     import os
 
-    from apihelp import create_topic
+    from tests.api.apihelp import create_topic
 
     sealed_settings = api_settings.model_copy(
         update={"at_rest_keys": SecretStr("k1:" + base64.b64encode(os.urandom(32)).decode())}

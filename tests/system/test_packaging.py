@@ -22,7 +22,7 @@ import yaml
 from cli.main import main as cli
 from contracts.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 PACKAGES: list[str] = PYPROJECT["tool"]["setuptools"]["packages"]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

@@ -4,7 +4,7 @@ The catalogue, the raw aggregate layout, the kernel's tables and its state codec
 theirs from it: the first tests check the derived tables against the spec, the last ones
 that no second declaration creeps into the modules that read it (a window name standing
 alone, a bucket size or the cap written out) or into the Lua scripts. The test oracles
-(``tests/features_reference.py``, ``tests/features_twin_v1.py``) keep their own windows on
+(``tests/features/features_reference.py``, ``tests/features/features_twin_v1.py``) keep their own windows on
 purpose: they are independent references, not production code.
 """
 
@@ -21,7 +21,7 @@ from features import windows as spec
 from features.kernel import LAYOUT
 from features.kernel_states import DAY
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_spec_is_consistent() -> None:

@@ -18,7 +18,7 @@ from contracts.errors import KafkaUnreachable, RiskwireError, UsageError
 from embedded import free_port
 from models.errors import ModelNotFoundError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EVALUATE = ["evaluate", "--transactions", "tx.jsonl", "--labels", "labels.jsonl", "--decisions", "tx.jsonl"]
 
 

@@ -15,7 +15,7 @@ import pytest
 from features.aggregates import format_aggregates
 from store.feature_protocol import record_steps
 from store.feature_state import SyncOnlineFeatureStore, kafka_source
-from tests.test_features import DEDUPE_TTL_S, GRACE_MS, MINUTE, T, feature_state, store_for, tx
+from tests.features.test_features import DEDUPE_TTL_S, GRACE_MS, MINUTE, T, feature_state, store_for, tx
 
 pytestmark = pytest.mark.services
 

@@ -3,7 +3,7 @@ a plain recomputation and hand-computed values.
 
 The Redis store and ``OfflineFeatureEngine`` run the same kernel and must agree byte for
 byte (zero train/serve skew); both must also agree with the pre-redesign twin of the Lua
-script (``tests/features_twin_v1.py``), so the move into the worker changed no value.
+script (``tests/features/features_twin_v1.py``), so the move into the worker changed no value.
 Redeliveries and reorderings within grace must change nothing, and everything must follow
 docs/redis-keys.md ("Online features").
 """
@@ -29,8 +29,8 @@ from features.offline import OfflineFeatureEngine
 from features.vectorize import vectorize
 from store.feature_state import LATE_EVENTS_KEY, SyncOnlineFeatureStore
 from store.layout import FeatureKeys
-from tests.features_reference import expected_raw
-from tests.features_twin_v1 import OfflineFeatureEngine as TwinV1
+from tests.features.features_reference import expected_raw
+from tests.features.features_twin_v1 import OfflineFeatureEngine as TwinV1
 
 SHARED = EntityNames(shared=frozenset(ENTITY_KINDS))
 

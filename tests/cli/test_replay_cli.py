@@ -16,7 +16,7 @@ import redis
 from simulator import SimulationConfig, simulate
 
 pytestmark = pytest.mark.services
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _replay(tmp: Path, model_dir: Path, name: str, *extra: str, **env: str) -> dict[str, dict]:

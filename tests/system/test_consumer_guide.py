@@ -16,7 +16,7 @@ from confluent_kafka import Producer
 from stream.topics import ensure_topics
 
 pytestmark = pytest.mark.services
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def _example() -> str:

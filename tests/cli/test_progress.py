@@ -16,7 +16,7 @@ import xgboost as xgb
 from cli.progress import Progress
 from models.fit_progress import RoundProgress
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_without_a_terminal_a_line_per_period_with_rate_and_eta_then_a_last_line():

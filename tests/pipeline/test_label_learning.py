@@ -2,7 +2,7 @@
 
 The learner here is a small fake passed in (it records what it was taught), so
 these tests check the joining, deduplication, pending and compare-and-set
-logic on their own; tests/test_online_worker.py runs the real River learner.
+logic on their own; tests/stream/test_online_worker.py runs the real River learner.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import yaml
 
 from stream.metrics import WorkerMetrics
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "ops" / "prometheus" / "riskwire-rules.yml"
 RULE_TESTS = ROOT / "ops" / "prometheus" / "riskwire-rules.test.yml"
 DASHBOARD = ROOT / "ops" / "grafana" / "riskwire.json"

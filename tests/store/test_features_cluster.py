@@ -1,7 +1,7 @@
 """The feature store on a real 3-master Redis Cluster gives the values of one Redis.
 
 Same history, same labels, same batches: the raw aggregates on the cluster equal those
-of the in-memory twin (which equals a single node, ``tests/test_features.py``), a
+of the in-memory twin (which equals a single node, ``tests/features/test_features.py``), a
 redelivery returns the first values, a crash between the steps is repaired, and two
 workers racing on one merchant count each payment once.
 """
@@ -18,8 +18,8 @@ from features.aggregates import format_aggregates
 from features.offline import OfflineFeatureEngine
 from store.feature_protocol import record_steps
 from store.feature_state import OnlineFeatureStore, SyncOnlineFeatureStore
-from tests.test_feature_store_races import _positions, _probe, _run_steps
-from tests.test_features import DAY, DEDUPE_TTL_S, GRACE_MS, T, batches, synthetic_labels, tx
+from tests.features.test_features import DAY, DEDUPE_TTL_S, GRACE_MS, T, batches, synthetic_labels, tx
+from tests.store.test_feature_store_races import _positions, _probe, _run_steps
 
 pytestmark = pytest.mark.services
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("xgboost", "river", "fastapi", "numpy", "numba", "faust", "sklearn", "matplotlib", "shap")
 
 # Every verb's help in one fresh interpreter, then what got imported.

@@ -238,7 +238,7 @@ def test_reason_text_for_missing_values(feature):
         row["card_count_30d"] = 0.0
     entity = feature.split("_")[0]
     if entity in ("card", "amount") and NAN_EXPECTED[feature] in ("No earlier payments", "First payment"):
-        # "first"/"none" only for a card without earlier payments (tests/test_reasons_missing.py
+        # "first"/"none" only for a card without earlier payments (tests/explain/test_reasons_missing.py
         # has the late payment of a busy card).
         row["card_count_30d"] = 0.0
     if entity in ("device", "ip", "email", "customer") and "First" not in NAN_EXPECTED[feature]:

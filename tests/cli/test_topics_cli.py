@@ -12,7 +12,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 pytestmark = pytest.mark.services
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_topics_create_makes_the_five_topics_once_with_the_settings_partitions(services):

@@ -10,7 +10,7 @@ import pytest
 
 from contracts.records import Label, LabelKind, Transaction
 from pipeline.decode import Rejected, decode, decode_label
-from tests.test_decode import LIMIT, NOW_MS, VALID, doc, run
+from tests.pipeline.test_decode import LIMIT, NOW_MS, VALID, doc, run
 
 
 @pytest.mark.parametrize("version", [2, 0, "1", True, 1.0, None])
