@@ -88,7 +88,7 @@ ANOMALY_FEATURES = (
 LEVELS = np.unique(np.concatenate([np.linspace(0.0, 0.95, 96), np.linspace(0.95, 1.0, 501)]))
 P_CLIP = 1e-6
 #: The [0, 1] scale spans the history's 0.1–99.9 % range widened by this share of it each side.
-MARGIN = 0.5
+MARGIN = 0.2
 
 
 def signed_log1p(x: Matrix) -> Matrix:
@@ -138,8 +138,8 @@ class AnomalyModel:
         x: Matrix,
         *,
         seed: int = 7,
-        n_trees: int = 50,
-        height: int = 6,
+        n_trees: int = 30,
+        height: int = 8,
         window: int = 20_000,
         contamination: float = 0.005,
         names: Sequence[str] = ANOMALY_FEATURES,
@@ -345,7 +345,7 @@ def train_anomaly(
     contamination: float = 0.005,
     reviews_per_day: float = 20.0,
     n_trees: int = 30,
-    height: int = 6,
+    height: int = 8,
 ) -> tuple[str, bytes, dict[str, Any]]:
     """Fit the anomaly model on a history's features; returns (version, model bytes, manifest).
 

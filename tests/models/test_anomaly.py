@@ -64,13 +64,14 @@ def _outlier(base: np.ndarray) -> np.ndarray:
     row[col["card_amount_sum_24h"]] = 60 * avg
     row[col["card_seconds_since_previous"]] = 30.0
     row[col["device_seconds_since_first"]] = 60.0
+    row[col["card_distinct_merchants_24h"]] = 2  # as busy cards have: not what makes it odd
     return row
 
 
 @pytest.fixture(scope="module")
 def fitted() -> tuple[AnomalyModel, np.ndarray]:
     x = _normal_payments(N)
-    return AnomalyModel.fit(x, seed=3, n_trees=30, height=6, window=4000), x
+    return AnomalyModel.fit(x, seed=3, n_trees=30, height=8, window=4000), x
 
 
 def test_a_hand_made_outlier_scores_far_above_ordinary_payments(fitted):
@@ -88,7 +89,7 @@ def test_the_outliers_reasons_name_what_made_it_unusual(fitted):
     row = _outlier(_normal_payments(1, seed=13)[0])[None, :]
     contributions, base = model.contributions(row)
     assert contributions.sum() + base[0] == pytest.approx(model.margin(row)[0])  # additive, like SHAP
-    top = [FEATURE_NAMES[j] for j in np.argsort(-contributions[0])[:4]]
+    top = [FEATURE_NAMES[j] for j in np.argsort(-contributions[0])[:3]]
     unusual = {
         "amount",
         "amount_to_card_avg_30d",
@@ -99,7 +100,7 @@ def test_the_outliers_reasons_name_what_made_it_unusual(fitted):
         "card_seconds_since_previous",
         "device_seconds_since_first",
     }
-    assert set(top) <= unusual
+    assert set(top) <= unusual and "amount_to_card_avg_30d" in top
     p = float(model.predict_proba(row)[0])
     reasons = decision_reasons(
         row[0], contributions[0], "EUR", 3, 0, p_batch=p, p_online=None, p_blend=p, weight=0.0
