@@ -80,6 +80,8 @@ class BlendConfig:
     t_full: float = 3.5
     #: Step of the online Platt recalibration of each model before its loss is counted.
     recalibration_rate: float = 0.02
+    #: Labels (effective, after the discount) the lead needs before it counts at all.
+    min_evidence: float = 100.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.w_min <= self.w_max <= 1.0:
@@ -134,12 +136,15 @@ class Blender:
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
     def lead(self) -> float:
-        """The online model's mean log-loss lead per label, in standard errors (0 without labels)."""
+        """The online model's mean log-loss lead per label, in standard errors (0 before
+        ``min_evidence`` labels)."""
         if self.mass <= 0:
             return 0.0
+        n_eff = self.mass * self.mass / max(self.mass_sq, 1e-300)
+        if n_eff < self.config.min_evidence:
+            return 0.0  # a few labels (after a start or a drift) say nothing yet
         mean = (self.loss_batch - self.loss_online) / self.mass
         var = max(self.gap_sq / self.mass - mean * mean, 1e-12)
-        n_eff = self.mass * self.mass / max(self.mass_sq, 1e-300)
         return mean / math.sqrt(var / n_eff)
 
     def weight(self, learned: int) -> float:
@@ -196,6 +201,8 @@ class Blender:
             # A state from before the recalibration starts it from the identity.
             blender.recal_batch = [float(v) for v in state.get("recal_batch", (1.0, 0.0))]
             blender.recal_online = [float(v) for v in state.get("recal_online", (1.0, 0.0))]
+            if "mass" not in state:  # a state from before the earned weight: fresh evidence
+                blender.loss_batch = blender.loss_online = 0.0
             blender.gap_sq = float(state.get("gap_sq", 0.0))
             blender.mass = float(state.get("mass", 0.0))
             blender.mass_sq = float(state.get("mass_sq", 0.0))

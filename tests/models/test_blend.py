@@ -83,6 +83,17 @@ def test_the_weight_ramps_between_t_earn_and_t_full_within_its_bounds():
     assert b.weight(learned=0) == pytest.approx(0.3)  # half-way from 0 to w_max, above the floor
 
 
+def test_a_few_labels_after_a_start_or_a_drift_earn_nothing():
+    b = Blender(BlendConfig(warmup=0, min_evidence=100))
+    _feed(b, 60, 0.9, 0.1)  # a clear lead, but on 60 labels
+    assert b.lead() == 0.0 and b.weight(learned=60) == 0.0
+    _feed(b, 60, 0.9, 0.1)
+    assert b.weight(learned=120) == 0.7
+    b.drift()
+    b.update(1, p_batch=0.01, p_online=0.99)  # one label: no variance, no verdict
+    assert b.weight(learned=121) == 0.0
+
+
 def test_class_weights_scale_each_labels_loss():
     b = Blender(BlendConfig(half_life=1e9, recalibration_rate=0.0))
     b.update(1, p_batch=0.5, p_online=0.25, weight=0.1)
@@ -171,6 +182,7 @@ def test_a_state_from_before_the_earned_weight_loads_with_fresh_evidence():
     }  # fmt: skip
     b = Blender.from_state(old)
     assert (b.mass, b.recal_batch, b.recal_online) == (0.0, [1.0, 0.0], [1.0, 0.0])
+    assert b.loss_batch == b.loss_online == 0.0  # its sums had no count: started afresh
     assert b.weight(learned=90) == 0.1  # its own floor until the new evidence earns more
 
 
