@@ -89,13 +89,68 @@ def train_model(
     return result.version
 
 
+def train_unsupervised(transactions: Path, labels: Path | None, model_dir: Path, seed: int) -> str:
+    """Fit and register the cold-start anomaly model (``models.anomaly``); returns its version.
+
+    Labels are optional: when given, the model card says how well the anomaly score
+    ranks the frauds already known (the figure the supervised model should beat).
+    """
+    from cli.history import read_labels, read_transactions
+    from contracts.settings import get_settings
+    from models.anomaly import train_anomaly
+    from models.loading import ModelRegistry
+    from models.training import build_training_set
+
+    settings = get_settings()
+    started = time.monotonic()
+    txs = read_transactions(transactions)
+    labs = read_labels(labels) if labels is not None else []
+    click.echo(f"read {len(txs):,} transactions and {len(labs):,} labels")
+    if len(txs) < 100:
+        raise click.ClickException(f"{len(txs)} transactions: the anomaly model needs at least 100")
+    with Progress(len(txs), "computing point-in-time features") as bar:
+        data = build_training_set(txs, labs, progress=bar.update, grace_ms=settings.late_grace_s * 1000)
+    click.echo(f"fitting Half-Space Trees on {len(data.x):,} events (no labels used) ...")
+    version, body, manifest = train_anomaly(
+        data.x,
+        data.times_ms,
+        data.y if labs else None,
+        seed=seed,
+        contamination=settings.anomaly_contamination,
+        reviews_per_day=settings.reviews_per_day,
+    )
+    ModelRegistry(model_dir).save(version, body, manifest)
+    pol, m = manifest["decision_policy"], manifest["metrics"]
+    click.echo(
+        f"decisions: review from risk score {pol['review_from']} "
+        f"(about {pol['expected_reviews_per_day']:.1f} a day, capacity {pol['reviews_per_day']:g}); "
+        "never blocks"
+    )
+    known = (
+        f"; on the {m['known_frauds']:,} known frauds: AUC {m['known_frauds_auc_roc']:.3f}, "
+        f"average precision {m['known_frauds_average_precision']:.3f}"
+        if "known_frauds" in m
+        else ""
+    )
+    click.echo(
+        f"anomaly model {version}: {manifest['anomaly']['n_trees']} half-space trees on "
+        f"{m['train_rows']:,} events{known} ({time.monotonic() - started:.1f} s) → {model_dir}"
+    )
+    return version
+
+
 def _num(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
 @click.command()
 @click.option("--transactions", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
-@click.option("--labels", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--labels",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Labels file (required, except with --unsupervised).",
+)
 @click.option(
     "--model-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -121,15 +176,22 @@ def _num(value: float | None) -> str:
     is_flag=True,
     help="Make the model current even when its validation window has too few frauds to trust.",
 )
+@click.option(
+    "--unsupervised",
+    is_flag=True,
+    help="Cold start without labels: fit an anomaly model (River's Half-Space Trees) instead; "
+    "labels, if given, only measure it.",
+)
 @click.option("--json-out", is_flag=True, help="Print the manifest as JSON at the end.")
 def train_cmd(
     transactions: Path,
-    labels: Path,
+    labels: Path | None,
     model_dir: Path | None,
     seed: int,
     cutoff: datetime | None,
     maturity_days: float | None,
     force: bool,
+    unsupervised: bool,
     json_out: bool,
 ) -> None:
     """Train the XGBoost batch model on history files and register it as current.
@@ -140,9 +202,14 @@ def train_cmd(
     from contracts.settings import get_settings
 
     directory = model_dir or get_settings().model_dir
-    when = None if cutoff is None else cutoff.replace(tzinfo=UTC)
-    least = 0 if force else get_settings().train_min_validation_frauds
-    version = train_model(transactions, labels, directory, seed, when, maturity_days, least)
+    if unsupervised:
+        version = train_unsupervised(transactions, labels, directory, seed)
+    else:
+        if labels is None:
+            raise click.UsageError("--labels is required (or --unsupervised for the cold start)")
+        when = None if cutoff is None else cutoff.replace(tzinfo=UTC)
+        least = 0 if force else get_settings().train_min_validation_frauds
+        version = train_model(transactions, labels, directory, seed, when, maturity_days, least)
     if json_out:
         from models.loading import ModelRegistry
 

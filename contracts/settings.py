@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     online_seen_ttl_s: int = Field(default=180 * 24 * 3600, ge=60)
     online_pending_retry: int = Field(default=200, ge=0)
     labels_batch_max_events: int = Field(default=500, ge=1)
-    blend_w_min: float = Field(default=0.1, ge=0, le=1)
+    blend_w_min: float = Field(default=0.0, ge=0, le=1)
     blend_w_max: float = Field(default=0.7, ge=0, le=1)
     blend_warmup: int = Field(default=50, ge=0)
     online_learning_rate: float = Field(default=0.02, gt=0)
@@ -188,6 +188,8 @@ class Settings(BaseSettings):
     # precision reaches block_precision, review the next reviews_per_day riskiest a day.
     # Off: decisions follow the levels (review from elevated_threshold, block from highest).
     review_capacity_policy: bool = True
+    # `riskwire train --unsupervised`: the share of traffic assumed unusual (models/anomaly.py).
+    anomaly_contamination: float = Field(default=0.005, gt=0, lt=1)
     block_precision: float = Field(default=0.9, gt=0, le=1)
     reviews_per_day: float = Field(default=20.0, ge=0)
     # Cold start: add the default rules pack (rules/default_pack.py) to the stored rules.

@@ -4,6 +4,11 @@ One ``inplace_predict`` per micro-batch (a call costs 0.1–0.5 ms even for one
 row) and one ``pred_contribs`` call for the exact TreeSHAP values.
 ``predict_proba`` is *calibrated* (the manifest's table, ``models.calibration``);
 ``margin`` and ``contributions`` stay raw, since reasons explain the margin.
+
+A version of kind ``anomaly`` (``riskwire train --unsupervised``, the cold start
+without labels) is served through the same calls by ``models.anomaly``: its
+tail-share probability, the margin of it, and per-feature path evidence in place
+of TreeSHAP values.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import numpy.typing as npt
 import xgboost as xgb
 
 from features.catalogue import FEATURE_NAMES
+from models.anomaly import KIND as ANOMALY_KIND
+from models.anomaly import AnomalyModel
 from models.calibration import Calibration, sigmoid
 from models.errors import ModelIntegrityError
 from models.registry import ModelArtefact
@@ -37,6 +44,10 @@ class BatchModel:
             )
         self.version = artefact.version
         self.manifest = artefact.manifest
+        self.anomaly: AnomalyModel | None = None
+        if artefact.manifest.get("kind") == ANOMALY_KIND:
+            self.anomaly = AnomalyModel.from_json(artefact.model_bytes)
+            return
         self.calibration = Calibration.from_manifest(artefact.manifest.get("calibration"))
         self.booster = xgb.Booster()
         self.booster.load_model(bytearray(artefact.model_bytes))
@@ -48,11 +59,15 @@ class BatchModel:
 
     def margin(self, x: Matrix) -> Matrix:
         """Log-odds for every row, one call."""
+        if self.anomaly is not None:
+            return self.anomaly.margin(x)
         out = self.booster.inplace_predict(x, predict_type="margin", missing=np.nan)
         return np.asarray(out, dtype=np.float64)
 
     def predict_proba(self, x: Matrix) -> Matrix:
         """Calibrated fraud probability for every row (what the risk score is made of)."""
+        if self.anomaly is not None:
+            return self.anomaly.predict_proba(x)
         return self.calibration.apply(self.margin(x))
 
     def raw_proba(self, x: Matrix) -> Matrix:
@@ -64,6 +79,8 @@ class BatchModel:
 
         Each row's values depend on that row only (not on the batch or the thread
         count): the worker's batch call and the API's one-row call agree exactly."""
+        if self.anomaly is not None:
+            return self.anomaly.contributions(x)
         small = len(x) <= SMALL_BATCH
         booster = self._one_thread if small else self.booster
         contribs = booster.predict(

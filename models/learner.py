@@ -89,6 +89,15 @@ class OnlineLearner:
     def online_weight(self) -> float:
         return self.blender.weight(self.learned)
 
+    def class_weight(self, label: int) -> float:
+        """How much a label of this class counts in the blend's evidence: the traffic's
+        share of the class over the labels feed's (1 when the traffic's is not known)."""
+        target = self.model.config.target_share
+        if target is None:
+            return 1.0
+        feed = min(max(self.model.fraud_share, 1e-3), 1.0 - 1e-3)
+        return target / feed if label else (1.0 - target) / (1.0 - feed)
+
     def blend(self, x: Matrix, p_batch: Matrix) -> BlendResult:
         """Blend a scored batch; changes nothing."""
         p_batch = np.asarray(p_batch, dtype=np.float64)
@@ -113,7 +122,7 @@ class OnlineLearner:
         events = []
         for i, (label, pb) in enumerate(zip(labels, batch, strict=True)):
             po = float(self.model.predict_proba_many(x[i : i + 1])[0])  # before learning row i
-            self.blender.update(label, pb, po)
+            self.blender.update(label, pb, po, self.class_weight(label))
             if self.detector.update(batch_error(label, pb)):
                 self.blender.drift()
                 at = None if times_ms is None else int(times_ms[i])
