@@ -34,6 +34,8 @@ import subprocess
 import sys
 import time
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +54,10 @@ class Module:
     mutate: tuple[str, ...]
     #: Its own test files (and modules whose doctests are part of its tests).
     tests: tuple[str, ...]
+    #: Embedded servers its tests need ("redis", "kafka"): started once for the module's
+    #: whole run and named to the tests' ``services`` fixture (tests/conftest.py), so a
+    #: mutant's pytest session only connects to them.
+    services: tuple[str, ...] = ()
 
 
 # Core modules and their own, fastest test files (no embedded services where possible).
@@ -90,9 +96,37 @@ MODULES: tuple[Module, ...] = (
             "explain/",
         ),
     ),
-    # Not here yet: api/access.py and api/lookup.py. Their tests need the embedded Kafka and
-    # Redis, which every forked mutant starts anew: run against tests/api/test_api_access.py,
-    # the first mutants of api/lookup.py all hit mutmut's timeout (2 of 35 in a minute).
+    # The pure-Python features (the numba kernel, codec and state arrays are @njit: never
+    # mutated) and the online store around them, against one shared Redis.
+    Module(
+        "features",
+        tuple(
+            f"features/{m}.py"
+            for m in (
+                "aggregates",
+                "batch",
+                "catalogue",
+                "event_time",
+                "label_steps",
+                "labels",
+                "memory_store",
+                "offline",
+                "online_store",
+                "protocol",
+                "state_writes",
+                "vectorize",
+            )
+        ),
+        ("tests/test_features.py", "features/"),
+        services=("redis",),
+    ),
+    # The API's access checks: keys, roles, account binding, the audit of key changes.
+    Module(
+        "api-access",
+        ("api/access.py", "api/lookup.py"),
+        ("tests/api/test_api_access.py", "api/access.py", "api/lookup.py"),
+        services=("redis", "kafka"),
+    ),
     # The event decoder only: the rest of pipeline/ (decision store, label learning,
     # scoring) is tested against the embedded Kafka and Redis, which a mutant would restart.
     Module(
@@ -100,8 +134,7 @@ MODULES: tuple[Module, ...] = (
         ("pipeline/decode.py",),
         ("tests/test_decode.py", "tests/test_decode_versions.py", "pipeline/decode.py"),
     ),
-    # The language (lexer, parser, compiler, attributes) and the backtest; rules/store.py and
-    # rules/live.py are Redis-backed and their tests need the embedded services per mutant.
+    # The language (lexer, parser, compiler, attributes) and the backtest.
     Module(
         "rules",
         tuple(f"rules/{m}.py" for m in ("attributes", "backtest", "compiler", "errors", "lexer", "parser")),
@@ -112,6 +145,13 @@ MODULES: tuple[Module, ...] = (
             "tests/rules/test_rules_errors.py",
             "rules/",
         ),
+    ),
+    # The Redis-backed rule store and the worker's live rules, against one shared Redis.
+    Module(
+        "rules-store",
+        ("rules/store.py", "rules/live.py"),
+        ("tests/rules/test_rules_store.py", "rules/store.py", "rules/live.py"),
+        services=("redis",),
     ),
 )
 
@@ -159,10 +199,40 @@ def _mutmut() -> str:
     return str(Path(sys.executable).with_name("mutmut"))
 
 
+@contextmanager
+def _shared_services(mod: Module, dest: Path) -> Iterator[dict[str, str]]:
+    """The module's embedded servers for its whole run, as the tests' environment names them."""
+    if not mod.services:
+        yield {}
+        return
+    from embedded import EmbeddedServices  # the project's own; imported only when needed
+
+    with EmbeddedServices(
+        workdir=dest / "services", with_redis="redis" in mod.services, with_kafka="kafka" in mod.services
+    ) as running:
+        env = {"RISKWIRE_TEST_REDIS_URL": running.redis_url} if "redis" in mod.services else {}
+        if "kafka" in mod.services:
+            env["RISKWIRE_TEST_KAFKA_BOOTSTRAP"] = running.kafka_bootstrap
+        yield env
+
+
 def run(mod: Module, children: int, timeout_s: float | None) -> float:
     dest = _prepare(mod)
-    env = {**os.environ, "PYTHONPATH": str(dest), "PYTHONHASHSEED": "0"}
     start = time.monotonic()
+    with _shared_services(mod, dest) as shared:
+        env = {**os.environ, "PYTHONPATH": str(dest), "PYTHONHASHSEED": "0", **shared}
+        # The tests' model, trained by the first pytest session (mutmut's stats run) only.
+        env["RISKWIRE_TEST_MODEL_DIR"] = str(dest / "test-model")
+        code = _mutmut_run(mod, dest, env, children, timeout_s)
+    took = time.monotonic() - start
+    if code != 0:
+        log_path = dest / "mutmut-run.log"
+        print(f"{mod.name}: mutmut ended with {code}; see {log_path}", file=sys.stderr)
+    (dest / "took").write_text(f"{took:.0f}")
+    return took
+
+
+def _mutmut_run(mod: Module, dest: Path, env: dict[str, str], children: int, timeout_s: float | None) -> int:
     # nice: the machine is shared; mutmut forks one pytest per mutant.
     cmd = ["nice", "-n", "10", _mutmut(), "run", "--max-children", str(children)]
     with (dest / "mutmut-run.log").open("w") as log:
@@ -176,12 +246,7 @@ def run(mod: Module, children: int, timeout_s: float | None) -> float:
             os.killpg(proc.pid, signal.SIGTERM)
             code = proc.wait()
             print(f"{mod.name}: stopped after {timeout_s:.0f}s; the rest is unchecked", file=sys.stderr)
-    took = time.monotonic() - start
-    if code != 0:
-        log_path = dest / "mutmut-run.log"
-        print(f"{mod.name}: mutmut ended with {code}; see {log_path}", file=sys.stderr)
-    (dest / "took").write_text(f"{took:.0f}")
-    return took
+    return code
 
 
 def results(mod: Module) -> dict[str, str]:
