@@ -10,6 +10,7 @@ docs/redis-keys.md ("Online features").
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 from collections.abc import Sequence
@@ -18,14 +19,16 @@ from datetime import UTC, datetime, timedelta, timezone
 import numpy as np
 import pytest
 import redis
+import redis.asyncio as aioredis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contracts.records import Label, Transaction
 from features.aggregates import RAW_FIELDS, RAW_INDEX, parse_aggregates
 from features.catalogue import FEATURE_INDEX, FEATURE_NAMES, FEATURES
+from features.memory_store import MemoryFeatureStore
 from features.offline import OfflineFeatureEngine
-from features.online_store import LATE_EVENTS_KEY, SyncOnlineFeatureStore
+from features.online_store import LATE_EVENTS_KEY, OnlineFeatureStore, SyncOnlineFeatureStore
 from features.state_writes import Keys
 from features.vectorize import vectorize
 from store.identity import ENTITY_KINDS, EntityNames, event_ref
@@ -550,3 +553,50 @@ def test_a_corrupt_state_fails_the_batch_before_anything_is_written(redis_client
     with pytest.raises(ValueError, match="entity state format"):
         store_for(redis_client).raw(events)
     assert sorted(redis_client.scan_iter("rw:*")) == [entity_key("card", "c2").encode()]
+
+
+def test_the_async_and_in_memory_stores_give_the_sync_stores_values(services, redis_client):
+    """The worker's async store (its scripts forgotten by the server halfway, as after a
+    restart) and replay's in-memory store agree with the sync store, labels and probes too."""
+    arrivals = _late_stream(6, n=150)
+    parts = batches(arrivals, (1, 17, 40, 2))
+    fraud = [label(e.event_id, e.occurred_ms + MINUTE) for e in arrivals[::9]]
+    labels_before = [fraud[i :: len(parts)] for i in range(len(parts))]
+    top = max(e.occurred_ms for e in arrivals)
+    probes = [
+        e.model_copy(update={"event_id": f"p{j}", "occurred_at": tx("p", top + j * MINUTE).occurred_at})
+        for j, e in enumerate(arrivals[-15:])
+    ]
+
+    sync = store_for(redis_client)
+    expected = []
+    for labs, part in zip(labels_before, parts, strict=True):
+        expected.append((sync.record_labels(labs), sync.record_and_fetch(part)))
+    expected_probes = sync.peek(probes)
+    assert sum(n for n, _ in expected) > 0  # some labels did change a state
+    redis_client.flushdb()
+
+    async def replay(store, flush_at: int | None) -> tuple[list, np.ndarray]:
+        got = []
+        for i, (labs, part) in enumerate(zip(labels_before, parts, strict=True)):
+            if i == flush_at:
+                redis_client.script_flush()
+            got.append((await store.record_labels(labs), await store.record_and_fetch(part)))
+        return got, await store.peek(probes)
+
+    async def on_redis() -> tuple[list, np.ndarray]:
+        client = aioredis.Redis.from_url(services.redis_url)
+        try:
+            store = OnlineFeatureStore(client, dedupe_ttl_s=DEDUPE_TTL_S, grace_ms=GRACE_MS)
+            return await replay(store, flush_at=3)
+        finally:
+            await client.aclose()
+
+    memory = MemoryFeatureStore(grace_ms=GRACE_MS)
+    for got, got_probes in (asyncio.run(on_redis()), asyncio.run(replay(memory, None))):
+        assert [n for n, _ in got] == [n for n, _ in expected]
+        for (_, rows), (_, want) in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(rows, want)
+        np.testing.assert_array_equal(got_probes, expected_probes)
+    empty = asyncio.run(memory.record_and_fetch([]))
+    assert empty.shape == (0, expected_probes.shape[1])
