@@ -4,12 +4,19 @@
 
 from __future__ import annotations
 
+import math
+import warnings
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
+
 from contracts.records import Label, Transaction
+from features.aggregates import RAW_FIELDS, RAW_INDEX
 from features.batch import Merge, hash48, plan_batch
+from features.catalogue import FEATURE_NAMES, FEATURES
 from features.event_time import in_event_time
 from features.labels import LabelState, label_merges, merges_for, newer, newest_label
+from features.vectorize import vectorize
 from store.identity import event_ref
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -108,3 +115,91 @@ def test_events_in_time_order_stable_labels_at_the_batch_that_first_sees_them() 
     assert walk(txs, labels, 10) == [(["L-1", "L0"], ["a", "tie1", "tie2", "b", "late"])]
     assert walk(txs, labels, 1)[2] == ([], ["tie2"])
     assert walk([], labels, 2) == []
+
+
+# --- features.vectorize on crafted raw aggregates ----------------------------------------------
+
+
+def _vector(rows: list[tuple[Transaction, dict[str, float]]]) -> tuple[list[dict[str, float]], np.ndarray]:
+    raw = np.full((len(rows), len(RAW_FIELDS)), np.nan)
+    for i, (_, fields) in enumerate(rows):
+        for name, v in fields.items():
+            raw[i, RAW_INDEX[name]] = v
+    with warnings.catch_warnings():  # 0 / 0 and the like are NaN, silently
+        warnings.simplefilter("error", RuntimeWarning)
+        m = vectorize([t for t, _ in rows], raw)
+    return [dict(zip(FEATURE_NAMES, row.tolist(), strict=True)) for row in m.values], m.complete
+
+
+def _pay(day: int, amount: float, card: str | None, merchant: str | None, ip: str | None) -> Transaction:
+    # 2026-03-06 is a Friday: day 0 Friday, 1 Saturday, 2 Sunday, 3 Monday.
+    return Transaction(
+        event_id=f"v{day}",
+        occurred_at=datetime(2026, 3, 6 + day, 23, 59, tzinfo=UTC),
+        amount=amount,
+        currency="EUR",
+        card_id="c",
+        merchant_id="m",
+        card_country=card,
+        merchant_country=merchant,
+        ip_country=ip,
+    )
+
+
+def test_the_derived_features_of_crafted_aggregates() -> None:
+    old = {"history_since_ms": 0.0, "late": 0.0}
+    two = {  # two earlier payments of 10 and 30 EUR in 30 days, one of them fraud
+        **old,
+        "card_n_30d": 2.0,
+        "card_u_30d": 40 * 10_000.0,
+        "card_cents2_30d": 1000.0**2 + 3000.0**2,
+        "card_fraud_30d": 1.0,
+        "card_n_7d": 4.0,
+        "card_fraud_7d": 1.0,
+        "merchant_n_7d": 0.0,
+        "merchant_fraud_7d": 0.0,
+        "card_merchants_24h": 3.0,
+    }
+    one = {**old, "card_n_30d": 1.0, "card_u_30d": 20 * 10_000.0, "card_cents2_30d": 2000.0**2}
+    flat = {**old, "card_n_30d": 2.0, "card_u_30d": 40 * 10_000.0, "card_cents2_30d": 2 * 2000.0**2}
+    none = {**old, "card_n_30d": 0.0, "card_u_30d": 0.0, "card_cents2_30d": 0.0, "late": 1.0}
+    rows, complete = _vector(
+        [
+            (_pay(0, 50.0, "FR", "DE", "FR"), two),
+            (_pay(1, 50.0, None, "DE", "DE"), one),
+            (_pay(2, 50.0, "FR", None, "NL"), flat),
+            (_pay(3, 50.0, "FR", "FR", None), none),
+        ]
+    )
+    a, b, c, d = rows
+    assert [r["is_weekend"] for r in rows] == [0.0, 1.0, 1.0, 0.0]
+    assert [r["amount"] for r in rows] == [50.0] * 4
+    nan = math.nan
+    mismatches = [
+        (
+            r["card_merchant_country_mismatch"],
+            r["card_ip_country_mismatch"],
+            r["merchant_ip_country_mismatch"],
+        )
+        for r in rows
+    ]
+    assert str(mismatches) == str([(1.0, 0.0, 1.0), (nan, nan, 0.0), (nan, 1.0, nan), (0.0, nan, nan)])
+    assert (a["card_count_30d"], a["card_amount_sum_30d"], a["card_distinct_merchants_24h"]) == (
+        2.0,
+        40.0,
+        3.0,
+    )
+    # avg 20, population std 10: 50 EUR is 2.5× the average, 3 standard deviations above.
+    assert (a["card_amount_avg_30d"], a["card_amount_std_30d"]) == (20.0, 10.0)
+    assert (a["amount_to_card_avg_30d"], a["amount_zscore_card_30d"]) == (2.5, 3.0)
+    assert (a["card_fraud_rate_30d"], a["card_fraud_rate_7d"], a["card_fraud_count_7d"]) == (0.5, 0.25, 1.0)
+    assert math.isnan(a["merchant_fraud_rate_7d"])  # no payments: no rate
+    # One payment: an average, no spread; the same amounts twice: a spread of 0, no z-score.
+    assert b["card_amount_avg_30d"] == 20.0 and math.isnan(b["card_amount_std_30d"])
+    assert math.isnan(b["amount_zscore_card_30d"])
+    assert c["card_amount_std_30d"] == 0.0 and math.isnan(c["amount_zscore_card_30d"])
+    assert all(math.isnan(d[f]) for f in ("card_amount_avg_30d", "amount_to_card_avg_30d"))
+    windowed = [i for i, f in enumerate(FEATURES) if f.window_ms is not None]
+    assert complete[0].all() and complete[1].all()
+    assert not complete[3][windowed].any()  # a late event: no window is complete
+    assert complete[3][[i for i, f in enumerate(FEATURES) if f.window_ms is None]].all()
