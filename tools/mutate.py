@@ -199,6 +199,7 @@ MODULES: tuple[Module, ...] = (
                 )
             ),
             "tests/security/test_pending_labels.py",
+            "tests/test_record_shapes.py",
             "tests/api/test_api_decisions.py",
             "pipeline/",
         ),
