@@ -10,14 +10,23 @@ run of one module never waits on another's slow suites. Not part of ``make test`
     python -m tools.mutate --report        # the table from the last runs, no mutating
     python -m tools.mutate --timeout 600   # at most ten minutes per module
 
+Modules whose tests need Redis or Kafka name them in ``services``: one embedded Redis
+(and Tansu) is started for the module's whole run and handed to the tests through
+``RISKWIRE_TEST_REDIS_URL`` / ``RISKWIRE_TEST_KAFKA_BOOTSTRAP``, which the ``services``
+fixture (tests/conftest.py) then uses instead of starting its own; each pytest session
+takes a Redis db of its own, so two mutants tested at once never share data. The tests'
+model is trained once per module run (``RISKWIRE_TEST_MODEL_DIR``). The tests still talk
+to a real Redis: nothing is mocked.
+
 Mutmut 3 does not mutate decorated functions or the methods of decorated classes
 (dataclasses, ``@njit`` kernels): its trampolines would change what the decorator
-wraps. The numba kernel (``features/kernel.py``) is therefore never mutated (a mutant of
-a jitted function would need a fresh JIT compile per mutant); its tests compare it with
-the pure-Python twin in ``features/offline.py``, which mutmut can mutate. ``features/`` is
-not in the run yet: those tests need the embedded Kafka and Redis, which every forked
-mutant would start anew. Code that runs only at import (before mutmut can switch a mutant
-on) is marked ``# pragma: no mutate block`` with the reason beside it.
+wraps. The numba kernel, codec and state arrays (``features/kernel.py``,
+``features/codec.py``, ``features/kernel_states.py``) are therefore never mutated (a
+mutant of a jitted function would need a fresh JIT compile per mutant); their tests
+compare them with the pure-Python twin and a plain recomputation. Code that runs only at
+import (before mutmut can switch a mutant on) is marked ``# pragma: no mutate block``
+with the reason beside it, or left out (``features/catalogue.py``). What each module
+leaves out, and why, is said beside it in ``MODULES``.
 
 Equivalent mutants, reviewed by hand, are listed in ``tests/mutation/equivalent.toml``
 with a one-line reason each; they do not count against the kill rate.
