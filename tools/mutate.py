@@ -187,7 +187,7 @@ MODULES: tuple[Module, ...] = (
     ),
     # Label learning, its compare-and-set checkpoint and the decision record's shapes, against
     # one shared Redis and Kafka. Not mutated yet: pipeline/scoring.py and
-    # pipeline/decision_store.py (1,100 mutants between them, more than fit in the run's
+    # pipeline/decision_store.py (about 960 mutants between them, more than fit in the run's
     # time on 2 shared cores; the decision store is moving to store/), pipeline/factory.py
     # (wiring from settings), pipeline/replay.py and pipeline/online_follower.py (their tests
     # run a whole replay or worker). The retraining-command test is left out: the command
