@@ -3,12 +3,15 @@ and a running worker, all on loopback ports picked per test session."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 import redis
@@ -29,8 +32,50 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("RISKWIRE_PSEUDONYM_KEY", "7e57" * 16)
 
 
+#: Opt-in (``tools/mutate.py`` sets them): use a Redis and a Kafka another process started
+#: instead of starting private ones, so that a run of many short pytest sessions (one per
+#: mutant) pays for the servers once. Each session takes a Redis db of its own (2–15, under
+#: a lock file), so two sessions at once never flush each other's data.
+SHARED_REDIS_URL = "RISKWIRE_TEST_REDIS_URL"
+SHARED_KAFKA = "RISKWIRE_TEST_KAFKA_BOOTSTRAP"
+
+
+class SharedServices:
+    """The ``services`` of a session on servers it did not start: the addresses only
+    (tests that stop, restart or watch the servers need their own, and are not run so)."""
+
+    def __init__(self, redis_url: str, kafka_bootstrap: str) -> None:
+        self.redis_url = redis_url
+        self.kafka_bootstrap = kafka_bootstrap
+
+
+def _lock_a_db(base_url: str) -> tuple[str, IO[str]]:
+    """``base_url`` with a db no other session holds, and the lock file holding it."""
+    root = base_url.rsplit("/", 1)[0] if base_url.count("/") > 2 else base_url
+    tag = root.replace(":", "_").replace("/", "_")
+    for db in range(2, 16):
+        # Held open for the whole session, closed by the fixture.
+        lock = Path(tempfile.gettempdir(), f"riskwire-test-{tag}-db{db}.lock").open("w")  # noqa: SIM115
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        return f"{root}/{db}", lock
+    raise RuntimeError(f"every Redis db of {root} is held by another test session")
+
+
 @pytest.fixture(scope="session")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServices]:
+    shared = os.environ.get(SHARED_REDIS_URL)
+    if shared:
+        url, lock = _lock_a_db(shared)
+        try:
+            # Duck-typed: the tests run this way read only the two addresses.
+            yield SharedServices(url, os.environ.get(SHARED_KAFKA, ""))  # type: ignore[misc]
+        finally:
+            lock.close()
+        return
     with EmbeddedServices(workdir=tmp_path_factory.mktemp("services")) as running:
         yield running
 
@@ -62,14 +107,24 @@ def small_history() -> tuple[list[Transaction], list[Label], set[str]]:
     return txs, labels, sim.fraud_event_ids
 
 
+#: Opt-in (``tools/mutate.py`` sets it): a directory that keeps the session's model between
+#: sessions, trained by the first and only read by the rest (the training is deterministic).
+SHARED_MODEL_DIR = "RISKWIRE_TEST_MODEL_DIR"
+
+
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory: pytest.TempPathFactory, small_history) -> Path:
+    shared = os.environ.get(SHARED_MODEL_DIR)
+    if shared and (Path(shared) / "ready").exists():
+        return Path(shared)
     txs, labels, _ = small_history
     # A wider validation window than the default fifth: with per-account features this short
     # history leaves the default window so few frauds that AUC-PR peaks at one tree.
     result = train(build_training_set(txs, labels), seed=3, validation_share=0.3)
-    root = tmp_path_factory.mktemp("models")
+    root = Path(shared) if shared else tmp_path_factory.mktemp("models")
     ModelRegistry(root).save(result.version, result.model_bytes, result.manifest)
+    if shared:
+        (root / "ready").touch()
     return root
 
 

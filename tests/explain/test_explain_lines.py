@@ -166,3 +166,57 @@ def test_a_row_of_the_wrong_length_is_refused(n):
         explain_row(np.zeros(n), np.zeros(N), "EUR", 1, 1)
     with pytest.raises(ValueError):
         lowering_reasons(np.zeros(n), np.zeros(N), "EUR", 1)
+
+
+def test_the_texts_of_figures_a_late_payment_does_not_know():
+    """A payment on a card with earlier payments whose own figures are missing (it arrived
+    late) says "not known"; the same gaps on a new card say there is nothing to compare."""
+    nan = math.nan
+    gaps = {
+        "card_seconds_since_previous": nan,
+        "card_seconds_since_first": nan,
+        "amount_to_card_avg_30d": nan,
+        "card_amount_avg_30d": nan,
+        "card_amount_std_30d": nan,
+        "amount_zscore_card_30d": nan,
+    }
+    late = {**gaps, "card_count_30d": 3.0}
+    texts = {f: reason_text(f, late, "EUR") for f in gaps}
+    assert texts == {
+        "card_seconds_since_previous": (
+            "Time since this card's previous payment not known (3 earlier payments in 30 days)"
+        ),
+        "card_seconds_since_first": "Not known when this card was first seen",
+        "amount_to_card_avg_30d": "This card's 30-day average amount is not known for this payment",
+        "card_amount_avg_30d": reason_text("card_amount_avg_30d", late, "EUR"),
+        "card_amount_std_30d": "Too few payments on this card in 30 days to know how its amounts vary",
+        "amount_zscore_card_30d": (
+            "Too few varied payments on this card in 30 days to compare the amount with"
+        ),
+    }
+    one = {**gaps, "card_count_30d": 1.0}
+    assert reason_text("card_seconds_since_previous", one, "EUR") == (
+        "Time since this card's previous payment not known (1 earlier payment in 30 days)"
+    )
+    new = {**gaps, "card_count_30d": 0.0}
+    assert (
+        reason_text("card_seconds_since_previous", new, "EUR") == "First payment seen on this card in 30 days"
+    )
+    assert reason_text("card_seconds_since_first", new, "EUR") == "First payment seen with this card"
+    assert reason_text("amount_to_card_avg_30d", new, "EUR") == (
+        "No earlier payments on this card in 30 days to compare the amount with"
+    )
+    for entity, what in (("device", "device"), ("email", "email address")):
+        row = {f"{entity}_count_30d": 2.0, f"{entity}_seconds_since_first": nan}
+        assert (
+            reason_text(f"{entity}_seconds_since_first", row, "EUR") == f"First payment seen with this {what}"
+        )
+        row[f"{entity}_seconds_since_first"] = 2 * 86400 + 5
+        assert (
+            reason_text(f"{entity}_seconds_since_first", row, "EUR")
+            == f"This {what} was first seen 2 days earlier"
+        )
+    # Whole units, rounded down: 90 minutes is "1 hour".
+    assert reason_text("card_seconds_since_previous", {"card_seconds_since_previous": 5400.0}, "EUR") == (
+        "Previous payment on this card was 1 hour earlier"
+    )

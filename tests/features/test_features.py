@@ -10,14 +10,16 @@ docs/redis-keys.md ("Online features").
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 import pytest
 import redis
+import redis.asyncio as aioredis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,9 +27,11 @@ from contracts.identity import ENTITY_KINDS, EntityNames, event_ref
 from contracts.records import Label, Transaction
 from features.aggregates import RAW_FIELDS, RAW_INDEX, parse_aggregates
 from features.catalogue import FEATURE_INDEX, FEATURE_NAMES, FEATURES
+from features.memory_store import MemoryFeatureStore
 from features.offline import OfflineFeatureEngine
 from features.vectorize import vectorize
-from store.feature_state import LATE_EVENTS_KEY, SyncOnlineFeatureStore
+from store.feature_labels import label_steps
+from store.feature_state import LATE_EVENTS_KEY, OnlineFeatureStore, SyncOnlineFeatureStore
 from store.layout import FeatureKeys
 from tests.features.features_reference import expected_raw
 from tests.features.features_twin_v1 import OfflineFeatureEngine as TwinV1
@@ -550,3 +554,101 @@ def test_a_corrupt_state_fails_the_batch_before_anything_is_written(redis_client
     with pytest.raises(ValueError, match="entity state format"):
         store_for(redis_client).raw(events)
     assert sorted(redis_client.scan_iter("rw:*")) == [entity_key("card", "c2").encode()]
+
+
+def test_the_async_and_in_memory_stores_give_the_sync_stores_values(services, redis_client):
+    """The worker's async store (its scripts forgotten by the server halfway, as after a
+    restart) and replay's in-memory store agree with the sync store, labels and probes too."""
+    arrivals = _late_stream(6, n=150)
+    parts = batches(arrivals, (1, 17, 40, 2))
+    fraud = [label(e.event_id, e.occurred_ms + MINUTE) for e in arrivals[::9]]
+    labels_before = [fraud[i :: len(parts)] for i in range(len(parts))]
+    top = max(e.occurred_ms for e in arrivals)
+    probes = [
+        e.model_copy(update={"event_id": f"p{j}", "occurred_at": tx("p", top + j * MINUTE).occurred_at})
+        for j, e in enumerate(arrivals[-15:])
+    ]
+
+    sync = store_for(redis_client)
+    expected = []
+    for i, (labs, part) in enumerate(zip(labels_before, parts, strict=True)):
+        if i == 2:  # the sync store reloads forgotten scripts too
+            redis_client.script_flush()
+        expected.append((sync.record_labels(labs), sync.record_and_fetch(part)))
+    expected_probes = sync.peek(probes)
+    assert sum(n for n, _ in expected) > 0  # some labels did change a state
+    redis_client.flushdb()
+
+    async def replay(store, flush_at: int | None) -> tuple[list, np.ndarray]:
+        got = []
+        for i, (labs, part) in enumerate(zip(labels_before, parts, strict=True)):
+            if i == flush_at:
+                redis_client.script_flush()
+            got.append((await store.record_labels(labs), await store.record_and_fetch(part)))
+        return got, await store.peek(probes)
+
+    async def on_redis() -> tuple[list, np.ndarray]:
+        client = aioredis.Redis.from_url(services.redis_url)
+        try:
+            store = OnlineFeatureStore(client, dedupe_ttl_s=DEDUPE_TTL_S, grace_ms=GRACE_MS)
+            return await replay(store, flush_at=3)
+        finally:
+            await client.aclose()
+
+    memory = MemoryFeatureStore(grace_ms=GRACE_MS)
+    for got, got_probes in (asyncio.run(on_redis()), asyncio.run(replay(memory, None))):
+        assert [n for n, _ in got] == [n for n, _ in expected]
+        for (_, rows), (_, want) in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(rows, want)
+        np.testing.assert_array_equal(got_probes, expected_probes)
+    empty = asyncio.run(memory.record_and_fetch([]))
+    assert empty.shape == (0, expected_probes.shape[1])
+
+
+def _drive(store: SyncOnlineFeatureStore, steps, hooks: dict[int, Callable[[], object]]) -> object:
+    """Run a store's round trips by hand, calling ``hooks[i]`` before the ``i``-th one."""
+    i = 0
+    try:
+        cmds = next(steps)
+        while True:
+            if i in hooks:
+                hooks[i]()
+            cmds = steps.send(store._execute(cmds))
+            i += 1
+    except StopIteration as stop:
+        return stop.value
+
+
+def test_a_label_whose_event_is_recorded_meanwhile_still_counts(redis_client):
+    """The label's read finds no event; another worker records it before the label script
+    runs, which then hands back the event's card and merchant: their states take the label."""
+    store, other = store_for(redis_client), store_for(redis_client)
+    store.raw([tx("warm", T - DAY, card="c0", merchant="m0")])  # the CAS probe is done
+    event = tx("e1", T - HOUR, card="c9", merchant="m9", account_id="acme")
+    fraud = label("e1", T - 30 * MINUTE, account="acme")
+    steps = label_steps(store._cfg, [fraud])
+    assert _drive(store, steps, {1: lambda: other.raw([event])}) == 1
+    engine = OfflineFeatureEngine(grace_ms=GRACE_MS)
+    engine.record_and_fetch([tx("warm", T - DAY, card="c0", merchant="m0"), event])
+    engine.record_labels([fraud])
+    probe = tx("probe", T, card="c9", merchant="m9", account_id="acme")
+    got = _raw_of(store.raw([probe], record=False), 0)
+    assert (got["card_fraud_7d"], got["merchant_fraud_7d"]) == ("1", "1")
+    assert store.raw([probe], record=False) == engine.peek([probe])
+
+
+def test_a_label_given_again_writes_no_state(redis_client):
+    store = store_for(redis_client)
+    events = [tx("e1", T - HOUR, account_id="acme"), tx("e2", T - HOUR + 1, card="c2")]
+    store.raw(events)
+    labels = [label("e1", T, account="acme"), label("e2", T)]
+    assert store.record_labels(labels) == 2
+    before = feature_state(redis_client)  # versions included: a rewrite would change them
+    assert store.record_labels(labels) == 0
+    assert store.record_labels([label("e1", T - MINUTE, "legit", account="acme")]) == 0  # older
+    assert feature_state(redis_client) == before
+    # A newer legit label for the account's event takes it out of its card's counts.
+    assert store.record_labels([label("e1", T + MINUTE, "legit", account="acme")]) == 1
+    probe = tx("probe", T + HOUR, account_id="acme")
+    assert _raw_of(store.raw([probe], record=False), 0)["card_fraud_7d"] == "0"
+    assert store.record_labels([]) == 0

@@ -8,8 +8,9 @@ logic on their own; tests/stream/test_online_worker.py runs the real River learn
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import orjson
@@ -17,9 +18,10 @@ import pytest
 import redis.asyncio as aioredis
 
 from contracts.identity import event_ref
-from contracts.records import Label
+from contracts.records import Label, Transaction
+from features.aggregates import RAW_INDEX
 from features.catalogue import FEATURE_INDEX
-from pipeline.label_learning import LabelInput, LabelLearning
+from pipeline.label_learning import CheckpointContended, LabelInput, LabelLearning
 from store.feature_state import OnlineFeatureStore
 from store.layout import decision_key
 from store.online_checkpoint import OnlineCheckpoint
@@ -218,3 +220,120 @@ def test_features_of_reads_what_the_decision_was_made_on() -> None:
     vector = {"catalogue": CATALOGUE_ID, "values": values, "incomplete": "", "currency": "EUR"}
     row, p = features_of({"feature_vector": vector, "model": {"batch_probability": 0.2}, "probability": 0.5})
     assert row[AMOUNT] == 40.0 and p == 0.2 and np.isnan(row[FEATURE_INDEX["card_count_1h"]])
+
+
+class RecordingLearner(TaughtLearner):
+    """Also keeps what it was given beside the rows, and reports a drift."""
+
+    calls: ClassVar[list[tuple[Any, Any, Any]]] = []
+
+    def learn(self, x: Any, y: Any, p_batch: Any, times_ms: Any = None) -> list[Any]:
+        super().learn(x, y, p_batch, times_ms)
+        RecordingLearner.calls.append((y, p_batch, times_ms))
+        return ["drift!"]
+
+
+def test_the_learner_gets_each_labels_batch_probability_and_report_time(url: str) -> None:
+    async def run() -> None:
+        client = aioredis.Redis.from_url(url)
+        records = {
+            "e1": {"model": {"batch_probability": 0.1}, "probability": 0.2},
+            "e2": {"probability": 0.4},
+            "e3": {},
+        }
+        for e, extra in records.items():
+            body = {"event_id": e, "features": {"amount": {"value": float(e[1:]), "complete": True}}, **extra}
+            await client.set(decision_key(event_ref("acme", e)), orjson.dumps(body))
+        features = OnlineFeatureStore(client, dedupe_ttl_s=3600, grace_ms=0)
+        learning = LabelLearning(
+            client,
+            features,
+            OnlineCheckpoint(client, seen_ttl_s=3600),
+            new_learner=RecordingLearner,
+            load_learner=RecordingLearner,
+        )
+        labels = [
+            _label(e, kind).model_copy(update={"account_id": "acme"})
+            for e, kind in (("e1", "fraud"), ("e2", "legit"), ("e3", "fraud"))
+        ]
+        RecordingLearner.calls = []
+        out = await learning.apply([LabelInput(lab, ("labels:0", i)) for i, lab in enumerate(labels)])
+        assert (out.learned, out.drift) == (3, ["drift!"])
+        [(y, probs, times)] = RecordingLearner.calls
+        assert y.dtype == np.int8 and y.tolist() == [1, 0, 1]
+        assert probs.tolist() == [0.1, 0.4, 0.0]
+        assert times.tolist() == [int(lab.reported_at.timestamp() * 1000) for lab in labels]
+        # A redelivered (older) position is skipped, and the rest of the batch still learned.
+        e4 = _label("e4").model_copy(update={"account_id": "acme"})
+        await client.set(decision_key(event_ref("acme", "e4")), orjson.dumps({"event_id": "e4"}))
+        again = await learning.apply(
+            [LabelInput(labels[0], ("labels:0", 0)), LabelInput(e4, ("labels:0", 3))]
+        )
+        assert again.learned == 1 and (await learning.checkpoint.load()).offsets == {"labels:0": 4}
+        await client.aclose()
+
+    asyncio.run(run())
+
+
+def test_two_pending_labels_resolved_in_one_batch_count_two(url: str) -> None:
+    async def run() -> None:
+        client = aioredis.Redis.from_url(url)
+        learning = _learning(client)
+        early = await learning.apply(
+            [LabelInput(_label(e), ("labels:0", i)) for i, e in enumerate(["e1", "e2"])]
+        )
+        assert early.pending_added == 2
+        await _decide(client, ["e1", "e2"])
+        later = await learning.apply([])
+        assert (later.learned, later.pending_resolved, later.pending) == (2, 2, 0)
+        await client.aclose()
+
+    asyncio.run(run())
+
+
+class LosingCheckpoint(OnlineCheckpoint):
+    """A checkpoint another writer always commits to first."""
+
+    async def commit(self, expected_seq: int, learner: dict[str, Any], step: Any) -> bool:
+        return False
+
+
+def test_a_checkpoint_always_contended_gives_up_with_a_clear_error(url: str, caplog) -> None:
+    async def run() -> None:
+        client = aioredis.Redis.from_url(url)
+        learning = LabelLearning(
+            client,
+            OnlineFeatureStore(client, dedupe_ttl_s=3600, grace_ms=0),
+            LosingCheckpoint(client, seen_ttl_s=3600),
+            new_learner=TaughtLearner,
+            load_learner=TaughtLearner,
+        )
+        with pytest.raises(CheckpointContended, match="still contended after"):
+            await learning.apply([LabelInput(_label("e1"), ("labels:0", 0))])
+        await client.aclose()
+
+    with caplog.at_level(logging.INFO, logger="pipeline.label_learning"):
+        asyncio.run(run())
+    assert "online checkpoint moved on meanwhile; learning this batch again from it" in caplog.messages
+
+
+def test_the_labels_reach_the_label_features(url: str) -> None:
+    async def run() -> None:
+        client = aioredis.Redis.from_url(url)
+        features = OnlineFeatureStore(client, dedupe_ttl_s=3600, grace_ms=0)
+        t = Transaction(
+            event_id="e5",
+            occurred_at=datetime(2026, 3, 1, tzinfo=UTC),
+            amount=1.0,
+            currency="EUR",
+            card_id="c1",
+            merchant_id="m1",
+        )
+        await features.record_and_fetch([t])
+        await _learning(client).apply([LabelInput(_label("e5"), ("labels:0", 0))])
+        probe = t.model_copy(update={"event_id": "probe", "occurred_at": datetime(2026, 3, 2, tzinfo=UTC)})
+        raw = await features.peek([probe])
+        assert raw[0, RAW_INDEX["card_fraud_7d"]] == 1
+        await client.aclose()
+
+    asyncio.run(run())

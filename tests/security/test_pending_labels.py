@@ -8,9 +8,10 @@ import time
 import pytest
 
 from pipeline.label_learning import LearnOutcome
+from store.at_rest import AtRest, AtRestError
 from store.connect import async_client
 from store.layout import ONLINE_PENDING, ONLINE_PENDING_AT
-from store.online_checkpoint import Commit, OnlineCheckpoint
+from store.online_checkpoint import Commit, OnlineCheckpoint, Snapshot
 from stream.metrics import WorkerMetrics
 
 pytestmark = pytest.mark.services
@@ -79,3 +80,42 @@ def test_the_worker_exports_the_pending_count():
     asyncio.run(handler.handle([]))
     assert metrics.labels_pending._value.get() == 7
     assert metrics.labels.labels("pending_dropped")._value.get() == 2
+
+
+def test_sealed_pending_labels_read_back_each_under_its_own_event(services, redis_client):
+    """Each pending label is sealed bound to its own event: moved to another event's field,
+    it no longer opens. A fresh checkpoint has counted nothing yet."""
+    cipher = AtRest([("k1", bytes(range(32)))])
+
+    async def run() -> None:
+        client = async_client(services.redis_url)
+        try:
+            checkpoint = OnlineCheckpoint(client, seen_ttl_s=60, cipher=cipher)
+            assert (checkpoint.pending, checkpoint.pending_dropped) == (0, 0)
+            assert await checkpoint.load() == Snapshot(seq=0, learner=None)
+            labels = [_label(e) for e in ("e1", "e2", "e3")]
+            assert await checkpoint.commit(0, {"n": 1}, Commit(offsets={"0": 5}, pending_add=labels))
+            assert (checkpoint.pending, checkpoint.pending_dropped) == (3, 0)
+            assert await checkpoint.load() == Snapshot(seq=1, learner={"n": 1}, offsets={"0": 5})
+            assert not await checkpoint.commit(0, {}, Commit(offsets={}))  # seq 0 is stale
+            stored = redis_client.hget(ONLINE_PENDING, "e1")
+            assert stored is not None and b"fraud" not in stored  # sealed at rest
+            assert await checkpoint.pending_sample(0) == {}
+            assert len(await checkpoint.pending_sample(1)) == 1
+            assert await checkpoint.pending_sample(10) == dict(labels)
+            redis_client.hset(ONLINE_PENDING, "e2", stored)  # e1's sealed label under e2
+            with pytest.raises(AtRestError):
+                await checkpoint.pending_sample(10)
+        finally:
+            await client.aclose()
+
+    asyncio.run(run())
+
+
+def test_the_pending_labels_ttl_is_in_seconds(services, redis_client):
+    _commit(services.redis_url, Commit(offsets={}, pending_add=[_label("e1")]), pending_ttl_s=5)
+    filed = redis_client.zscore(ONLINE_PENDING_AT, "e1")
+    assert filed is not None
+    # The filing time is kept in ms; a label older than 5 s (not 5 ms, not 5,005 ms) expires.
+    time.sleep(0.05)
+    assert _commit(services.redis_url, Commit(offsets={}), pending_ttl_s=5)[:2] == (1, 0)
