@@ -15,6 +15,7 @@ import click
 
 from cli.backfill import backfill_cmd
 from cli.bench import bench
+from cli.db import db
 from cli.demo import demo
 from cli.errors import one_line
 from cli.evaluate import evaluate
@@ -96,3 +97,4 @@ main.add_command(keys)
 main.add_command(models)
 main.add_command(replay_cmd, "replay")
 main.add_command(bench)
+main.add_command(db)

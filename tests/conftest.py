@@ -56,6 +56,21 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostg
 
 
 @pytest.fixture()
+def database_url(postgres: EmbeddedPostgres) -> Iterator[str]:
+    """The URL of a new, empty database on the session's PostgreSQL, dropped after the test."""
+    import uuid
+
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres.url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield postgres.url.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(postgres.url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture()
 def redis_client(services: EmbeddedServices) -> Iterator[redis.Redis]:
     """A clean Redis db 0 for each test (the worker's db 1 is left alone)."""
     client = redis.Redis.from_url(services.redis_url)
