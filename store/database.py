@@ -108,12 +108,19 @@ async def connect(url: str, *, autocommit: bool = False) -> AsyncConnection[Any]
 async def open_pool(
     url: str, *, min_size: int = 1, max_size: int = 4, timeout: float = 10.0
 ) -> AsyncConnectionPool:
-    """An open pool of connections (psycopg_pool); waits until the first one is made."""
+    """An open pool of connections in autocommit (psycopg_pool): each statement is its own
+    transaction unless a caller opens one (``conn.transaction()``). Waits for the first."""
     import psycopg
     from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
     pool = AsyncConnectionPool(
-        url, min_size=min_size, max_size=max_size, timeout=timeout, open=False, name="riskwire"
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        timeout=timeout,
+        open=False,
+        name="riskwire",
+        kwargs={"autocommit": True},
     )
     try:
         await pool.open(wait=True, timeout=timeout)

@@ -63,7 +63,7 @@ BEGIN
     RETURN part;
 END $$;
 
--- Drop the day partitions wholly before ``cutoff`` (and their identity claims);
+-- Drop the day partitions wholly before ``cutoff`` (and their identity claims and reviews);
 -- returns the partitions dropped.
 CREATE FUNCTION riskwire_drop_decisions_before(cutoff date) RETURNS SETOF text
 LANGUAGE plpgsql AS $$
@@ -81,16 +81,18 @@ BEGIN
         RETURN NEXT part.relname;
     END LOOP;
     DELETE FROM decision_ids WHERE scored_at < cutoff::timestamp AT TIME ZONE 'UTC';
+    DELETE FROM reviews WHERE scored_at < cutoff::timestamp AT TIME ZONE 'UTC';
 END $$;
 
 -- The review queue: one row per ``review`` decision, opened with the record. ``state``
 -- holds the review's fields as the API shows them (status, assignee, outcome, note …).
 CREATE TABLE reviews (
-    account   text   NOT NULL,
-    event_id  text   NOT NULL,
-    status    text   NOT NULL CHECK (status IN ('open', 'assigned', 'closed')),
-    scored_us bigint NOT NULL,
-    state     jsonb  NOT NULL DEFAULT '{}',
+    account   text        NOT NULL,
+    event_id  text        NOT NULL,
+    status    text        NOT NULL CHECK (status IN ('open', 'assigned', 'closed')),
+    scored_at timestamptz NOT NULL,  -- the record's: finds its partition
+    scored_us bigint      NOT NULL,
+    state     jsonb       NOT NULL DEFAULT '{}',
     PRIMARY KEY (account, event_id)
 );
 CREATE INDEX reviews_queue     ON reviews (account, status, scored_us, event_id);
