@@ -21,7 +21,7 @@ from rules.default_pack import default_rules
 from rules.live import LiveRules
 from store.at_rest import AtRest
 from store.connect import AsyncRedis
-from store.decisions import DecisionStore
+from store.decisions import DecisionStore, DecisionWriter
 from store.feature_state import FeatureStore, OnlineFeatureStore
 from store.online_checkpoint import OnlineCheckpoint
 from store.rules import RuleStore
@@ -58,13 +58,7 @@ def build_pipeline(
     use_online = settings.online_learning if online is None else online
     return ScoringPipeline(
         features=features or feature_store(settings, client),
-        decisions=DecisionStore(
-            client,
-            ttl_s=settings.decision_ttl_s,
-            indexed=indexed,
-            names=load_names(settings),
-            cipher=AtRest.from_settings(settings),
-        ),
+        decisions=decision_store(settings, client, indexed=indexed),
         shared_signals=settings.shared_signals,
         model=BatchModel(registry.load(model_version)),
         policy=RiskPolicy(
@@ -85,6 +79,19 @@ def build_pipeline(
         shadow=shadow_model(registry),
         explain_all=settings.explain_all,
     )
+
+
+def decision_store(settings: Settings, client: AsyncRedis, *, indexed: bool = True) -> DecisionWriter:
+    """PostgreSQL's (``store.pg_decisions``) when RISKWIRE_DATABASE_URL is set and the
+    records are searchable, else Redis's; a private replay (``indexed=False``) keeps Redis."""
+    names, cipher = load_names(settings), AtRest.from_settings(settings)
+    if settings.database_url is not None and indexed:
+        from store.database import LazyPool
+        from store.pg_decisions import PgDecisionStore
+
+        pool = LazyPool(settings.database_url.get_secret_value())
+        return PgDecisionStore(pool, names=names, cipher=cipher)
+    return DecisionStore(client, ttl_s=settings.decision_ttl_s, indexed=indexed, names=names, cipher=cipher)
 
 
 def shadow_model(registry: ModelRegistry) -> BatchModel | None:

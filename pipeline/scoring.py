@@ -32,7 +32,7 @@ from pipeline.online_follower import OnlineFollower
 from pipeline.record_shapes import VECTOR_KEY, vector_blocks
 from rules.attributes import rule_values
 from rules.live import LiveRules
-from store.decisions import DecisionStore
+from store.decisions import DecisionWriter
 from store.feature_state import FeatureStore, Position
 
 
@@ -57,7 +57,7 @@ class ScoringPipeline:
         self,
         *,
         features: FeatureStore,
-        decisions: DecisionStore,
+        decisions: DecisionWriter,
         model: BatchModel,
         policy: RiskPolicy,
         top_reasons: int = 3,

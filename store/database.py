@@ -17,6 +17,8 @@ The driver is psycopg 3 (async), the pool psycopg_pool's; both are imported on f
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -37,7 +39,10 @@ _UPGRADE_LOCK = 0x72697364  # "risd"
 DAYS_AHEAD = 3
 
 
-class DatabaseUnreachable(ServiceUnreachable):
+class DatabaseUnreachable(ServiceUnreachable, ConnectionError):
+    """PostgreSQL does not answer. A ``ConnectionError`` too, so the worker's retry loop
+    (``stream.handler.RETRYABLE`` holds ``OSError``) backs off and retries the batch."""
+
     @classmethod
     def at(cls, url: str, detail: str = "") -> DatabaseUnreachable:
         why = f" ({detail})" if detail else ""
@@ -192,6 +197,43 @@ async def maintain(
     dropped = [str(r[0]) for r in await cur.fetchall()]
     await conn.commit()
     return Maintenance(ready, dropped)
+
+
+class LazyPool:
+    """A pool opened on first use, in the event loop that uses it: for the stores that
+    synchronous factories build (``pipeline.factory``). :meth:`connection` turns a lost or
+    refused connection into :class:`DatabaseUnreachable`."""
+
+    def __init__(self, url: str, *, max_size: int = 4) -> None:
+        self.url, self._max_size = url, max_size
+        self._pool: AsyncConnectionPool | None = None
+
+    @classmethod
+    def of(cls, pool: AsyncConnectionPool) -> LazyPool:
+        lazy = cls("")
+        lazy._pool = pool
+        return lazy
+
+    async def pool(self) -> AsyncConnectionPool:
+        if self._pool is None:
+            self._pool = await open_pool(self.url, max_size=self._max_size)
+        return self._pool
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection[Any]]:
+        import psycopg
+
+        pool = await self.pool()
+        try:
+            async with pool.connection() as conn:
+                yield conn
+        except psycopg.OperationalError as exc:  # PoolTimeout, a server gone or restarting
+            raise DatabaseUnreachable.at(self.url or "(pool)", _first_line(exc)) from exc
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from contracts.identity import EntityNames, event_ref, split_ref
 from contracts.records import Transaction
 from store.at_rest import AtRest
+from store.database import LazyPool
 from store.decisions import FILTERS, MAX_SCORE_US, Found, ScanPage, index_fields
 from store.layout import INDEX_ALL, decision_key, index_key, review_queue_key
 
@@ -134,25 +135,31 @@ def _at(us: int) -> datetime:
 class PgDecisionStore:
     """Decision records, their searches and the review queue's opening in PostgreSQL.
 
-    ``pool``: connections in autocommit (``store.database.open_pool``). ``names`` and
-    ``cipher`` as for ``store.decisions.DecisionStore``; ``indexed=False`` opens no reviews.
+    ``pool``: connections in autocommit (``store.database.open_pool``), or a
+    ``store.database.LazyPool`` (opened on first use). ``names`` and ``cipher`` as for
+    ``store.decisions.DecisionStore``; ``indexed=False`` opens no reviews. A lost database
+    raises ``store.database.DatabaseUnreachable`` (a ``ConnectionError``: the worker retries).
     """
 
     def __init__(
         self,
-        pool: AsyncConnectionPool,
+        pool: AsyncConnectionPool | LazyPool,
         *,
         clock: Callable[[], float] = time.time,
         indexed: bool = True,
         names: EntityNames | None = None,
         cipher: AtRest | None = None,
     ) -> None:
-        self._pool = pool
+        self._pool = pool if isinstance(pool, LazyPool) else LazyPool.of(pool)
         self.cipher = cipher or AtRest.off()
         self._clock = clock
         self._indexed = indexed
         self.names = names or EntityNames()
         self._days: set[date] = set()  # day partitions known to exist
+
+    async def aclose(self) -> None:
+        """Close the pool's connections."""
+        await self._pool.close()
 
     def _open(self, value: bytes, ref: str) -> bytes:
         return self.cipher.decrypt(bytes(value), decision_key(ref).encode())
