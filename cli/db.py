@@ -36,3 +36,37 @@ def upgrade_cmd() -> None:
         )
 
     asyncio.run(run())
+
+
+@db.command("import-redis")
+def import_redis_cmd() -> None:
+    """Copy the decision records and review states in Redis (RISKWIRE_REDIS_URL) into
+    PostgreSQL (idempotent: what PostgreSQL already holds is kept; run it twice, the second
+    copies nothing). Run `riskwire db upgrade` first."""
+    import asyncio
+
+    from contracts.identity import load_names
+    from contracts.settings import get_settings
+    from store.at_rest import AtRest
+    from store.connect import async_client
+    from store.database import LazyPool, redacted, require_url
+    from store.pg_decisions import PgDecisionStore
+    from store.pg_import import import_redis
+
+    s = get_settings()
+    url = require_url(s.database_url.get_secret_value() if s.database_url else None)
+
+    async def run() -> None:
+        client, pool = async_client(s), LazyPool(url)
+        store = PgDecisionStore(pool, names=load_names(s), cipher=AtRest.from_settings(s))
+        try:
+            done = await import_redis(client, store, pool)
+        finally:
+            await pool.close()
+            await client.aclose()
+        click.echo(
+            f"{done.seen:,} decision records in Redis, {done.copied:,} new in {redacted(url)}; "
+            f"{done.reviews:,} review states copied"
+        )
+
+    asyncio.run(run())
