@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from contracts.identity import load_names
 from contracts.settings import Settings
@@ -133,7 +133,19 @@ def build_label_learning(
         load_learner=OnlineLearner.from_state,
         pending_retry=settings.online_pending_retry,
         cipher=AtRest.from_settings(settings),
+        records=_pg_records(settings),
     )
+
+
+def _pg_records(settings: Settings) -> Callable[[list[str]], Awaitable[list[bytes | None]]] | None:
+    """Where label learning reads decision records: PostgreSQL when they live there."""
+    if settings.database_url is None:
+        return None
+    from store.database import LazyPool
+    from store.pg_decisions import PgDecisionStore
+
+    pool = LazyPool(settings.database_url.get_secret_value(), max_size=2)
+    return PgDecisionStore(pool, names=load_names(settings), cipher=AtRest.from_settings(settings)).read
 
 
 def first_learner(settings: Settings, artefact: ModelArtefact) -> Callable[[], OnlineLearner]:
