@@ -31,6 +31,7 @@ from store.audit import AuditLog
 from store.connect import AsyncRedis, async_client
 from store.key_hash import key_pepper
 from store.pg_decisions import PgDecisionStore
+from store.pg_reviews import PgReviewStore
 from store.reviews import ReviewStore
 
 log = logging.getLogger("riskwire.api")
@@ -80,7 +81,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         # PostgreSQL's when RISKWIRE_DATABASE_URL is set (issue 18), else Redis's.
         app.state.decisions = decision_records = decision_store(settings, client)
-        app.state.reviews = ReviewStore(client, audit_log, AtRest.from_settings(settings))
+        app.state.reviews = (
+            PgReviewStore(decision_records.pool, audit_log, AtRest.from_settings(settings))
+            if isinstance(decision_records, PgDecisionStore)
+            else ReviewStore(client, audit_log, AtRest.from_settings(settings))
+        )
         publisher = LabelPublisher(
             settings.bootstrap,
             settings.topic_labels,

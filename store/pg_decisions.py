@@ -157,6 +157,11 @@ class PgDecisionStore:
         self.names = names or EntityNames()
         self._days: set[date] = set()  # day partitions known to exist
 
+    @property
+    def pool(self) -> LazyPool:
+        """Its connections, for the stores that share them (``store.pg_reviews``)."""
+        return self._pool
+
     async def aclose(self) -> None:
         """Close the pool's connections."""
         await self._pool.close()
