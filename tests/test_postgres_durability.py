@@ -95,8 +95,8 @@ def test_redis_lost_whole_every_acknowledged_decision_is_still_served(
     worker_settings: Settings, tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Redis dies and comes back empty (no persistence): the decisions the worker acknowledged
-    before are served by the API from PostgreSQL (with a key made after the loss: API keys
-    are still in Redis in this slice)."""
+    before, and the review queue, are served by the API from PostgreSQL (with a key made
+    after the loss: API keys are still in Redis in this slice)."""
     asyncio.run(upgrade(database_url))
     monkeypatch.setenv("RISKWIRE_DATABASE_URL", database_url)
     with EmbeddedServices(workdir=tmp_path / "redis", with_kafka=False) as own:
@@ -124,3 +124,9 @@ def test_redis_lost_whole_every_acknowledged_decision_is_still_served(
                 assert got.json()["event_id"] == r["event_id"]
             page = api.get("/v1/decisions", params={"limit": 10}, headers=bearer(secret))
             assert page.status_code == 200 and len(page.json()["items"]) == 10, page.text
+            queue = api.get("/v1/reviews", params={"limit": 200}, headers=bearer(secret))
+            assert queue.status_code == 200, queue.text
+            listed = {item["event_id"] for item in queue.json()["items"]}
+        with psycopg.connect(database_url) as conn:
+            rows = conn.execute("SELECT event_id FROM decisions WHERE decision = 'review'").fetchall()
+        assert listed == {r[0] for r in rows} and listed, "the review queue outlived Redis"
