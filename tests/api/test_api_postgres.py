@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 
@@ -125,3 +126,34 @@ def test_the_api_works_with_decisions_in_postgresql(pg_client: TestClient, pg_se
     with psycopg.connect(s.database_url.get_secret_value()) as conn:
         rows = conn.execute("SELECT action FROM audit ORDER BY id").fetchall()
     assert [r[0] for r in rows] == ["review.assign", "review.close"]
+
+
+def test_postgresql_down_is_503_and_the_api_recovers_when_it_returns(
+    services, redis_client, model_dir, tmp_path
+) -> None:
+    """No state in the API: a restarted PostgreSQL serves the same record again."""
+    from embedded.postgres import EmbeddedPostgres
+
+    with EmbeddedPostgres(workdir=tmp_path / "pg") as pg:
+        asyncio.run(upgrade(pg.url))
+        s = Settings(
+            redis_url=services.redis_url,
+            database_url=SecretStr(pg.url),
+            kafka_bootstrap=services.kafka_bootstrap,
+            model_dir=model_dir,
+        )
+        put(s, [(tx("p1", account="acme"), decision_body("p1"))])
+        _, secret = new_key(s, "admin")
+        with TestClient(create_app(s)) as client:
+            assert client.get("/v1/decisions/p1", headers=bearer(secret)).status_code == 200
+            pg.halt()
+            down = client.get("/v1/decisions/p1", headers=bearer(secret))
+            assert down.status_code == 503 and down.json()["detail"] == "database unavailable", down.text
+            pg.restart()
+            codes = []
+            for _ in range(50):
+                codes.append(client.get("/v1/decisions/p1", headers=bearer(secret)).status_code)
+                if codes[-1] == 200:
+                    break
+                time.sleep(0.2)
+            assert codes[-1] == 200, codes
