@@ -75,6 +75,10 @@ WITH input AS (
     SELECT f.account, f.event_id, f.scored_at, f.scored_us, f.card, f.customer, f.merchant,
            f.risk_level, f.decision, f.body
     FROM firsts f JOIN claimed c USING (account, event_id)
+), known AS (
+    INSERT INTO accounts (account)
+    SELECT DISTINCT f.account FROM firsts f JOIN claimed c USING (account, event_id)
+    ON CONFLICT DO NOTHING
 ), opened AS (
     INSERT INTO reviews (account, event_id, status, scored_at, scored_us)
     SELECT f.account, f.event_id, 'open', f.scored_at, f.scored_us
@@ -254,9 +258,10 @@ class PgDecisionStore:
         """Every stored record of ``event_id``, whatever its account (no account first)."""
         async with self._pool.connection() as conn:
             cur = await conn.execute(
-                "SELECT d.account, d.body FROM decision_ids g JOIN decisions d ON d.account = g.account"
-                " AND d.event_id = g.event_id AND d.scored_at = g.scored_at"
-                " WHERE g.event_id = %s ORDER BY g.account",
+                "SELECT d.account, d.body FROM accounts a"
+                " JOIN decision_ids g ON g.account = a.account AND g.event_id = %s"
+                " JOIN decisions d ON d.account = g.account AND d.event_id = g.event_id"
+                " AND d.scored_at = g.scored_at ORDER BY a.account",
                 (event_id,),
             )
             rows = await cur.fetchall()

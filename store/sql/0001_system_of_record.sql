@@ -18,6 +18,12 @@ CREATE TABLE decision_ids (
 );
 CREATE INDEX decision_ids_scored_at ON decision_ids (scored_at);  -- retention deletes
 
+-- Every account with a stored decision ('' included): a lookup by event id alone (admin
+-- keys) probes (account, event_id) once per account instead of scanning the claims.
+CREATE TABLE accounts (
+    account text PRIMARY KEY
+);
+
 -- The full record, as the worker stored and published it (``body``: JSON, sealed with
 -- AES-256-GCM when RISKWIRE_AT_REST_KEYS is set), plus the columns searches filter on.
 -- One partition a day (UTC); retention drops whole partitions.

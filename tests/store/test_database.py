@@ -29,7 +29,7 @@ def test_upgrade_applies_each_file_once_and_records_it(database_url: str) -> Non
     assert [m.version for m in first] == [m.version for m in migrations()]
     assert asyncio.run(upgrade(database_url)) == []
     tables = _tables(database_url)
-    wanted = {"schema_migrations", "decision_ids", "decisions", "reviews", "labels", "rules"}
+    wanted = {"schema_migrations", "decision_ids", "accounts", "decisions", "reviews", "labels", "rules"}
     assert wanted | {"rule_history", "api_keys", "audit"} <= tables
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT version, name FROM schema_migrations").fetchall() == [
