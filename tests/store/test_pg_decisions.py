@@ -315,7 +315,7 @@ def test_records_are_sealed_at_rest_under_the_redis_name(pg: str) -> None:
     assert _pg_run(pg, write, cipher=box) == [body]
     with psycopg.connect(pg) as conn:
         (raw,) = conn.execute("SELECT body FROM decisions").fetchone()  # type: ignore[misc]
-    assert b"x1" not in raw and box.decrypt(raw, b"rw:decision:{acme:x1}") == body
+    assert b'"event_id"' not in raw and box.decrypt(raw, b"rw:decision:{acme:x1}") == body
 
     async def read(store: PgDecisionStore) -> list[bytes]:
         return [await store.get(acme("x1")) or b"", *(await store.put_new([(tx("x1"), record("x1"))]))]
