@@ -16,6 +16,7 @@ The driver is psycopg 3 (async), the pool psycopg_pool's; both are imported on f
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -206,9 +207,10 @@ class LazyPool:
     synchronous factories build (``pipeline.factory``). :meth:`connection` turns a lost or
     refused connection into :class:`DatabaseUnreachable`."""
 
-    def __init__(self, url: str, *, max_size: int = 4) -> None:
-        self.url, self._max_size = url, max_size
+    def __init__(self, url: str, *, max_size: int = 4, timeout: float = 10.0) -> None:
+        self.url, self._max_size, self._timeout = url, max_size, timeout
         self._pool: AsyncConnectionPool | None = None
+        self._opening: asyncio.Future[AsyncConnectionPool] | None = None
 
     @classmethod
     def of(cls, pool: AsyncConnectionPool) -> LazyPool:
@@ -218,7 +220,18 @@ class LazyPool:
 
     async def pool(self) -> AsyncConnectionPool:
         if self._pool is None:
-            self._pool = await open_pool(self.url, max_size=self._max_size)
+            if self._opening is None:  # the first caller opens it; concurrent ones wait for it
+                self._opening = asyncio.ensure_future(
+                    open_pool(self.url, max_size=self._max_size, timeout=self._timeout)
+                )
+            opening = self._opening
+            try:
+                pool = await asyncio.shield(opening)
+            except BaseException:
+                if self._opening is opening and opening.done():
+                    self._opening = None  # a failed open is tried again by the next caller
+                raise
+            self._pool = pool
         return self._pool
 
     @asynccontextmanager
@@ -236,6 +249,7 @@ class LazyPool:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+        self._opening = None
 
 
 def _first_line(exc: BaseException) -> str:

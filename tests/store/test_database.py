@@ -138,3 +138,30 @@ def test_db_upgrade_fails_in_one_line(url: str | None, code: int, says: str) -> 
     done = _cli(url and url.format(port=free_port()), "upgrade")
     lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
     assert done.returncode == code and len(lines) == 1 and lines[0].startswith(says), lines
+
+
+def test_a_lazy_pool_is_opened_once_by_concurrent_first_users(database_url: str) -> None:
+    from store.database import LazyPool
+
+    async def main() -> int:
+        lazy = LazyPool(database_url)
+        try:
+            pools = await asyncio.gather(*(lazy.pool() for _ in range(5)))
+            return len({id(p) for p in pools})
+        finally:
+            await lazy.close()
+
+    assert asyncio.run(main()) == 1
+
+
+def test_a_lazy_pool_that_could_not_open_tries_again() -> None:
+    from store.database import LazyPool
+
+    async def main() -> None:
+        lazy = LazyPool(f"postgresql://riskwire:pw@127.0.0.1:{free_port()}/riskwire", timeout=1.0)
+        for _ in range(2):
+            with pytest.raises(DatabaseUnreachable):
+                async with lazy.connection():
+                    pass
+
+    asyncio.run(main())
