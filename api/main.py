@@ -109,8 +109,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await publisher.close()
-            if isinstance(decision_records, PgDecisionStore):
-                await decision_records.aclose()
+            scoring_records = getattr(app.state.scoring, "decisions", None)
+            for records in (decision_records, scoring_records):
+                if isinstance(records, PgDecisionStore):
+                    await records.aclose()
             await client.aclose()
 
     app = FastAPI(
