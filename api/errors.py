@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.schemas import ErrorBody
 from store.at_rest import AtRestError
+from store.database import DatabaseUnreachable
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ _DESCRIPTIONS = {
     413: "Request body larger than the configured cap",
     422: "The request does not match the schema",
     429: "Too many requests for this key; retry after `Retry-After` seconds",
-    503: "A backing service (Redis, Kafka) is unavailable",
+    503: "A backing service (Redis, Kafka, PostgreSQL) is unavailable",
 }
 
 _HEADERS: dict[int, dict[str, Any]] = {
@@ -86,8 +87,10 @@ def install(app: FastAPI) -> None:
 
     async def unavailable(request: Request, exc: Exception) -> JSONResponse:
         log.warning("%s %s: %s", request.method, request.url.path, exc)
+        if isinstance(exc, ServiceUnavailable):
+            return error_response(503, f"service unavailable: {exc}")
         return error_response(
-            503, f"service unavailable: {exc}" if isinstance(exc, ServiceUnavailable) else "redis unavailable"
+            503, "database unavailable" if isinstance(exc, DatabaseUnreachable) else "redis unavailable"
         )
 
     async def sealed(request: Request, exc: Exception) -> JSONResponse:
@@ -100,7 +103,7 @@ def install(app: FastAPI) -> None:
 
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid)
-    for cls in (ServiceUnavailable, RedisConnectionError, RedisTimeoutError):
+    for cls in (ServiceUnavailable, RedisConnectionError, RedisTimeoutError, DatabaseUnreachable):
         app.add_exception_handler(cls, unavailable)
     app.add_exception_handler(AtRestError, sealed)
     app.add_exception_handler(Exception, crashed)

@@ -19,18 +19,18 @@ from api.limits import BodyLimit
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.publisher import LabelPublisher
 from api.routers import audit, decisions, health, keys, labels, models, reviews, rules, scoring
-from contracts.identity import load_names
 from contracts.settings import Settings, get_settings
 from models.errors import ModelError
 from models.loading import ModelRegistry
-from pipeline.factory import build_pipeline
+from pipeline.factory import build_pipeline, decision_store
 from pipeline.scoring import ScoringPipeline
 from store.api_keys import KeyStore
 from store.at_rest import AtRest
 from store.audit import AuditLog
 from store.connect import AsyncRedis, async_client
-from store.decisions import DecisionStore
 from store.key_hash import key_pepper
+from store.pg_decisions import PgDecisionStore
+from store.pg_reviews import PgReviewStore
 from store.reviews import ReviewStore
 
 log = logging.getLogger("riskwire.api")
@@ -78,13 +78,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             burst=settings.api_rate_burst,
             pepper=key_pepper(settings),
         )
-        app.state.decisions = DecisionStore(
-            client,
-            ttl_s=settings.decision_ttl_s,
-            names=load_names(settings),
-            cipher=AtRest.from_settings(settings),
+        # PostgreSQL's when RISKWIRE_DATABASE_URL is set (issue 18), else Redis's.
+        app.state.decisions = decision_records = decision_store(settings, client)
+        app.state.reviews = (
+            PgReviewStore(decision_records.pool, audit_log, AtRest.from_settings(settings))
+            if isinstance(decision_records, PgDecisionStore)
+            else ReviewStore(client, audit_log, AtRest.from_settings(settings))
         )
-        app.state.reviews = ReviewStore(client, audit_log, AtRest.from_settings(settings))
         publisher = LabelPublisher(
             settings.bootstrap,
             settings.topic_labels,
@@ -107,6 +107,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await publisher.close()
+            scoring_records = getattr(app.state.scoring, "decisions", None)
+            for records in (decision_records, scoring_records):
+                if isinstance(records, PgDecisionStore):
+                    await records.aclose()
             await client.aclose()
 
     app = FastAPI(

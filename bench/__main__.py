@@ -118,7 +118,7 @@ def _run(services: BenchServices, tmp: Path, opts: Options) -> dict[str, Any]:
         var_dir=tmp,
     )
     figures: dict[str, Any] = {"redis_nodes": len(services.redis_nodes), "errors": {}}
-    phases = Phases(10 + int(opts.api) + 1)
+    phases = Phases(10 + int(opts.api) + int(opts.postgres) + 1)
     mode = f"Redis Cluster of {len(services.redis_nodes)} masters" if services.cluster else "one Redis"
     cores = os.cpu_count()
     print(f"riskwire bench: embedded broker {services.kafka_bootstrap}, {mode}, {cores} cores\n", flush=True)
@@ -143,6 +143,8 @@ def _run(services: BenchServices, tmp: Path, opts: Options) -> dict[str, Any]:
     burst = later[: opts.events]
     steady = later[opts.events : opts.events + opts.steady_events]
     staged = live[opts.events + opts.steady_events :]
+    # Fresh payments for the PostgreSQL run, after those the stage costs may use.
+    pg_burst = later[-opts.events :] if opts.postgres else []
 
     with phases.phase(f"training on {len(history):,} payments") as ph:
         result = train(build_training_set(history, labels), seed=7)
@@ -220,6 +222,14 @@ def _run(services: BenchServices, tmp: Path, opts: Options) -> dict[str, Any]:
         scores.stop()
         worker.stop()
         cpu.close()
+
+    if opts.postgres:
+        with phases.phase(f"worker draining {len(pg_burst):,} more payments, decisions in PostgreSQL") as ph:
+            _postgres_worker(services, settings, tmp, pg_burst, figures)
+            ph["result"] = (
+                f"{figures['worker_pg_events_per_s']:,.0f} events/s "
+                f"({figures['worker_pg_vs_redis']:.0%} of the Redis-only run)"
+            )
 
     with phases.phase(f"the same payments at {opts.rate:,.0f}/s through a plain forwarder") as ph:
         hop = OutputWatcher(settings.bootstrap, HOP_OUT_TOPIC, settings.topic_partitions)
@@ -299,6 +309,42 @@ def _run(services: BenchServices, tmp: Path, opts: Options) -> dict[str, Any]:
     figures["phase_seconds"] = phases.seconds
     _print_figures(figures)
     return figures
+
+
+def _postgres_worker(
+    services: BenchServices, settings: Any, tmp: Path, payments: list[dict[str, Any]], figures: dict[str, Any]
+) -> None:
+    """The burst again, fresh payments of the same stream, waiting for a worker whose
+    decision records go to an embedded PostgreSQL (RISKWIRE_DATABASE_URL): its events/s
+    measured as the Redis-only run's, and every event's record checked in the database."""
+    import asyncio
+
+    import psycopg
+
+    from embedded.postgres import EmbeddedPostgres
+    from store.database import upgrade
+
+    ids = [r["event_id"] for r in payments]
+    with EmbeddedPostgres(workdir=tmp / "postgres") as pg:
+        asyncio.run(upgrade(pg.url))
+        publish_burst(settings.bootstrap, settings.topic_transactions, payments)
+        scores = OutputWatcher(settings.bootstrap, settings.topic_scores, settings.topic_partitions)
+        scores.start()
+        env = {**services.child_env, "RISKWIRE_DATABASE_URL": pg.url}
+        try:
+            with children.worker(settings, tmp / "worker-postgres.log", env) as worker:
+                worker.start(children.WORKER_READY)
+                arrivals = scores.wait_for(ids, timeout=max(300.0, len(payments) / 50))
+        finally:
+            scores.stop()
+        with psycopg.connect(pg.url) as conn:
+            row = conn.execute("SELECT count(*) FROM decisions WHERE event_id = ANY(%s)", (ids,)).fetchone()
+    rate, counted, span = sustained_rate(arrivals)
+    stored = int(row[0]) if row else 0
+    if stored != len(set(ids)):
+        raise RuntimeError(f"PostgreSQL holds {stored:,} records for {len(set(ids)):,} payments")
+    figures.update(worker_pg_events_per_s=rate, worker_pg_counted=counted, worker_pg_span_s=span)
+    figures["worker_pg_vs_redis"] = rate / figures["worker_events_per_s"]
 
 
 def _at_rest(settings: Any, records_file: Path) -> dict[str, Any]:
@@ -406,6 +452,12 @@ def _print_figures(f: dict[str, Any]) -> None:
             f"({f['replay_times']} times; {f['replay_wall_s']:.1f} s with Python's start; "
             "from an empty feature state, as replay requires; on its own private Redis, features in "
             f"memory; {f.get('replay_redis_url_events_per_s', 0):,.0f} events/s with --redis-url)"
+        )
+    if "worker_pg_events_per_s" in f:
+        print(
+            f"worker with decisions in PostgreSQL: {f['worker_pg_counted']:,} events in "
+            f"{f['worker_pg_span_s']:.2f} s, {f['worker_pg_events_per_s']:,.0f} events/s against "
+            f"{f['worker_events_per_s']:,.0f} without ({f['worker_pg_vs_redis']:.0%}; target ≥ 85%)"
         )
     if "api_lookup_p50_ms" in f:
         print(

@@ -38,6 +38,8 @@ class Options:
     api: bool = True
     json_path: Path = Path("var/bench.json")
     redis_cluster: bool = False
+    # Issue 18: the worker again on as many fresh payments, decisions in an embedded PostgreSQL.
+    postgres: bool = True
 
     @property
     def steady_events(self) -> int:
@@ -51,8 +53,9 @@ class Options:
         return sum(stage_events(size, self.stage_events) for size in STAGE_BATCHES)
 
     def after_history(self) -> int:
-        """Payments needed after the history: the burst, the steady run, the stage costs."""
-        return self.events + self.steady_events + self.stage_chunk()
+        """Payments needed after the history: the burst, the steady run, the stage costs
+        (and the PostgreSQL burst)."""
+        return self.events * (1 + int(self.postgres)) + self.steady_events + self.stage_chunk()
 
 
 def _env(name: str, default: Any, kind: Callable[[str], Any]) -> Any:
@@ -115,6 +118,13 @@ def parse_args(argv: Sequence[str] | None = None, prog: str = "python -m bench")
         action="store_false",
         default=_env("BENCH_API", True, _flag),
         help="skip the API lookup figure (BENCH_API=0)",
+    )
+    p.add_argument(
+        "--no-postgres",
+        dest="postgres",
+        action="store_false",
+        default=_env("BENCH_POSTGRES", True, _flag),
+        help="skip the worker run with decisions in PostgreSQL (BENCH_POSTGRES=0)",
     )
     p.add_argument(
         "--json",

@@ -16,6 +16,8 @@ from bench.stats import Target, all_met, at_least, at_most, ratio
 #: The hot-path issue's goals.
 WORKER_MIN_EVENTS_S = 4000.0
 WORKER_MIN_SHARE_OF_DECODE_ONLY = 0.4
+#: Issue 18: decisions in PostgreSQL cost the worker at most 15% of its throughput.
+WORKER_MIN_SHARE_WITH_POSTGRES = 0.85
 REDIS_MAX_CPU_US = 50.0
 P99_MAX_OVER_HOP_MS = 25.0
 EXPLAIN_MAX_US = 20.0
@@ -73,6 +75,16 @@ def summary_rows(f: Mapping[str, Any]) -> list[Row]:
             "worker wall time per event",
             1e6 / worker if worker else None,
             [at_most(REDIS_MAX_CPU_US, f"≤ {REDIS_MAX_CPU_US:.0f}")],
+        ),
+        Row(
+            "worker throughput, PostgreSQL",
+            "events/s",
+            f.get("worker_pg_events_per_s"),
+            "worker throughput",
+            worker,
+            [at_least(WORKER_MIN_SHARE_WITH_POSTGRES * worker, f"≥ 0.85 × peer = {0.85 * worker:,.0f}")]
+            if worker and f.get("worker_pg_events_per_s") is not None
+            else [],
         ),
         Row("publish-to-score p50", "ms", f.get("latency_p50_ms"), "broker hop p50", f.get("hop_p50_ms")),
         Row("publish-to-score p99", "ms", f.get("latency_p99_ms"), "broker hop p99", hop_p99, p99_goals),

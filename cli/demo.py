@@ -111,6 +111,8 @@ def _print_example(record: dict[str, Any], api_url: str, secret: str) -> None:
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None)
 def demo(seconds: float | None, rate: float, cards: int, workdir: Path | None) -> None:
     """Run everything on embedded services and show live decisions (Ctrl-C ends it)."""
+    import asyncio
+
     import httpx
 
     from cli.backfill import backfill
@@ -118,7 +120,9 @@ def demo(seconds: float | None, rate: float, cards: int, workdir: Path | None) -
     from cli.train import train_model
     from contracts.settings import Settings, get_settings
     from embedded import EmbeddedServices
+    from embedded.postgres import EmbeddedPostgres
     from simulator import SimulationConfig, publish, simulate, write_jsonl
+    from store.database import upgrade
     from store.safe_url import redacted
     from stream.topics import ensure_topics
 
@@ -141,6 +145,17 @@ def demo(seconds: float | None, rate: float, cards: int, workdir: Path | None) -
             cleanup.callback(services.stop)
             bootstrap = base.kafka_bootstrap or services.kafka_bootstrap
             redis_url = base.redis_url or services.redis_url
+        # Decision records in PostgreSQL (issue 18): the configured one, else an embedded one
+        # beside the embedded broker and Redis (with external Kafka and Redis: Redis keeps them).
+        database_url = base.database_url.get_secret_value() if base.database_url else None
+        if database_url is None and not (base.kafka_bootstrap and base.redis_url):
+            click.echo("starting the embedded PostgreSQL (decision records) ...")
+            postgres = EmbeddedPostgres(workdir=work / "postgres").start()
+            cleanup.callback(postgres.stop)
+            database_url = postgres.url
+        if database_url is not None:
+            asyncio.run(upgrade(database_url))
+            env["RISKWIRE_DATABASE_URL"] = database_url
         api_port = _free_port()
         env.update(
             RISKWIRE_KAFKA_BOOTSTRAP=bootstrap,

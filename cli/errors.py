@@ -8,6 +8,8 @@ the traceback with ``--debug``.
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from contracts.errors import RiskwireError
@@ -54,6 +56,9 @@ def _library_failure(exc: BaseException) -> str | None:
 
             return str(KafkaUnreachable.at(get_settings().bootstrap, err.str()))
         return f"Kafka: {_first_line(exc)}"
+    psycopg = sys.modules.get("psycopg")  # only when a verb used PostgreSQL: not imported here
+    if psycopg is not None and isinstance(exc, psycopg.Error):
+        return f"PostgreSQL refused: {_first_line(exc)}"
     if isinstance(exc, OSError) and exc.filename is not None:
         return f"{exc.strerror or type(exc).__name__}: {exc.filename}"
     return None

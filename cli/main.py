@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from cli.backfill import backfill_cmd
+from cli.db import db
 from cli.demo import demo
 from cli.errors import one_line
 from cli.evaluate import evaluate
@@ -94,3 +95,4 @@ main.add_command(evaluate)
 main.add_command(keys)
 main.add_command(models)
 main.add_command(replay_cmd, "replay")
+main.add_command(db)

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     # True: ``redis_url`` names any node of a Redis Cluster (db 0 only); see README, "Redis Cluster".
     redis_cluster: bool = False
     embedded_kafka_port: int = 19092
+    # PostgreSQL, the system of record for decision records (issue 18): any PostgreSQL 14+,
+    # ``postgresql://user:password@host:port/db``. Unset: decisions stay in Redis.
+    database_url: SecretStr | None = None
+    # Decision records are kept this many days (whole day partitions are dropped).
+    decision_retention_days: int = Field(default=90, ge=1)
     embedded_redis_port: int = 16379
 
     # Topics.

@@ -58,6 +58,12 @@ def _die_with_parent(parent_pid: int) -> Callable[[], None]:
     return preexec
 
 
+def _primary_gid(uid: int) -> int:
+    import pwd
+
+    return pwd.getpwuid(uid).pw_gid
+
+
 def _spawner_pool() -> ThreadPoolExecutor:
     """The single thread that forks every child; it lives until interpreter exit."""
     global _spawner
@@ -68,9 +74,17 @@ def _spawner_pool() -> ThreadPoolExecutor:
 
 
 def spawn(
-    argv: Sequence[str], log_path: Path, env: Mapping[str, str], cwd: Path | None = None
+    argv: Sequence[str],
+    log_path: Path,
+    env: Mapping[str, str],
+    cwd: Path | None = None,
+    user: int | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start argv in its own session with output appended to log_path, tied to our life."""
+    """Start argv in its own session with output appended to log_path, tied to our life.
+
+    ``user``: the uid (and its group) to run as, for servers that refuse root (PostgreSQL);
+    the death signal is set after the switch, which would otherwise clear it.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
@@ -85,6 +99,8 @@ def spawn(
             env=dict(env),
             cwd=cwd,
             close_fds=True,
+            user=user,
+            group=None if user is None else _primary_gid(user),
             start_new_session=True,  # Ctrl-C reaches us only; we stop children in order
             preexec_fn=_die_with_parent(os.getpid()),
         )
@@ -97,9 +113,9 @@ def spawn(
     return popen
 
 
-def terminate(popen: subprocess.Popen[bytes]) -> None:
-    """Ask a child's process group to stop (SIGTERM) without waiting."""
-    _signal_group(popen, signal.SIGTERM)
+def terminate(popen: subprocess.Popen[bytes], sig: signal.Signals = signal.SIGTERM) -> None:
+    """Ask a child's process group to stop (SIGTERM, or ``sig``) without waiting."""
+    _signal_group(popen, sig)
 
 
 def reap(popen: subprocess.Popen[bytes], timeout: float = 5.0) -> None:

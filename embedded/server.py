@@ -8,6 +8,7 @@ picking and binding, and failing with the tail of the server's own log.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -40,6 +41,7 @@ class ServerProcess:
         self.port = port or free_port()
         self.log_path: Path | None = None
         self.cwd: Path | None = None
+        self.user: int | None = None  # the uid to run as (None: ours)
         self._auto_port = port == 0  # may move to another port until first ready
         self._command = command
         self._probe = probe
@@ -71,7 +73,7 @@ class ServerProcess:
                     "(is `riskwire services` already running?)"
                 )
             self.port = free_port()
-        self._popen = spawn(self._command(self.port), self.log_path, clean_env(), self.cwd)
+        self._popen = spawn(self._command(self.port), self.log_path, clean_env(), self.cwd, self.user)
 
     def wait_ready(self, deadline: float) -> None:
         """Block until the probe succeeds; raise with the log tail if the server fails."""
@@ -102,10 +104,10 @@ class ServerProcess:
                     return
             time.sleep(0.05)
 
-    def terminate(self) -> None:
-        """Send SIGTERM without waiting, so several servers stop in parallel."""
+    def terminate(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        """Send SIGTERM (or ``sig``) without waiting, so several servers stop in parallel."""
         if self._popen is not None:
-            terminate(self._popen)
+            terminate(self._popen, sig)
 
     def reap(self, timeout: float = 5.0) -> None:
         """Wait for the process to exit, SIGKILL after timeout."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from contracts.identity import load_names
 from contracts.settings import Settings
@@ -22,7 +22,7 @@ from pipeline.scoring import ScoringPipeline
 from rules.default_pack import default_rules
 from store.at_rest import AtRest
 from store.connect import AsyncRedis
-from store.decisions import DecisionStore
+from store.decisions import DecisionStore, DecisionWriter
 from store.feature_state import FeatureStore, OnlineFeatureStore
 from store.online_checkpoint import OnlineCheckpoint
 from store.rules import RuleStore
@@ -61,13 +61,7 @@ def build_pipeline(
     use_online = settings.online_learning if online is None else online
     return ScoringPipeline(
         features=features or feature_store(settings, client),
-        decisions=DecisionStore(
-            client,
-            ttl_s=settings.decision_ttl_s,
-            indexed=indexed,
-            names=load_names(settings),
-            cipher=AtRest.from_settings(settings),
-        ),
+        decisions=decision_store(settings, client, indexed=indexed),
         shared_signals=settings.shared_signals,
         live=LiveState(
             BatchModel(registry.load(model_version)),
@@ -91,6 +85,19 @@ def build_pipeline(
         lowering_reasons=settings.lowering_reasons,
         explain_all=settings.explain_all,
     )
+
+
+def decision_store(settings: Settings, client: AsyncRedis, *, indexed: bool = True) -> DecisionWriter:
+    """PostgreSQL's (``store.pg_decisions``) when RISKWIRE_DATABASE_URL is set and the
+    records are searchable, else Redis's; a private replay (``indexed=False``) keeps Redis."""
+    names, cipher = load_names(settings), AtRest.from_settings(settings)
+    if settings.database_url is not None and indexed:
+        from store.database import LazyPool
+        from store.pg_decisions import PgDecisionStore
+
+        pool = LazyPool(settings.database_url.get_secret_value())
+        return PgDecisionStore(pool, names=names, cipher=cipher)
+    return DecisionStore(client, ttl_s=settings.decision_ttl_s, indexed=indexed, names=names, cipher=cipher)
 
 
 def checkpoint(settings: Settings, client: AsyncRedis) -> OnlineCheckpoint:
@@ -120,7 +127,19 @@ def build_label_learning(
         load_learner=OnlineLearner.from_state,
         pending_retry=settings.online_pending_retry,
         cipher=AtRest.from_settings(settings),
+        records=_pg_records(settings),
     )
+
+
+def _pg_records(settings: Settings) -> Callable[[list[str]], Awaitable[list[bytes | None]]] | None:
+    """Where label learning reads decision records: PostgreSQL when they live there."""
+    if settings.database_url is None:
+        return None
+    from store.database import LazyPool
+    from store.pg_decisions import PgDecisionStore
+
+    pool = LazyPool(settings.database_url.get_secret_value(), max_size=2)
+    return PgDecisionStore(pool, names=load_names(settings), cipher=AtRest.from_settings(settings)).read
 
 
 def first_learner(settings: Settings, artefact: ModelArtefact) -> Callable[[], OnlineLearner]:

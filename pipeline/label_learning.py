@@ -15,7 +15,7 @@ The same code runs in the worker (labels from Kafka, with offsets) and in
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -87,8 +87,12 @@ class LabelLearning:
         load_learner: Callable[[dict[str, Any]], Learner],
         pending_retry: int = 200,
         cipher: AtRest | None = None,
+        records: Callable[[list[str]], Awaitable[list[bytes | None]]] | None = None,
     ) -> None:
+        """``records``: where the decision records are read (``PgDecisionStore.read`` when
+        they live in PostgreSQL); by default Redis's, opened with ``cipher``."""
         self._redis = client
+        self._records = records
         self._cipher = cipher or AtRest.off()  # decision records may be sealed at rest
         self.features = features
         self.checkpoint = checkpoint
@@ -133,7 +137,10 @@ class LabelLearning:
                 outcome.duplicates += event_id in fresh
                 if event_id in pending:
                     pending_drop.append(event_id)
-        records = await read_records(self._redis, list(todo), self._cipher)
+        if self._records is not None:
+            records = await self._records(list(todo))
+        else:
+            records = await read_records(self._redis, list(todo), self._cipher)
 
         rows, ys, probs, times, learned_ids = [], [], [], [], []
         pending_add: list[tuple[str, bytes]] = []

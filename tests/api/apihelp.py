@@ -101,6 +101,17 @@ def put(
     async def run() -> list[bytes]:
         client = async_client(settings)
         try:
+            if settings.database_url is not None:  # the API's store is PostgreSQL's (issue 18)
+                from store.database import LazyPool
+                from store.pg_decisions import PgDecisionStore
+
+                pg = PgDecisionStore(
+                    LazyPool(settings.database_url.get_secret_value()), names=load_names(settings)
+                )
+                try:
+                    return await pg.put_new(records)
+                finally:
+                    await pg.aclose()
             store = DecisionStore(client, ttl_s=ttl_s or settings.decision_ttl_s, names=load_names(settings))
             return await store.put_new(records)
         finally:

@@ -45,12 +45,22 @@ def test_worker_must_also_keep_up_with_its_peer() -> None:
     assert rows[0].met is False  # ≥ 4,000 but < 0.4 × 20,000
 
 
+def test_the_worker_with_postgresql_keeps_85_percent_of_its_throughput() -> None:
+    """Issue 18: the run with decisions in PostgreSQL, against the same run without."""
+    rows = {r.figure: r for r in summary_rows({**FIGURES, "worker_pg_events_per_s": 4300.0})}
+    pg = rows["worker throughput, PostgreSQL"]
+    assert (pg.peer_value, pg.targets[0].limit, pg.met) == (5000.0, 4250.0, True)
+    slow = {r.figure: r for r in summary_rows({**FIGURES, "worker_pg_events_per_s": 4000.0})}
+    assert slow["worker throughput, PostgreSQL"].met is False
+    assert {r.figure: r for r in summary_rows(FIGURES)}["worker throughput, PostgreSQL"].met is None
+
+
 def test_missing_figures_show_as_dashes() -> None:
     table = format_table(summary_rows({"worker_events_per_s": 1234.0}))
     lines = table.splitlines()
     assert lines[0].split()[:2] == ["figure", "value"]
     assert "1,234" in lines[2] and "—" in lines[2] and "ok" not in lines[2]
-    assert len(lines) == 2 + 7
+    assert len(lines) == 2 + 8
 
 
 def test_json_and_markdown(tmp_path: Path) -> None:
@@ -68,7 +78,7 @@ def test_json_and_markdown(tmp_path: Path) -> None:
     doc = json.loads(path.read_text())
     assert doc["params"] == {"events": 5}
     assert doc["figures"]["worker_events_per_s"] == 5000.0
-    assert [r["met"] for r in doc["summary"]] == [True, True, None, False, False, True, None]
+    assert [r["met"] for r in doc["summary"]] == [True, True, None, None, False, False, True, None]
     md = markdown_table(doc)
     assert "| worker throughput (events/s) | 5,000 | decode-only agent | 10,000 | 0.50× |" in md
     assert "| 1,000 | 1 | 2.0 | 3.0 | 4.0 | 10 |" in md
@@ -87,7 +97,9 @@ def test_options_from_environment_and_flags(monkeypatch: pytest.MonkeyPatch) -> 
 def test_sizes_needed_after_the_history() -> None:
     assert [stage_events(s, 3000) for s in (1, 100, 1000)] == [600, 3000, 3000]
     assert stage_events(1000, 300) == 1000  # at least one batch
-    assert Options(events=100, rate=10, seconds=2, stage_events=3000).after_history() == 100 + 20 + 6600
+    assert Options(events=100, rate=10, seconds=2, stage_events=3000).after_history() == 200 + 20 + 6600
+    no_pg = Options(events=100, rate=10, seconds=2, stage_events=3000, postgres=False)
+    assert no_pg.after_history() == 100 + 20 + 6600
 
 
 def test_phases_print_one_line_each(capsys: pytest.CaptureFixture[str]) -> None:
