@@ -8,7 +8,10 @@ import asyncio
 
 import pytest
 from pydantic import SecretStr
-from test_api_decisions import (  # noqa: F401  (pytest collects what is imported here)
+
+from contracts.settings import Settings
+from store.database import upgrade
+from tests.api.test_api_decisions import (  # noqa: F401  (pytest collects what is imported here)
     corpus,
     test_cross_account_lookups_answer_404_exactly_like_unknown_ids,
     test_cursor_is_bound_to_its_query_and_page_size_is_capped,
@@ -16,9 +19,6 @@ from test_api_decisions import (  # noqa: F401  (pytest collects what is importe
     test_search_is_scoped_to_the_keys_account_and_pages_stay_exact_under_writes,
     test_search_pages_return_every_match_exactly_once_newest_first,
 )
-
-from contracts.settings import Settings
-from store.database import upgrade
 
 pytestmark = pytest.mark.services
 
