@@ -18,6 +18,8 @@ from collections.abc import Sequence
 import orjson
 from fastapi import HTTPException
 
+from contracts.settings import Settings
+
 
 def query_digest(*parts: object) -> str:
     return hashlib.sha256(orjson.dumps(parts)).hexdigest()[:16]
@@ -45,3 +47,14 @@ def decode_cursor(cursor: str, digest: str, allowed: Sequence[str]) -> tuple[str
     if not valid:
         raise HTTPException(422, "invalid cursor: pass the next_cursor of the same query unchanged")
     return index, (score, member)
+
+
+def page_size(limit: int | None, settings: Settings) -> int:
+    """A page's size: what the caller asked for, else the default, never above the cap.
+
+    >>> from contracts.settings import Settings
+    >>> s = Settings(api_page_default=50, api_page_max=200)
+    >>> page_size(None, s), page_size(10, s), page_size(10_000, s)
+    (50, 10, 200)
+    """
+    return min(limit or settings.api_page_default, settings.api_page_max)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from api.auth_first import AuthFirstRoute
+from api.cursor import page_size
 from api.dependencies import AdminKey, get_app_settings, get_audit_log
 from api.errors import PROTECTED, error_responses
 from api.schemas import AuditEntryOut, AuditPage
@@ -34,7 +35,7 @@ async def audit_log(
     require_unbound(principal, "the audit log covers every account")
     if cursor is not None and not valid_stream_id(cursor):
         raise HTTPException(422, "invalid cursor: pass the next_cursor of the previous page unchanged")
-    size = min(limit or settings.api_page_default, settings.api_page_max)
+    size = page_size(limit, settings)
     entries, next_cursor = await audit.page(size, cursor)
     return AuditPage(
         items=[

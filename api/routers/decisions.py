@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 from pydantic import AwareDatetime
 
 from api.auth_first import AuthFirstRoute
-from api.cursor import decode_cursor, encode_cursor, query_digest
+from api.cursor import decode_cursor, encode_cursor, page_size, query_digest
 from api.dependencies import AnalystKey, get_app_settings, get_decision_store, get_explainer
 from api.errors import PROTECTED, error_responses
 from api.explanations import Explainer
@@ -90,7 +90,7 @@ async def search_decisions(
     page = await store.scan(
         index,
         wanted,
-        limit=min(limit or settings.api_page_default, settings.api_page_max),
+        limit=page_size(limit, settings),
         budget=settings.api_search_scan_max,
         newest_first=order == "newest",
         since_us=since_us,

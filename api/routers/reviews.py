@@ -14,7 +14,7 @@ import orjson
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Response
 
 from api.auth_first import AuthFirstRoute
-from api.cursor import decode_cursor, encode_cursor, query_digest
+from api.cursor import decode_cursor, encode_cursor, page_size, query_digest
 from api.dependencies import (
     AnalystKey,
     get_app_settings,
@@ -95,7 +95,7 @@ async def list_reviews(
     page = await store.scan(
         [queue],
         {"account": account},
-        limit=min(limit or settings.api_page_default, settings.api_page_max),
+        limit=page_size(limit, settings),
         budget=settings.api_search_scan_max,
         newest_first=order == "newest",
         after=after,
