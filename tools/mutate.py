@@ -241,6 +241,31 @@ MODULES: tuple[Module, ...] = (
         ("tests/rules/test_rules_store.py", "store/rules.py", "pipeline/live_rules.py"),
         services=("redis",),
     ),
+    # Decision records, their indexes and the review queues (one Redis; the cluster halves of
+    # the store tests are left to `make test`: each would start a 3-master cluster per mutant).
+    Module(
+        "store-decisions",
+        ("store/decisions.py",),
+        (
+            *(
+                f"tests/store/test_cluster_stores.py::test_{t}[single]"
+                for t in (
+                    "put_new_new_redelivered_and_other_accounts_events",
+                    "an_event_without_account_and_a_bound_accounts_event_are_two_events",
+                    "a_store_without_indexes_keeps_the_records_only",
+                    "a_worker_killed_while_indexing_new_records_leaves_them_to_the_redelivery",
+                    "a_record_stored_before_a_crash_is_indexed_when_redelivered",
+                    "reviews_move_between_queues_with_their_audit_entries",
+                    "records_of_many_slots_are_read_together",
+                )
+            ),
+            "tests/api/test_api_decisions.py",
+            "tests/api/test_api_reviews.py",
+            "tests/api/test_api_rules.py",
+            "store/decisions.py",
+        ),
+        services=("redis", "kafka"),
+    ),
 )
 
 
