@@ -111,7 +111,9 @@ def index_fields(body: bytes, now_us: int) -> tuple[str, str, int]:
     ('normal', 'allow', 1767225600000000)
     >>> index_fields(b'{"decision":"block","risk_level":"highest","scored_at":"2026-01-01T00:00:01Z"}', 0)
     ('highest', 'block', 1767225601000000)
-    >>> index_fields(b'not json', 7)
+    >>> index_fields(b'not json', 7), index_fields(b'[1, 2]', 7)
+    (('', '', 7), ('', '', 7))
+    >>> index_fields(b'{"risk_level": 3, "decision": null}', 7)
     ('', '', 7)
     """
     try:

@@ -257,8 +257,10 @@ MODULES: tuple[Module, ...] = (
                     "a_record_stored_before_a_crash_is_indexed_when_redelivered",
                     "reviews_move_between_queues_with_their_audit_entries",
                     "records_of_many_slots_are_read_together",
+                    "a_redelivered_record_is_found_by_its_card_customer_and_merchant",
                 )
             ),
+            "tests/security/test_at_rest.py",
             "tests/api/test_api_decisions.py",
             "tests/api/test_api_reviews.py",
             "tests/api/test_api_rules.py",

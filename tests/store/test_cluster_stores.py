@@ -291,6 +291,48 @@ def test_a_record_stored_before_a_crash_is_indexed_when_redelivered(target: Targ
     run(target, body)
 
 
+def test_a_redelivered_record_is_found_by_its_card_customer_and_merchant(target: Target) -> None:
+    """The redelivery path indexes a stored record under the same pseudonyms as a new one;
+    and the store's own helpers name its indexes and read what the API asks of it."""
+    stored = record("e7", minute=1)
+    event = tx("e7").model_copy(update={"customer_id": "u7"})
+    names = EntityNames()
+
+    async def body(client: AsyncRedis) -> None:
+        store, crashing = DecisionStore(client, ttl_s=3600), DecisionStore(client, ttl_s=3600)
+
+        async def crash(*_: Any, **__: Any) -> None:
+            raise ConnectionError("the worker died here")
+
+        crashing._execute = crash  # type: ignore[assignment]  # the new record's entries
+        with pytest.raises(ConnectionError):
+            await crashing.put_new([(event, stored)])
+        assert await store.put_new([(event, record("e7", minute=4))]) == [stored]  # redelivered
+        for kind, value in (("card", "c1"), ("customer", "u7"), ("merchant", "m1")):
+            assert await _ids(store, index_key(kind, names.index(kind, value))) == ["e7"], kind
+        await store.put_new([(tx("e6", account=None), record("e6", minute=2))])  # no customer
+        assert await client.hget(meta_key(event_ref(None, "e6")), "u") == b""
+        assert await store.newest(1) == [event_ref(None, "e6")]
+        assert await store.newest(2) == [event_ref(None, "e6"), acme("e7")]
+        assert store.queue("open", "acme") == review_queue_key("open", "acme")
+        assert store.indexes({"card": "x", "level": None}) == [index_key("card", "x")]
+        assert store.indexes({}) == [INDEX_ALL]
+        with pytest.raises(ValueError, match=r"^a scan needs at least one index$"):
+            await store.scan([], {}, limit=1, budget=1)
+        await client.hset(review_key(acme("e7")), "status", "assigned")
+        plain = await store.scan([INDEX_ALL], {}, limit=5, budget=100)
+        assert [f.review for f in plain.items] == [{}, {}]  # review states only when asked
+        asked = await store.scan([INDEX_ALL], {}, limit=5, budget=100, with_review=True)
+        assert [f.review for f in asked.items] == [{}, {"status": "assigned"}]
+        assert await store.review(acme("e7")) == {"status": "assigned"}
+        assert await store.review_outcomes([acme("e7"), event_ref(None, "e6")]) == [None, None]
+        smallest = index_key("customer", names.index("customer", "u7"))
+        page = await store.scan([INDEX_ALL, smallest], {}, limit=5, budget=100)
+        assert page.index == smallest and [_short(f.ref) for f in page.items] == ["e7"]
+
+    run(target, body)
+
+
 def test_reviews_move_between_queues_with_their_audit_entries(target: Target) -> None:
     async def body(client: AsyncRedis) -> None:
         audit = AuditLog(client, max_entries=1000)
