@@ -28,6 +28,7 @@ from store.api_keys import KeyStore
 from store.at_rest import AtRest
 from store.audit import AuditLog
 from store.connect import AsyncRedis, async_client
+from store.decisions import DecisionWriter
 from store.key_hash import key_pepper
 from store.pg_decisions import PgDecisionStore
 from store.pg_reviews import PgReviewStore
@@ -38,10 +39,14 @@ log = logging.getLogger("riskwire.api")
 REDIS_SOCKET_TIMEOUT_S = 10.0
 
 
-def _scoring_pipeline(settings: Settings, client: AsyncRedis) -> tuple[ScoringPipeline | None, str]:
-    """The worker's pipeline on the API's Redis, or why there is none (no model yet)."""
+def _scoring_pipeline(
+    settings: Settings, client: AsyncRedis, decisions: DecisionWriter
+) -> tuple[ScoringPipeline | None, str]:
+    """The worker's pipeline on the API's Redis and decision store, or why there is none
+    (no model yet)."""
     try:
-        pipeline = build_pipeline(settings, client, follow=True)  # promotions and shadow, as the worker
+        # Promotions and shadow followed, as the worker does.
+        pipeline = build_pipeline(settings, client, follow=True, decisions=decisions)
     except ModelError as exc:
         log.warning("POST /v1/score is unavailable: %s", exc)
         return None, without_paths(str(exc), settings.model_dir)
@@ -93,7 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             security=settings,
         )
         app.state.publisher = publisher
-        app.state.scoring, app.state.scoring_error = _scoring_pipeline(settings, client)
+        app.state.scoring, app.state.scoring_error = _scoring_pipeline(settings, client, decision_records)
         registry = ModelRegistry(settings.model_dir)
         models_by_version = ModelCache(registry, size=settings.api_model_cache_size)
         app.state.explainer = Explainer(
@@ -107,10 +112,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await publisher.close()
-            scoring_records = getattr(app.state.scoring, "decisions", None)
-            for records in (decision_records, scoring_records):
-                if isinstance(records, PgDecisionStore):
-                    await records.aclose()
+            if isinstance(decision_records, PgDecisionStore):  # the scoring pipeline's too
+                await decision_records.aclose()
             await client.aclose()
 
     app = FastAPI(

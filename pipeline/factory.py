@@ -48,20 +48,22 @@ def build_pipeline(
     features: FeatureStore | None = None,
     indexed: bool = True,
     follow: bool = False,
+    decisions: DecisionWriter | None = None,
 ) -> ScoringPipeline:
     """The pipeline on ``client`` with a registered model (raises ``ModelError`` without one).
 
     ``online`` (default: ``settings.online_learning``) blends with the online
     learner's latest checkpoint; off, the batch model decides alone. ``features``
     replaces the Redis feature store, ``indexed=False`` the searchable decision store
-    with records only (a private replay). ``follow`` (the worker, the API) follows the
+    with records only (a private replay); ``decisions`` is a store the caller already
+    holds (the API's, so one PostgreSQL pool serves both). ``follow`` (the worker, the API) follows the
     registry's promotions and shadow pointer (``pipeline.live_state``).
     """
     registry = ModelRegistry(settings.model_dir)
     use_online = settings.online_learning if online is None else online
     return ScoringPipeline(
         features=features or feature_store(settings, client),
-        decisions=decision_store(settings, client, indexed=indexed),
+        decisions=decisions or decision_store(settings, client, indexed=indexed),
         shared_signals=settings.shared_signals,
         live=LiveState(
             BatchModel(registry.load(model_version)),
